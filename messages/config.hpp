@@ -1,0 +1,107 @@
+// The loaded configuration: plain structs filled by app/config_loader from
+// configs/model.yaml + configs/datagen.yaml (keys of the Python tool).
+// No CAF, no YAML here: everything downstream depends only on these.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace evo {
+
+/// How a FIM request is put on the wire.
+enum class fim_mode : uint8_t {
+  special_tokens, ///< one prompt <|fim_prefix|>P<|fim_suffix|>S<|fim_middle|> on /completions
+  suffix,         ///< prompt + "suffix" field on /completions (OpenAI style)
+  chat,           ///< /chat/completions with extra body fields prefix_key/suffix_key
+};
+
+const char* to_string(fim_mode m);
+
+/// Defaults of the simulator that `api.base_url: embedded` starts in-process
+/// (section `api.embedded:`).
+struct embedded_sim_config {
+  double latency_ms = 0;
+  double jitter_ms = 0;
+  double per_token_ms = 0;
+  int max_concurrency = 0;          ///< 0 = unlimited
+  double rate_limit = 0;            ///< requests/s before 429; 0 = off
+  double fault_rate = 0;            ///< probability of a fault per request
+  std::vector<std::string> faults;  ///< subset of 429,500,503,hang,reset,malformed,truncated
+  uint64_t seed = 0;
+  int vocabulary = 0;               ///< 0 = the simulator's default word lists
+};
+
+struct fim_config {
+  fim_mode mode = fim_mode::special_tokens;
+  bool use_chat_for_fim = false; ///< Python key; true forces mode = chat
+  std::string prefix_key = "prefix";
+  std::string suffix_key = "suffix";
+  std::string prefix_token = "<|fim_prefix|>";
+  std::string suffix_token = "<|fim_suffix|>";
+  std::string middle_token = "<|fim_middle|>";
+};
+
+struct api_config {
+  /// Normalised: ends with "/v1" (appended when missing), no trailing '/'.
+  /// The literal "embedded" means: start the simulator in-process.
+  std::string base_url = "embedded";
+  /// Secret: never log, print or write it. Filled from api.api_key, else from
+  /// the environment variable named by api_key_env.
+  std::string api_key;
+  std::string api_key_env = "OPENAI_API_KEY";
+  double timeout_s = 60;
+  int max_retries = 3;
+  int max_concurrent_requests = 10;
+  std::optional<double> rate_limit_per_second; ///< nullopt = no limit
+  double burst = 1;                              ///< token bucket capacity
+  int semaphore_size = 10;
+  /// TLS: verify by default; a CA bundle may be given; turning verification
+  /// off needs insecure_skip_verify and is logged loudly.
+  std::string ca_file;
+  bool insecure_skip_verify = false;
+  fim_config fim;
+  embedded_sim_config embedded;
+
+  bool is_embedded() const { return base_url == "embedded"; }
+  /// Effective number of requests in flight: min(pool, semaphore).
+  int max_in_flight() const {
+    return semaphore_size < max_concurrent_requests ? semaphore_size
+                                                    : max_concurrent_requests;
+  }
+};
+
+/// Sampling parameters of every request of a job.
+struct sampling_params {
+  double temperature = 0.8;
+  double top_p = 0.95;
+  int max_tokens = 16;            ///< namegen.max_new_tokens
+  int n = 1;                      ///< choices per request
+  std::vector<std::string> stop;  ///< empty = none sent
+  std::optional<int64_t> seed;
+};
+
+struct namegen_config {
+  sampling_params params;
+  int num_batches = 1;                ///< requests per mode
+  std::vector<std::string> weaklist;  ///< names refused, case-insensitive
+};
+
+struct prompts_config {
+  std::string fim_prefix = "This is an algorithm function.\n\ndef ";
+  std::string fim_suffix = "():\n";
+  std::string l2r_prompt = "This is an algorithm function.\n\ndef ";
+};
+
+struct datagen_config {
+  std::string source_file;  ///< the datagen yaml, for messages
+  api_config api;
+  std::string model = "Qwen2.5-Coder-32B";  ///< models.default
+  namegen_config namegen;
+  prompts_config prompts;
+  std::string name_regex = "^[a-z_][a-z0-9_]*$";  ///< filters.name_regex
+  std::string out_names_dir = "data/generated/names"; ///< io.out_names_dir
+};
+
+} // namespace evo
