@@ -1,0 +1,81 @@
+// evoselfcode-sim: run the OpenAI-compatible simulator as a process.
+// First stdout line: "listening on HOST:PORT". Runs until SIGINT/SIGTERM.
+#include <CLI/CLI.hpp>
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+#include <pthread.h>
+#include <sstream>
+
+#include "sim_server.hpp"
+
+int main(int argc, char** argv) {
+  evo::sim::sim_options o;
+  std::string faults;
+  CLI::App app{"evoselfcode-sim: OpenAI-compatible completion server simulator"};
+  app.add_option("--host", o.host, "address to bind")->capture_default_str();
+  app.add_option("--port", o.port, "port (0 = pick a free port)")->capture_default_str()->check(CLI::Range(0, 65535));
+  app.add_option("--latency-ms", o.latency_ms, "base latency per request")->check(CLI::NonNegativeNumber);
+  app.add_option("--jitter-ms", o.jitter_ms, "uniform extra latency in [0, jitter)")->check(CLI::NonNegativeNumber);
+  app.add_option("--per-token-ms", o.per_token_ms, "latency per completion token")->check(CLI::NonNegativeNumber);
+  app.add_option("--max-concurrency", o.max_concurrency, "requests processed at once (0 = unlimited)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--rate-limit", o.rate_limit, "requests/s above which 429 (0 = off)")->check(CLI::NonNegativeNumber);
+  app.add_option("--fault-rate", o.fault_rate, "probability of a fault per request")->check(CLI::Range(0.0, 1.0));
+  app.add_option("--faults", faults, "comma-separated of 429,500,503,hang,reset,malformed,truncated (default all)");
+  app.add_option("--seed", o.seed, "RNG seed");
+  app.add_option("--log-requests", o.log_requests, "append one JSON line per request to this file");
+  app.add_option("--vocabulary", o.vocabulary, "0 = word lists; N = uniform over N distinct names")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--model", o.model, "model name reported by /v1/models")->capture_default_str();
+  bool verbose = false;
+  app.add_flag("-v,--verbose", verbose, "log to stderr");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return 2;
+  }
+  o.quiet = !verbose;
+  if (!faults.empty()) {
+    std::stringstream ss(faults);
+    std::string f;
+    while (std::getline(ss, f, ',')) {
+      if (f.empty()) continue;
+      bool known = false;
+      for (const auto& k : evo::sim::all_fault_kinds()) known = known || k == f;
+      if (!known) {
+        std::cerr << "--faults: unknown fault kind '" << f << "' (expected 429,500,503,hang,reset,malformed,truncated)\n";
+        return 2;
+      }
+      o.faults.push_back(f);
+    }
+  }
+
+  // Block the termination signals in every thread (the server's threads
+  // inherit the mask) and wait for them synchronously here.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+
+  evo::sim::sim_server server(o);
+  int port = 0;
+  try {
+    port = server.start();
+  } catch (const std::exception& e) {
+    std::cerr << "evoselfcode-sim: " << e.what() << "\n";
+    return 1;
+  }
+  std::printf("listening on %s:%d\n", o.host.c_str(), port);
+  std::fflush(stdout);
+
+  int sig = 0;
+  sigwait(&set, &sig);
+  if (verbose) std::fprintf(stderr, "evoselfcode-sim: signal %d, stopping\n", sig);
+  server.stop();
+  return 0;
+}

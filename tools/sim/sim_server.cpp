@@ -1,0 +1,853 @@
+// The simulator's HTTP server. This is the only translation unit of the
+// library that includes cpp-httplib.
+#include "sim_server.hpp"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <httplib.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <stdexcept>
+#include <thread>
+
+#include "name_gen.hpp"
+
+namespace evo::sim {
+
+using json = nlohmann::json;
+using detail::rng;
+
+const std::vector<std::string>& all_fault_kinds() {
+  static const std::vector<std::string> k{"429", "500", "503", "hang", "reset", "malformed", "truncated"};
+  return k;
+}
+
+namespace {
+
+enum class fault_kind { none, r429, r500, r503, hang, reset, malformed, truncated };
+
+const char* fault_name(fault_kind f) {
+  switch (f) {
+    case fault_kind::none: return "none";
+    case fault_kind::r429: return "429";
+    case fault_kind::r500: return "500";
+    case fault_kind::r503: return "503";
+    case fault_kind::hang: return "hang";
+    case fault_kind::reset: return "reset";
+    case fault_kind::malformed: return "malformed";
+    case fault_kind::truncated: return "truncated";
+  }
+  return "none";
+}
+
+std::optional<fault_kind> parse_fault(const std::string& s) {
+  if (s == "429") return fault_kind::r429;
+  if (s == "500") return fault_kind::r500;
+  if (s == "503") return fault_kind::r503;
+  if (s == "hang") return fault_kind::hang;
+  if (s == "reset") return fault_kind::reset;
+  if (s == "malformed") return fault_kind::malformed;
+  if (s == "truncated") return fault_kind::truncated;
+  if (s == "none" || s.empty()) return fault_kind::none;
+  return std::nullopt;
+}
+
+int64_t now_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+struct bad_request : std::runtime_error {
+  std::string param;
+  bad_request(const std::string& msg, std::string p = {}) : std::runtime_error(msg), param(std::move(p)) {}
+};
+
+json error_body(const std::string& message, const char* type, int code, const std::string& param = {}) {
+  json e = {{"message", message}, {"type", type}, {"code", code}};
+  e["param"] = param.empty() ? json(nullptr) : json(param);
+  return json{{"error", std::move(e)}};
+}
+
+// httplib's listen backlog is compiled into Debian's libcpp-httplib (5): far
+// too small for 64 clients connecting at once. svr_sock_ is protected, so a
+// subclass can re-listen() with a larger backlog after binding.
+class sim_http_server : public httplib::Server {
+ public:
+  void enlarge_backlog(int n) {
+    socket_t s = svr_sock_;
+    if (s != INVALID_SOCKET) ::listen(s, n);
+  }
+};
+
+// Sockaddr port, or -1.
+int sockaddr_port(const sockaddr_storage& ss) {
+  if (ss.ss_family == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in&>(ss).sin_port);
+  if (ss.ss_family == AF_INET6) return ntohs(reinterpret_cast<const sockaddr_in6&>(ss).sin6_port);
+  return -1;
+}
+
+// cpp-httplib does not hand the connection's socket to handlers. For the rare
+// faults that need it (reset, hang) and for stop(), find connected sockets
+// whose local port is ours (and whose peer port is peer_port, if >= 0) by
+// scanning /proc/self/fd.
+std::vector<int> find_connections(int local_port, int peer_port) {
+  std::vector<int> out;
+  DIR* d = ::opendir("/proc/self/fd");
+  if (!d) return out;
+  const int dfd = ::dirfd(d);
+  while (dirent* e = ::readdir(d)) {
+    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+    int fd = std::atoi(e->d_name);
+    if (fd == dfd) continue;
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) continue;
+    if (sockaddr_port(ss) != local_port) continue;
+    len = sizeof ss;
+    if (::getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) continue;  // listening socket
+    if (peer_port >= 0 && sockaddr_port(ss) != peer_port) continue;
+    out.push_back(fd);
+  }
+  ::closedir(d);
+  return out;
+}
+
+enum class endpoint { completions, chat, models, health, other };
+
+// A parsed, validated completion or chat request.
+struct gen_request {
+  bool chat = false;
+  bool fim = false;
+  bool stream = false;
+  int n = 1;
+  std::optional<int64_t> max_tokens;
+  double temperature = 1.0;
+  double top_p = 1.0;
+  std::vector<std::string> stop;
+  std::optional<int64_t> seed;
+  std::string model;
+  size_t prompt_chars = 0;
+  uint64_t prompt_hash = 0;
+};
+
+struct choice_out {
+  std::string text;
+  const char* finish = "stop";
+  int64_t tokens = 0;
+};
+
+int64_t approx_tokens(size_t chars) { return int64_t((chars + 3) / 4); }
+
+bool has_fim_tokens(const std::string& s) {
+  return (s.find("<|fim_prefix|>") != std::string::npos && s.find("<|fim_middle|>") != std::string::npos) ||
+         (s.find("<fim_prefix>") != std::string::npos && s.find("<fim_middle>") != std::string::npos);
+}
+
+void read_stop(const json& body, gen_request& g) {
+  auto it = body.find("stop");
+  if (it == body.end() || it->is_null()) return;
+  if (it->is_string()) {
+    g.stop.push_back(it->get<std::string>());
+  } else if (it->is_array()) {
+    for (const auto& s : *it) {
+      if (!s.is_string()) throw bad_request("'stop' must be a string or an array of strings", "stop");
+      g.stop.push_back(s.get<std::string>());
+    }
+  } else {
+    throw bad_request("'stop' must be a string or an array of strings", "stop");
+  }
+  g.stop.erase(std::remove(g.stop.begin(), g.stop.end(), std::string()), g.stop.end());
+}
+
+void read_common(const json& body, gen_request& g) {
+  auto num = [&](const char* key, double lo, double hi, double& out) {
+    auto it = body.find(key);
+    if (it == body.end() || it->is_null()) return;
+    if (!it->is_number()) throw bad_request(std::string("'") + key + "' must be a number", key);
+    double v = it->get<double>();
+    if (!(v >= lo && v <= hi)) throw bad_request(std::string("'") + key + "' is out of range", key);
+    out = v;
+  };
+  num("temperature", 0.0, 2.0, g.temperature);
+  num("top_p", 0.0, 1.0, g.top_p);
+  if (auto it = body.find("top_p"); it != body.end() && it->is_number() && g.top_p <= 0.0)
+    throw bad_request("'top_p' must be in (0, 1]", "top_p");
+
+  if (auto it = body.find("n"); it != body.end() && !it->is_null()) {
+    if (!it->is_number_integer()) throw bad_request("'n' must be an integer", "n");
+    int64_t n = it->get<int64_t>();
+    if (n < 1) throw bad_request("'n' must be at least 1", "n");
+    if (n > 1024) throw bad_request("'n' must be at most 1024", "n");
+    g.n = int(n);
+  }
+  for (const char* key : {"max_tokens", "max_completion_tokens"}) {
+    auto it = body.find(key);
+    if (it == body.end() || it->is_null()) continue;
+    if (!it->is_number_integer()) throw bad_request(std::string("'") + key + "' must be an integer", key);
+    int64_t m = it->get<int64_t>();
+    if (m < 0) throw bad_request(std::string("'") + key + "' must be non-negative", key);
+    g.max_tokens = m;
+  }
+  if (auto it = body.find("seed"); it != body.end() && !it->is_null()) {
+    if (!it->is_number_integer()) throw bad_request("'seed' must be an integer", "seed");
+    g.seed = it->is_number_unsigned() ? int64_t(it->get<uint64_t>()) : it->get<int64_t>();
+  }
+  if (auto it = body.find("stream"); it != body.end() && !it->is_null()) {
+    if (!it->is_boolean()) throw bad_request("'stream' must be a boolean", "stream");
+    g.stream = it->get<bool>();
+  }
+  if (auto it = body.find("model"); it != body.end() && !it->is_null()) {
+    if (!it->is_string()) throw bad_request("'model' must be a string", "model");
+    g.model = it->get<std::string>();
+  }
+  read_stop(body, g);
+}
+
+gen_request parse_completions(const json& body) {
+  if (!body.is_object()) throw bad_request("request body must be a JSON object");
+  gen_request g;
+  auto it = body.find("prompt");
+  if (it == body.end() || it->is_null()) throw bad_request("'prompt' is required", "prompt");
+  const std::string* prompt = nullptr;
+  if (it->is_string()) {
+    prompt = it->get_ptr<const std::string*>();
+  } else if (it->is_array()) {
+    if (it->size() != 1 || !(*it)[0].is_string())
+      throw bad_request("'prompt' must be a string or an array of exactly one string", "prompt");
+    prompt = (*it)[0].get_ptr<const std::string*>();
+  } else {
+    throw bad_request("'prompt' must be a string or an array of one string", "prompt");
+  }
+  g.prompt_chars = prompt->size();
+  g.prompt_hash = detail::hash_bytes(*prompt);
+  if (auto s = body.find("suffix"); s != body.end() && !s->is_null()) {
+    if (!s->is_string()) throw bad_request("'suffix' must be a string", "suffix");
+    g.fim = true;
+    g.prompt_chars += s->get_ptr<const std::string*>()->size();
+  }
+  if (!g.fim && has_fim_tokens(*prompt)) g.fim = true;
+  read_common(body, g);
+  return g;
+}
+
+gen_request parse_chat(const json& body) {
+  if (!body.is_object()) throw bad_request("request body must be a JSON object");
+  gen_request g;
+  g.chat = true;
+  auto it = body.find("messages");
+  if (it == body.end() || it->is_null()) throw bad_request("'messages' is required", "messages");
+  if (!it->is_array() || it->empty()) throw bad_request("'messages' must be a non-empty array", "messages");
+  uint64_t h = 0;
+  for (const auto& m : *it) {
+    if (!m.is_object()) throw bad_request("each message must be an object", "messages");
+    auto role = m.find("role");
+    if (role == m.end() || !role->is_string()) throw bad_request("each message needs a string 'role'", "messages");
+    auto content = m.find("content");
+    if (content == m.end() || content->is_null()) continue;
+    if (content->is_string()) {
+      const auto& c = content->get_ref<const std::string&>();
+      g.prompt_chars += c.size();
+      h = detail::hash_bytes(c, h);
+      if (has_fim_tokens(c)) g.fim = true;
+    } else if (content->is_array()) {
+      for (const auto& part : *content) {
+        if (!part.is_object()) throw bad_request("message content parts must be objects", "messages");
+        auto t = part.find("text");
+        if (t != part.end() && t->is_string()) {
+          g.prompt_chars += t->get_ref<const std::string&>().size();
+          h = detail::hash_bytes(t->get_ref<const std::string&>(), h);
+        }
+      }
+    } else {
+      throw bad_request("message 'content' must be a string, an array or null", "messages");
+    }
+  }
+  // FIM through chat: extra body fields such as prefix/suffix (the key names
+  // are configurable in the client, so any string field named *prefix* or
+  // *suffix* counts).
+  for (auto f = body.begin(); f != body.end(); ++f) {
+    const std::string& k = f.key();
+    if ((k.find("suffix") != std::string::npos || k.find("prefix") != std::string::npos) && f->is_string()) {
+      g.fim = true;
+      g.prompt_chars += f->get_ref<const std::string&>().size();
+      if (k.find("prefix") != std::string::npos) h = detail::hash_bytes(f->get_ref<const std::string&>(), h);
+    }
+  }
+  g.prompt_hash = h;
+  read_common(body, g);
+  return g;
+}
+
+// Cut at the earliest stop string, then apply max_tokens.
+choice_out finish_choice(std::string text, const gen_request& g) {
+  choice_out c;
+  size_t cut = std::string::npos;
+  for (const auto& s : g.stop) {
+    size_t p = text.find(s);
+    if (p < cut) cut = p;
+  }
+  if (cut != std::string::npos) text.resize(cut);
+  if (g.max_tokens && approx_tokens(text.size()) > *g.max_tokens) {
+    text.resize(size_t(*g.max_tokens) * 4);
+    c.finish = "length";
+  }
+  c.tokens = approx_tokens(text.size());
+  c.text = std::move(text);
+  return c;
+}
+
+std::string hex_id(uint64_t v) {
+  char buf[20];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+}  // namespace
+
+struct sim_server::impl {
+  sim_options opts;
+  detail::name_generator names;
+  std::vector<fault_kind> fault_set;
+
+  std::unique_ptr<sim_http_server> svr;
+  std::thread listen_thread;
+  std::atomic<int> bound_port{0};
+  std::atomic<bool> started{false};
+  std::atomic<bool> stopping{false};
+  std::mutex lifecycle_mu;
+  int stop_efd = -1;  // eventfd: readable once stop() began; wakes hung requests
+
+  std::atomic<uint64_t> request_counter{0};
+  std::atomic<uint64_t> fault_counter{0};
+
+  // max_concurrency gate
+  std::mutex gate_mu;
+  std::condition_variable gate_cv;
+  int active = 0;
+
+  // latency sleeps, interruptible by stop()
+  std::mutex sleep_mu;
+  std::condition_variable sleep_cv;
+
+  // rate limit: token bucket of capacity max(1, rate), refilled at rate/s
+  std::mutex rl_mu;
+  double rl_tokens = 0;
+  std::chrono::steady_clock::time_point rl_last;
+
+  std::mutex log_mu;
+  std::FILE* log = nullptr;
+
+  explicit impl(sim_options o) : opts(std::move(o)), names(opts.vocabulary) {
+    if (opts.faults.empty()) {
+      fault_set = {fault_kind::r429, fault_kind::r500, fault_kind::r503, fault_kind::hang,
+                   fault_kind::reset, fault_kind::malformed, fault_kind::truncated};
+    } else {
+      for (const auto& f : opts.faults) {
+        auto k = parse_fault(f);
+        if (!k || *k == fault_kind::none) throw std::invalid_argument("unknown fault kind: '" + f + "'");
+        fault_set.push_back(*k);
+      }
+    }
+    rl_tokens = std::max(1.0, opts.rate_limit);
+    rl_last = std::chrono::steady_clock::now();
+  }
+
+  // ---- per-request context -------------------------------------------------
+  struct ctx {
+    const char* endpoint = "";
+    int64_t t_us = 0, start_us = 0, end_us = 0;
+    int status = 0;
+    fault_kind fault = fault_kind::none;
+    const char* fault_label = nullptr;  // overrides fault name (e.g. "rate_limit")
+    int n = 0;
+    int64_t completion_tokens = 0;
+  };
+
+  void write_log(const ctx& c) {
+    if (!log) return;
+    char buf[512];
+    int len = std::snprintf(
+        buf, sizeof buf,
+        "{\"t_us\":%lld,\"start_us\":%lld,\"end_us\":%lld,\"endpoint\":\"%s\",\"status\":%d,\"fault\":\"%s\","
+        "\"n\":%d,\"completion_tokens\":%lld}\n",
+        static_cast<long long>(c.t_us), static_cast<long long>(c.start_us ? c.start_us : c.t_us),
+        static_cast<long long>(c.end_us ? c.end_us : now_us()), c.endpoint, c.status,
+        c.fault_label ? c.fault_label : fault_name(c.fault), c.n, static_cast<long long>(c.completion_tokens));
+    if (len <= 0) return;
+    std::lock_guard<std::mutex> lk(log_mu);
+    if (!log) return;
+    std::fwrite(buf, 1, size_t(std::min<int>(len, int(sizeof buf) - 1)), log);
+    std::fflush(log);
+  }
+
+  void send_error(httplib::Response& res, ctx& c, int status, const std::string& msg, const char* type,
+                  const std::string& param = {}) {
+    res.status = status;
+    res.set_content(error_body(msg, type, status, param).dump(), "application/json");
+    c.status = status;
+  }
+
+  // ---- load shaping ----------------------------------------------------------
+  // Returns 0 when admitted, else the Retry-After seconds.
+  int rate_check() {
+    if (opts.rate_limit <= 0) return 0;
+    std::lock_guard<std::mutex> lk(rl_mu);
+    auto now = std::chrono::steady_clock::now();
+    double dt = std::chrono::duration<double>(now - rl_last).count();
+    rl_last = now;
+    const double cap = std::max(1.0, opts.rate_limit);
+    rl_tokens = std::min(cap, rl_tokens + dt * opts.rate_limit);
+    if (rl_tokens >= 1.0) {
+      rl_tokens -= 1.0;
+      return 0;
+    }
+    return std::max(1, int(std::ceil((1.0 - rl_tokens) / opts.rate_limit)));
+  }
+
+  bool gate_acquire() {
+    if (opts.max_concurrency <= 0) return !stopping;
+    std::unique_lock<std::mutex> lk(gate_mu);
+    gate_cv.wait(lk, [&] { return stopping || active < opts.max_concurrency; });
+    if (stopping) return false;
+    ++active;
+    return true;
+  }
+  void gate_release() {
+    if (opts.max_concurrency <= 0) return;
+    {
+      std::lock_guard<std::mutex> lk(gate_mu);
+      --active;
+    }
+    gate_cv.notify_one();
+  }
+
+  // Sleep, unless stop() comes first. Returns false if stopping.
+  bool sleep_ms(double ms) {
+    if (ms <= 0) return !stopping;
+    std::unique_lock<std::mutex> lk(sleep_mu);
+    return !sleep_cv.wait_for(lk, std::chrono::duration<double, std::milli>(ms), [&] { return stopping.load(); });
+  }
+
+  // ---- connection-level faults ----------------------------------------------
+  int connection_fd(const httplib::Request& req) {
+    auto fds = find_connections(bound_port, req.remote_port);
+    return fds.empty() ? -1 : fds.front();
+  }
+
+  void do_reset(const httplib::Request& req, httplib::Response& res) {
+    int fd = connection_fd(req);
+    if (fd >= 0) {
+      linger lg{1, 0};  // close() will send RST
+      ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+      ::shutdown(fd, SHUT_RDWR);
+    }
+    res.status = 500;  // never reaches the client: the write fails
+    res.set_header("Connection", "close");
+  }
+
+  // Hold the request until the client hangs up or stop() is called.
+  void do_hang(const httplib::Request& req, httplib::Response& res) {
+    int fd = connection_fd(req);
+    pollfd p[2] = {{stop_efd, POLLIN, 0}, {fd, POLLRDHUP, 0}};
+    const int nfds = fd >= 0 ? 2 : 1;
+    // Bounded: without the socket (should not happen) give up after 10 min.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(10);
+    while (!stopping && std::chrono::steady_clock::now() < deadline) {
+      int r = ::poll(p, nfds, 1000);
+      if (r < 0 && errno != EINTR) break;
+      if (r > 0 && (p[0].revents & POLLIN)) break;
+      if (r > 0 && nfds == 2 && (p[1].revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL))) break;
+    }
+    if (fd >= 0) ::shutdown(fd, SHUT_RDWR);
+    res.status = 503;
+    res.set_header("Connection", "close");
+  }
+
+  // ---- handlers --------------------------------------------------------------
+  void handle(endpoint ep, const httplib::Request& req, httplib::Response& res) {
+    ctx c;
+    c.t_us = now_us();
+    c.endpoint = ep == endpoint::completions ? "/v1/completions"
+                 : ep == endpoint::chat      ? "/v1/chat/completions"
+                 : ep == endpoint::models    ? "/v1/models"
+                                             : "/health";
+    handle_inner(ep, req, res, c);
+    if (!c.end_us) c.end_us = now_us();
+    write_log(c);
+  }
+
+  void handle_inner(endpoint ep, const httplib::Request& req, httplib::Response& res, ctx& c) {
+    const bool generative = ep == endpoint::completions || ep == endpoint::chat;
+    // 1. forced fault
+    if (req.has_header("X-Sim-Fault")) {
+      auto k = parse_fault(req.get_header_value("X-Sim-Fault"));
+      if (!k) {
+        send_error(res, c, 400, "unknown X-Sim-Fault kind '" + req.get_header_value("X-Sim-Fault") + "'",
+                   "invalid_request_error");
+        return;
+      }
+      c.fault = *k;
+    } else if (generative) {
+      // 2. rate limit
+      if (int retry = rate_check()) {
+        res.set_header("Retry-After", std::to_string(retry));
+        c.fault_label = "rate_limit";
+        send_error(res, c, 429, "Rate limit exceeded: " + std::to_string(opts.rate_limit) + " requests per second",
+                   "rate_limit_error");
+        return;
+      }
+      // 3. random fault
+      if (opts.fault_rate > 0) {
+        rng fr(detail::mix64(opts.seed ^ 0xfa017fa017ULL) + fault_counter.fetch_add(1) * 0x9e3779b97f4a7c15ULL);
+        if (fr.uniform() < opts.fault_rate) c.fault = fault_set[fr.below(fault_set.size())];
+      }
+    }
+    switch (c.fault) {
+      case fault_kind::r429:
+        res.set_header("Retry-After", "1");
+        send_error(res, c, 429, "Rate limit exceeded (injected fault)", "rate_limit_error");
+        return;
+      case fault_kind::reset:
+        do_reset(req, res);
+        c.status = 0;
+        return;
+      case fault_kind::hang:
+        do_hang(req, res);
+        c.status = 0;
+        return;
+      default: break;
+    }
+
+    if (ep == endpoint::health || ep == endpoint::models) {
+      json body;
+      if (ep == endpoint::health) {
+        body = {{"status", "ok"}};
+      } else {
+        body = {{"object", "list"},
+                {"data", json::array({{{"id", opts.model},
+                                       {"object", "model"},
+                                       {"created", int64_t(std::time(nullptr))},
+                                       {"owned_by", "evoselfcode-sim"},
+                                       {"root", opts.model},
+                                       {"max_model_len", 32768}}})}};
+      }
+      c.start_us = now_us();
+      finish_with_faults(res, c, body.dump(), "");
+      return;
+    }
+
+    // 4. parse and validate
+    gen_request g;
+    json body;
+    bool valid = true;
+    std::string err_msg, err_param;
+    try {
+      body = json::parse(req.body);
+      g = ep == endpoint::completions ? parse_completions(body) : parse_chat(body);
+    } catch (const json::parse_error& e) {
+      valid = false;
+      err_msg = std::string("invalid JSON body: ") + e.what();
+    } catch (const bad_request& e) {
+      valid = false;
+      err_msg = e.what();
+      err_param = e.param;
+    } catch (const json::exception& e) {
+      valid = false;
+      err_msg = std::string("invalid request: ") + e.what();
+    }
+    if (!valid && (c.fault == fault_kind::none)) {
+      send_error(res, c, 400, err_msg, "invalid_request_error", err_param);
+      return;
+    }
+    c.n = valid ? g.n : 0;
+
+    // 5. generate
+    uint64_t seed;
+    if (valid && g.seed) {
+      seed = detail::hash_bytes(body.dump(), detail::mix64(opts.seed) ^ uint64_t(ep));
+    } else {
+      uint64_t k = request_counter.fetch_add(1);
+      seed = detail::mix64(detail::mix64(opts.seed) + k * 0x9e3779b97f4a7c15ULL + uint64_t(ep));
+    }
+    rng r(seed);
+    std::vector<choice_out> choices;
+    if (valid) {
+      detail::sample_params sp{g.temperature, g.top_p, g.prompt_hash};
+      choices.reserve(size_t(g.n));
+      for (int i = 0; i < g.n; ++i) {
+        std::string text = g.fim ? names.fim_text(r, sp) : names.l2r_text(r, sp);
+        choices.push_back(finish_choice(std::move(text), g));
+        c.completion_tokens += choices.back().tokens;
+      }
+    }
+
+    // 6. latency under the concurrency gate
+    double latency = opts.latency_ms + (opts.jitter_ms > 0 ? r.uniform() * opts.jitter_ms : 0.0) +
+                     opts.per_token_ms * double(c.completion_tokens);
+    if (!gate_acquire()) {
+      send_error(res, c, 503, "server is shutting down", "service_unavailable");
+      return;
+    }
+    c.start_us = now_us();
+    bool ok = sleep_ms(latency);
+    gate_release();
+    if (!ok) {
+      send_error(res, c, 503, "server is shutting down", "service_unavailable");
+      return;
+    }
+
+    // 7. respond
+    const std::string model = (valid && !g.model.empty()) ? g.model : opts.model;
+    const std::string id = (g.chat ? "chatcmpl-" : "cmpl-") + hex_id(r.next());
+    const int64_t created = int64_t(std::time(nullptr));
+    if (valid && g.stream && c.fault == fault_kind::none) {
+      respond_stream(res, c, g, choices, id, model, created);
+      return;
+    }
+    std::string out;
+    if (valid) {
+      json resp = {{"id", id},
+                   {"object", g.chat ? "chat.completion" : "text_completion"},
+                   {"created", created},
+                   {"model", model}};
+      json arr = json::array();
+      for (size_t i = 0; i < choices.size(); ++i) {
+        json ch = {{"index", i}};
+        if (g.chat)
+          ch["message"] = {{"role", "assistant"}, {"content", choices[i].text}};
+        else
+          ch["text"] = choices[i].text;
+        ch["logprobs"] = nullptr;
+        ch["finish_reason"] = choices[i].finish;
+        arr.push_back(std::move(ch));
+      }
+      resp["choices"] = std::move(arr);
+      const int64_t pt = approx_tokens(g.prompt_chars);
+      resp["usage"] = {{"prompt_tokens", pt},
+                       {"completion_tokens", c.completion_tokens},
+                       {"total_tokens", pt + c.completion_tokens}};
+      out = resp.dump();
+    } else {
+      out = json{{"id", id}, {"object", "text_completion"}, {"created", created}, {"model", model},
+                 {"choices", json::array({{{"index", 0}, {"text", "merge_sorted_lists"},
+                                           {"logprobs", nullptr}, {"finish_reason", "stop"}}})}}
+                .dump();
+    }
+    finish_with_faults(res, c, std::move(out), "");
+  }
+
+  // Send `body` (a complete 200 JSON answer) or the fault that replaces it.
+  void finish_with_faults(httplib::Response& res, ctx& c, std::string body, const char*) {
+    switch (c.fault) {
+      case fault_kind::r500:
+        send_error(res, c, 500, "Internal server error (injected fault)", "server_error");
+        return;
+      case fault_kind::r503:
+        send_error(res, c, 503, "Service unavailable (injected fault)", "service_unavailable");
+        return;
+      case fault_kind::malformed:
+        res.status = 200;
+        res.set_content("{\"id\": \"cmpl-malformed\", \"object\": \"text_completion\", \"choices\": [{\"index\": 0, "
+                        "\"text\": \"merge_sorted_lists\",, \"finish_reason\": }",
+                        "application/json");
+        c.status = 200;
+        return;
+      case fault_kind::truncated:
+        // A valid answer cut in the middle; Content-Length matches what is
+        // sent, so the client reads a complete HTTP message whose JSON is cut.
+        body.resize(std::max<size_t>(1, body.size() / 2));
+        res.status = 200;
+        res.set_content(std::move(body), "application/json");
+        c.status = 200;
+        return;
+      default:
+        res.status = 200;
+        res.set_content(std::move(body), "application/json");
+        c.status = 200;
+    }
+  }
+
+  void respond_stream(httplib::Response& res, ctx& c, const gen_request& g, const std::vector<choice_out>& choices,
+                      const std::string& id, const std::string& model, int64_t created) {
+    auto events = std::make_shared<std::string>();
+    const char* object = g.chat ? "chat.completion.chunk" : "text_completion";
+    auto emit = [&](size_t index, const std::string* piece, bool first, const char* finish) {
+      json ch = {{"index", index}};
+      if (g.chat) {
+        json delta = json::object();
+        if (first) delta["role"] = "assistant";
+        if (piece) delta["content"] = *piece;
+        ch["delta"] = std::move(delta);
+      } else {
+        ch["text"] = piece ? *piece : std::string();
+      }
+      ch["logprobs"] = nullptr;
+      ch["finish_reason"] = finish ? json(finish) : json(nullptr);
+      json chunk = {{"id", id}, {"object", object}, {"created", created}, {"model", model},
+                    {"choices", json::array({std::move(ch)})}};
+      events->append("data: ").append(chunk.dump()).append("\n\n");
+    };
+    for (size_t i = 0; i < choices.size(); ++i) {
+      const std::string& t = choices[i].text;
+      bool first = true;
+      for (size_t pos = 0; pos < t.size(); pos += 4) {
+        std::string piece = t.substr(pos, 4);
+        emit(i, &piece, first, nullptr);
+        first = false;
+      }
+      if (g.chat && first) {
+        std::string empty;
+        emit(i, &empty, true, nullptr);
+      }
+      emit(i, nullptr, false, choices[i].finish);
+    }
+    events->append("data: [DONE]\n\n");
+    res.status = 200;
+    res.set_header("Cache-Control", "no-cache");
+    res.set_chunked_content_provider("text/event-stream", [events](size_t, httplib::DataSink& sink) {
+      bool ok = sink.write(events->data(), events->size());
+      if (ok) sink.done();
+      return ok;
+    });
+    c.status = 200;
+  }
+
+  void handle_unknown(const httplib::Request& req, httplib::Response& res) {
+    ctx c;
+    c.t_us = now_us();
+    c.endpoint = "other";
+    send_error(res, c, 404, "Not found: " + req.method + " " + req.path, "not_found_error");
+    c.end_us = now_us();
+    write_log(c);
+  }
+};
+
+sim_server::sim_server(sim_options opts) : impl_(std::make_unique<impl>(std::move(opts))) {}
+
+sim_server::~sim_server() { stop(); }
+
+int sim_server::port() const { return impl_->bound_port; }
+
+const sim_options& sim_server::options() const { return impl_->opts; }
+
+int sim_server::start() {
+  impl& m = *impl_;
+  std::lock_guard<std::mutex> lk(m.lifecycle_mu);
+  if (m.started) throw std::runtime_error("sim_server: already started");
+
+  // cpp-httplib sends without MSG_NOSIGNAL: a client that hangs up would
+  // raise SIGPIPE. Ignore it unless the host program installed a handler.
+  struct sigaction old {};
+  if (::sigaction(SIGPIPE, nullptr, &old) == 0 && old.sa_handler == SIG_DFL) std::signal(SIGPIPE, SIG_IGN);
+
+  if (!m.opts.log_requests.empty()) {
+    m.log = std::fopen(m.opts.log_requests.c_str(), "a");
+    if (!m.log) throw std::runtime_error("sim_server: cannot open log file '" + m.opts.log_requests + "': " +
+                                         std::strerror(errno));
+  }
+  m.stop_efd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (m.stop_efd < 0) throw std::runtime_error("sim_server: eventfd failed");
+
+  m.svr = std::make_unique<sim_http_server>();
+  auto& svr = *m.svr;
+  svr.new_task_queue = [] { return new httplib::ThreadPool(256); };
+  svr.set_keep_alive_max_count(1000000000);
+  svr.set_keep_alive_timeout(5);
+  svr.set_tcp_nodelay(true);
+  svr.set_read_timeout(5);
+  svr.set_write_timeout(5);
+  svr.set_payload_max_length(16 * 1024 * 1024);
+
+  impl* p = &m;
+  svr.Post("/v1/completions",
+           [p](const httplib::Request& rq, httplib::Response& rs) { p->handle(endpoint::completions, rq, rs); });
+  svr.Post("/v1/chat/completions",
+           [p](const httplib::Request& rq, httplib::Response& rs) { p->handle(endpoint::chat, rq, rs); });
+  svr.Get("/v1/models", [p](const httplib::Request& rq, httplib::Response& rs) { p->handle(endpoint::models, rq, rs); });
+  svr.Get("/health", [p](const httplib::Request& rq, httplib::Response& rs) { p->handle(endpoint::health, rq, rs); });
+  // Anything else: 404 with an OpenAI error body.
+  svr.set_error_handler(httplib::Server::HandlerWithResponse([p](const httplib::Request& rq, httplib::Response& rs) {
+    if (!rs.body.empty() || rs.has_header("Connection")) return httplib::Server::HandlerResponse::Unhandled;
+    if (rs.status == 404) {
+      p->handle_unknown(rq, rs);
+    } else {
+      rs.set_content(error_body("HTTP error " + std::to_string(rs.status), "invalid_request_error", rs.status).dump(),
+                     "application/json");
+    }
+    return httplib::Server::HandlerResponse::Handled;
+  }));
+  svr.set_exception_handler([](const httplib::Request&, httplib::Response& rs, std::exception_ptr ep) {
+    std::string what = "internal error";
+    try {
+      if (ep) std::rethrow_exception(ep);
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+    }
+    rs.status = 500;
+    rs.set_content(error_body(what, "server_error", 500).dump(), "application/json");
+  });
+
+  int port;
+  if (m.opts.port == 0) {
+    port = svr.bind_to_any_port(m.opts.host);
+    if (port <= 0) throw std::runtime_error("sim_server: cannot bind " + m.opts.host + " (any port)");
+  } else {
+    if (!svr.bind_to_port(m.opts.host, m.opts.port))
+      throw std::runtime_error("sim_server: cannot bind " + m.opts.host + ":" + std::to_string(m.opts.port));
+    port = m.opts.port;
+  }
+  svr.enlarge_backlog(1024);
+  m.bound_port = port;
+  m.started = true;
+  m.listen_thread = std::thread([p] { p->svr->listen_after_bind(); });
+  if (!m.opts.quiet) std::fprintf(stderr, "evoselfcode-sim: serving on %s:%d\n", m.opts.host.c_str(), port);
+  return port;
+}
+
+void sim_server::stop() {
+  impl& m = *impl_;
+  std::lock_guard<std::mutex> lk(m.lifecycle_mu);
+  if (!m.started || m.stopping.exchange(true)) return;
+  // Wake everything that waits: hung requests (eventfd), queued and sleeping
+  // requests (condition variables).
+  uint64_t one = 1;
+  if (::write(m.stop_efd, &one, sizeof one) < 0) { /* nothing else to do */ }
+  { std::lock_guard<std::mutex> g(m.gate_mu); }
+  m.gate_cv.notify_all();
+  { std::lock_guard<std::mutex> g(m.sleep_mu); }
+  m.sleep_cv.notify_all();
+  m.svr->stop();
+  // Idle keep-alive connections would hold their worker for up to the
+  // keep-alive timeout; shut them down so the pool joins promptly.
+  for (int fd : find_connections(m.bound_port, -1)) ::shutdown(fd, SHUT_RDWR);
+  if (m.listen_thread.joinable()) m.listen_thread.join();
+  m.svr.reset();
+  ::close(m.stop_efd);
+  m.stop_efd = -1;
+  std::lock_guard<std::mutex> g(m.log_mu);
+  if (m.log) {
+    std::fclose(m.log);
+    m.log = nullptr;
+  }
+}
+
+}  // namespace evo::sim

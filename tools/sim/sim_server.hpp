@@ -1,0 +1,57 @@
+// evoselfcode-sim: an OpenAI-compatible completion server simulator.
+//
+// A real HTTP server (cpp-httplib) speaking /v1/completions,
+// /v1/chat/completions, /v1/models and /health, producing plausible algorithm
+// function names, with injectable latency, concurrency limit, rate limit and
+// faults. Embedded by the app (`base_url: embedded`) and used by the tests and
+// benchmarks. See tools/sim/README.md for the behaviour in detail.
+//
+// Note: start() sets SIGPIPE to SIG_IGN if it is at its default disposition
+// (cpp-httplib writes to sockets without MSG_NOSIGNAL; a client hanging up
+// mid-response would otherwise kill the process).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace evo::sim {
+
+struct sim_options {
+  std::string host = "127.0.0.1";
+  int port = 0;                     // 0 = pick a free port
+  double latency_ms = 0, jitter_ms = 0, per_token_ms = 0;
+  int max_concurrency = 0;          // 0 = unlimited; others queue
+  double rate_limit = 0;            // req/s above which 429 + Retry-After; 0 = off
+  double fault_rate = 0;            // probability per request
+  std::vector<std::string> faults;  // of 429,500,503,hang,reset,malformed,truncated; empty = all
+  uint64_t seed = 0;
+  std::string log_requests;         // file to append one JSON line per request; empty = none
+  int vocabulary = 0;               // 0 = default word lists; N>0 = a name space of N distinct names (for 1M-name memory benchmarks)
+  std::string model = "sim-coder";
+  bool quiet = true;
+};
+
+class sim_server {
+ public:
+  explicit sim_server(sim_options opts);
+  ~sim_server();                    // stops
+  sim_server(const sim_server&) = delete;
+  sim_server& operator=(const sim_server&) = delete;
+
+  int start();                      // binds, serves on background threads, returns the bound port; throws std::runtime_error on failure
+  void stop();                      // idempotent; unblocks hung requests
+  int port() const;
+  const sim_options& options() const;
+
+  struct impl;
+
+ private:
+  std::unique_ptr<impl> impl_;
+};
+
+// The fault kinds, in the order the options/flags spell them.
+const std::vector<std::string>& all_fault_kinds();
+
+}  // namespace evo::sim
