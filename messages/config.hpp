@@ -53,6 +53,8 @@ struct api_config {
   std::string api_key_env = "OPENAI_API_KEY";
   double timeout_s = 60;
   int max_retries = 3;
+  double backoff_base_s = 1;  ///< first retry after this; doubles each time
+  double backoff_max_s = 60;  ///< cap of one backoff
   int max_concurrent_requests = 10;
   std::optional<double> rate_limit_per_second; ///< nullopt = no limit
   double burst = 1;                              ///< token bucket capacity

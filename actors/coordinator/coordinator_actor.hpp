@@ -1,0 +1,78 @@
+// Actor shell of the coordinator: owns the plan of a run, hands work items to
+// idle request actors once the rate limiter granted a token, decides retries
+// (retry_policy), forwards choices to the writer and ends the run when every
+// item is written or recorded as failed.
+#pragma once
+
+#include <chrono>
+#include <deque>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "coordinator/retry_policy.hpp"
+#include "messages/interfaces.hpp"
+#include "messages/plan.hpp"
+#include "messages/report.hpp"
+
+namespace evo {
+
+struct coordinator_state {
+  static inline const char* name = "coordinator";
+
+  struct pending {
+    uint32_t job;
+    uint64_t index;
+    uint32_t attempt;
+  };
+
+  struct job_run {
+    job_stats stats;
+    uint64_t next_index = 0;   ///< next fresh item
+    uint64_t finished = 0;     ///< written or failed
+    uint64_t in_flight = 0;
+    std::vector<uint32_t> latencies_us;
+    std::chrono::steady_clock::time_point started;
+    bool logged_done = false;
+  };
+
+  explicit coordinator_state(coordinator_actor::pointer self);
+
+  coordinator_actor::pointer self;
+  run_plan plan;
+  std::optional<retry_policy> retries;
+  std::vector<request_actor> idle;
+  std::deque<pending> due; ///< retries whose backoff elapsed, and re-queued items
+  std::vector<job_run> jobs;
+  size_t next_job = 0; ///< round-robin cursor over jobs for fresh items
+  size_t in_flight = 0;
+  uint64_t unfinished = 0;
+  rate_limiter_actor limiter; ///< null = no rate limit
+  uint32_t tokens = 0;
+  bool acquiring = false;
+  writer_actor writer;
+  caf::typed_response_promise<run_summary> done;
+  bool running = false;
+  std::chrono::steady_clock::time_point started;
+
+  bool has_work() const;
+  pending next_item();
+  void pump();
+  void dispatch(request_actor worker, pending item);
+  void on_result(request_actor worker, attempt_result& r);
+  void on_worker_lost(pending item, const caf::error& err);
+  void finish_item(uint32_t job);
+  void fail(const caf::error& err);
+  void log_progress() const;
+  run_summary summary() const;
+};
+
+coordinator_actor::behavior_type
+coordinator(coordinator_actor::stateful_pointer<coordinator_state> self,
+            run_plan plan, std::vector<request_actor> pool,
+            rate_limiter_actor limiter, writer_actor writer);
+
+/// The text of an error (its message when it carries one).
+std::string error_text(const caf::error& err);
+
+} // namespace evo

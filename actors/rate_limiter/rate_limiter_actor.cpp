@@ -1,0 +1,57 @@
+#include "rate_limiter/rate_limiter_actor.hpp"
+
+#include "caf/all.hpp"
+
+namespace evo {
+
+namespace {
+
+using self_ptr = rate_limiter_actor::stateful_pointer<rate_limiter_state>;
+
+// Serves waiting callers in order while tokens last; arms one timer for the
+// next token otherwise.
+void serve(self_ptr self) {
+  auto& st = self->state;
+  auto now = token_bucket::clock::now();
+  while (!st.waiting.empty()) {
+    auto& [promise, want] = st.waiting.front();
+    auto got = st.bucket->take(want, now);
+    if (got == 0)
+      break;
+    promise.deliver(got);
+    st.waiting.pop_front();
+  }
+  if (!st.waiting.empty() && !st.timer_armed) {
+    st.timer_armed = true;
+    self->delayed_send(self, st.bucket->time_until_token(now), refill_atom_v);
+  }
+}
+
+} // namespace
+
+rate_limiter_actor::behavior_type
+rate_limiter(rate_limiter_actor::stateful_pointer<rate_limiter_state> self,
+             double rate, double burst) {
+  self->state.bucket.emplace(rate, burst, token_bucket::clock::now());
+  return {
+    [self](acquire_atom, uint32_t want) -> caf::result<uint32_t> {
+      auto& st = self->state;
+      if (want == 0)
+        want = 1;
+      if (st.waiting.empty()) {
+        if (auto got = st.bucket->take(want, token_bucket::clock::now()))
+          return got;
+      }
+      auto promise = self->make_response_promise<uint32_t>();
+      st.waiting.emplace_back(promise, want);
+      serve(self);
+      return promise;
+    },
+    [self](refill_atom) {
+      self->state.timer_armed = false;
+      serve(self);
+    },
+  };
+}
+
+} // namespace evo

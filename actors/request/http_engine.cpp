@@ -1,0 +1,327 @@
+#include "request/http_engine.hpp"
+
+#include <curl/curl.h>
+
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <stdexcept>
+
+namespace evo {
+
+namespace {
+
+void global_init_once() {
+  static std::once_flag flag;
+  std::call_once(flag, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+}
+
+bool iequals_prefix(const char* data, size_t len, const char* prefix) {
+  auto plen = std::strlen(prefix);
+  return len >= plen && strncasecmp(data, prefix, plen) == 0;
+}
+
+/// Retry-After is either delta-seconds or an HTTP date.
+int32_t parse_retry_after(std::string value) {
+  while (!value.empty() && (value.back() == '\r' || value.back() == '\n'
+                            || value.back() == ' '))
+    value.pop_back();
+  size_t start = value.find_first_not_of(' ');
+  if (start == std::string::npos)
+    return -1;
+  value.erase(0, start);
+  char* end = nullptr;
+  double secs = std::strtod(value.c_str(), &end);
+  if (end != value.c_str() && *end == '\0' && secs >= 0)
+    return static_cast<int32_t>(std::min(secs, 86400.0) * 1000.0);
+  auto when = curl_getdate(value.c_str(), nullptr);
+  if (when < 0)
+    return -1;
+  auto delta = static_cast<double>(when - std::time(nullptr));
+  return delta > 0 ? static_cast<int32_t>(std::min(delta, 86400.0) * 1000.0)
+                   : 0;
+}
+
+} // namespace
+
+// -- http_call ----------------------------------------------------------------
+
+http_call::http_call(const http_options& opts) {
+  global_init_once();
+  easy_ = curl_easy_init();
+  if (easy_ == nullptr)
+    throw std::runtime_error("curl_easy_init failed");
+  headers_ = curl_slist_append(headers_, "Content-Type: application/json");
+  headers_ = curl_slist_append(headers_, "Expect:"); // no 100-continue dance
+  for (auto& h : opts.headers)
+    headers_ = curl_slist_append(headers_, h.c_str());
+  error_buf_[0] = '\0';
+  curl_easy_setopt(easy_, CURLOPT_HTTPHEADER, headers_);
+  curl_easy_setopt(easy_, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(easy_, CURLOPT_TIMEOUT_MS,
+                   static_cast<long>(opts.timeout.count()));
+  curl_easy_setopt(easy_, CURLOPT_CONNECTTIMEOUT_MS,
+                   static_cast<long>(std::min<long>(opts.timeout.count(), 10000)));
+  curl_easy_setopt(easy_, CURLOPT_TCP_KEEPALIVE, 1L);
+  curl_easy_setopt(easy_, CURLOPT_TCP_NODELAY, 1L);
+  curl_easy_setopt(easy_, CURLOPT_WRITEFUNCTION, &http_call::on_body);
+  curl_easy_setopt(easy_, CURLOPT_WRITEDATA, this);
+  curl_easy_setopt(easy_, CURLOPT_HEADERFUNCTION, &http_call::on_header);
+  curl_easy_setopt(easy_, CURLOPT_HEADERDATA, this);
+  curl_easy_setopt(easy_, CURLOPT_ERRORBUFFER, error_buf_);
+  curl_easy_setopt(easy_, CURLOPT_PRIVATE, this);
+  curl_easy_setopt(easy_, CURLOPT_POST, 1L);
+  if (!opts.ca_file.empty())
+    curl_easy_setopt(easy_, CURLOPT_CAINFO, opts.ca_file.c_str());
+  if (opts.insecure_skip_verify) {
+    curl_easy_setopt(easy_, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(easy_, CURLOPT_SSL_VERIFYHOST, 0L);
+  }
+}
+
+http_call::~http_call() {
+  curl_easy_cleanup(easy_);
+  curl_slist_free_all(headers_);
+}
+
+void http_call::prepare_post(const std::string& url, std::string body) {
+  if (url != url_) {
+    url_ = url;
+    curl_easy_setopt(easy_, CURLOPT_URL, url_.c_str());
+  }
+  request_body_ = std::move(body);
+  curl_easy_setopt(easy_, CURLOPT_POSTFIELDS, request_body_.data());
+  curl_easy_setopt(easy_, CURLOPT_POSTFIELDSIZE,
+                   static_cast<long>(request_body_.size()));
+  outcome_.curl_code = 0;
+  outcome_.status = 0;
+  outcome_.retry_after_ms = -1;
+  outcome_.body.clear(); // keeps its capacity: no allocation once warm
+  outcome_.error.clear();
+  outcome_.latency_us = 0;
+  error_buf_[0] = '\0';
+}
+
+size_t http_call::on_body(char* data, size_t size, size_t n, void* self) {
+  auto* call = static_cast<http_call*>(self);
+  call->outcome_.body.append(data, size * n);
+  return size * n;
+}
+
+size_t http_call::on_header(char* data, size_t size, size_t n, void* self) {
+  auto* call = static_cast<http_call*>(self);
+  auto len = size * n;
+  if (iequals_prefix(data, len, "retry-after:")) {
+    std::string value(data + 12, len - 12);
+    call->outcome_.retry_after_ms = parse_retry_after(std::move(value));
+  }
+  return len;
+}
+
+// -- http_engine ----------------------------------------------------------------
+
+struct http_engine::impl {
+  http_engine* owner;
+  CURLM* multi = nullptr;
+  int epfd = -1;
+  int wakefd = -1;
+  std::thread io;
+  std::atomic<bool> stopping{false};
+
+  std::mutex mtx;
+  std::vector<std::shared_ptr<http_call>> incoming;
+
+  // Touched by the I/O thread only.
+  std::vector<std::shared_ptr<http_call>> batch;
+  std::unordered_map<http_call*, std::shared_ptr<http_call>> active;
+  long timeout_ms = -1;
+  std::chrono::steady_clock::time_point deadline;
+
+  static int on_socket(CURL*, curl_socket_t s, int what, void* userp,
+                       void* socketp) {
+    auto* self = static_cast<impl*>(userp);
+    epoll_event ev{};
+    ev.data.fd = s;
+    if (what == CURL_POLL_REMOVE) {
+      epoll_ctl(self->epfd, EPOLL_CTL_DEL, s, nullptr);
+      curl_multi_assign(self->multi, s, nullptr);
+      return 0;
+    }
+    ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0u)
+                | (what & CURL_POLL_OUT ? EPOLLOUT : 0u);
+    if (socketp == nullptr) {
+      // First time we see this socket: mark it known so later calls MOD it.
+      curl_multi_assign(self->multi, s, self);
+      if (epoll_ctl(self->epfd, EPOLL_CTL_ADD, s, &ev) != 0 && errno == EEXIST)
+        epoll_ctl(self->epfd, EPOLL_CTL_MOD, s, &ev);
+    } else if (epoll_ctl(self->epfd, EPOLL_CTL_MOD, s, &ev) != 0
+               && errno == ENOENT) {
+      epoll_ctl(self->epfd, EPOLL_CTL_ADD, s, &ev);
+    }
+    return 0;
+  }
+
+  static int on_timer(CURLM*, long timeout_ms, void* userp) {
+    auto* self = static_cast<impl*>(userp);
+    self->timeout_ms = timeout_ms;
+    if (timeout_ms >= 0)
+      self->deadline = std::chrono::steady_clock::now()
+                       + std::chrono::milliseconds(timeout_ms);
+    return 0;
+  }
+
+  void collect_done() {
+    int pending = 0;
+    while (CURLMsg* msg = curl_multi_info_read(multi, &pending)) {
+      if (msg->msg != CURLMSG_DONE)
+        continue;
+      CURL* easy = msg->easy_handle;
+      auto code = msg->data.result;
+      http_call* raw = nullptr;
+      curl_easy_getinfo(easy, CURLINFO_PRIVATE, &raw);
+      curl_multi_remove_handle(multi, easy);
+      auto it = active.find(raw);
+      if (it == active.end())
+        continue;
+      auto call = std::move(it->second);
+      active.erase(it);
+      auto& out = call->outcome_;
+      out.curl_code = static_cast<int>(code);
+      curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &out.status);
+      curl_off_t total_us = 0;
+      curl_easy_getinfo(easy, CURLINFO_TOTAL_TIME_T, &total_us);
+      out.latency_us = static_cast<uint32_t>(total_us);
+      if (code != CURLE_OK)
+        out.error = call->error_buf_[0] != '\0'
+                      ? std::string{call->error_buf_}
+                      : std::string{curl_easy_strerror(code)};
+      owner->in_flight_.fetch_sub(1);
+      auto done = std::move(call->on_done);
+      call->on_done = nullptr;
+      if (done)
+        done();
+    }
+  }
+
+  void take_incoming() {
+    {
+      std::lock_guard<std::mutex> guard{mtx};
+      batch.swap(incoming);
+    }
+    for (auto& call : batch) {
+      auto* raw = call.get();
+      if (curl_multi_add_handle(multi, raw->easy_) != CURLM_OK) {
+        raw->outcome_.curl_code = CURLE_FAILED_INIT;
+        raw->outcome_.error = "curl_multi_add_handle failed";
+        owner->in_flight_.fetch_sub(1);
+        auto done = std::move(raw->on_done);
+        if (done)
+          done();
+        continue;
+      }
+      active.emplace(raw, std::move(call));
+    }
+    batch.clear();
+  }
+
+  void run() {
+    epoll_event events[256];
+    int running = 0;
+    while (!stopping.load(std::memory_order_relaxed)) {
+      int wait_ms = -1;
+      if (timeout_ms >= 0) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+        wait_ms = left.count() > 0 ? static_cast<int>(left.count()) : 0;
+      }
+      int n = epoll_wait(epfd, events, 256, wait_ms);
+      if (n < 0) {
+        if (errno == EINTR)
+          continue;
+        break;
+      }
+      for (int i = 0; i < n; ++i) {
+        int fd = events[i].data.fd;
+        if (fd == wakefd) {
+          uint64_t v;
+          [[maybe_unused]] auto r = ::read(wakefd, &v, sizeof(v));
+          take_incoming();
+          continue;
+        }
+        int mask = 0;
+        if (events[i].events & EPOLLIN)
+          mask |= CURL_CSELECT_IN;
+        if (events[i].events & EPOLLOUT)
+          mask |= CURL_CSELECT_OUT;
+        if (events[i].events & (EPOLLERR | EPOLLHUP))
+          mask |= CURL_CSELECT_ERR;
+        curl_multi_socket_action(multi, fd, mask, &running);
+      }
+      if (timeout_ms >= 0 && std::chrono::steady_clock::now() >= deadline) {
+        timeout_ms = -1;
+        curl_multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, &running);
+      }
+      collect_done();
+    }
+    for (auto& [raw, call] : active)
+      curl_multi_remove_handle(multi, raw->easy_);
+    active.clear();
+  }
+};
+
+http_engine::http_engine() : impl_(std::make_unique<impl>()) {
+  global_init_once();
+  auto& d = *impl_;
+  d.owner = this;
+  d.multi = curl_multi_init();
+  d.epfd = epoll_create1(EPOLL_CLOEXEC);
+  d.wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (d.multi == nullptr || d.epfd < 0 || d.wakefd < 0)
+    throw std::runtime_error("http_engine: cannot initialise curl/epoll");
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.fd = d.wakefd;
+  epoll_ctl(d.epfd, EPOLL_CTL_ADD, d.wakefd, &ev);
+  curl_multi_setopt(d.multi, CURLMOPT_SOCKETFUNCTION, &impl::on_socket);
+  curl_multi_setopt(d.multi, CURLMOPT_SOCKETDATA, &d);
+  curl_multi_setopt(d.multi, CURLMOPT_TIMERFUNCTION, &impl::on_timer);
+  curl_multi_setopt(d.multi, CURLMOPT_TIMERDATA, &d);
+  curl_multi_setopt(d.multi, CURLMOPT_MAXCONNECTS, 1024L);
+  d.io = std::thread([&d] { d.run(); });
+}
+
+http_engine::~http_engine() {
+  auto& d = *impl_;
+  d.stopping = true;
+  uint64_t one = 1;
+  [[maybe_unused]] auto r = ::write(d.wakefd, &one, sizeof(one));
+  if (d.io.joinable())
+    d.io.join();
+  {
+    std::lock_guard<std::mutex> guard{d.mtx};
+    d.incoming.clear();
+  }
+  curl_multi_cleanup(d.multi);
+  ::close(d.epfd);
+  ::close(d.wakefd);
+}
+
+void http_engine::submit(std::shared_ptr<http_call> call) {
+  auto& d = *impl_;
+  in_flight_.fetch_add(1);
+  bool was_empty;
+  {
+    std::lock_guard<std::mutex> guard{d.mtx};
+    was_empty = d.incoming.empty();
+    d.incoming.push_back(std::move(call));
+  }
+  // One wake-up per batch of submissions is enough.
+  if (was_empty) {
+    uint64_t one = 1;
+    [[maybe_unused]] auto r = ::write(d.wakefd, &one, sizeof(one));
+  }
+}
+
+} // namespace evo

@@ -1,0 +1,91 @@
+// HTTP without a thread per request: one I/O thread drives libcurl's multi
+// interface with epoll (curl_multi_socket_action). Request actors own an
+// http_call each (one reusable easy handle, so keep-alive connections and
+// buffers are reused) and lend it to the engine for one transfer; the engine
+// calls on_done from the I/O thread when the transfer ends. No CAF.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+typedef void CURL;
+struct curl_slist;
+
+namespace evo {
+
+struct http_options {
+  std::chrono::milliseconds timeout{60000};
+  std::string ca_file;            ///< extra CA bundle; empty = system default
+  bool insecure_skip_verify = false;
+  std::vector<std::string> headers; ///< "Name: value" lines, e.g. auth
+};
+
+/// What one transfer produced. Filled by the engine's I/O thread; read by
+/// the owner after on_done fired.
+struct http_outcome {
+  int curl_code = 0;        ///< CURLcode; 0 = a response was received
+  long status = 0;          ///< HTTP status, 0 if none
+  int32_t retry_after_ms = -1;
+  std::string body;
+  std::string error;        ///< curl's message when curl_code != 0
+  uint32_t latency_us = 0;
+};
+
+class http_call {
+public:
+  explicit http_call(const http_options& opts);
+  ~http_call();
+  http_call(const http_call&) = delete;
+  http_call& operator=(const http_call&) = delete;
+
+  /// Sets up a POST of `body` (moved in, kept alive for the transfer) to
+  /// `url` and clears the previous outcome.
+  void prepare_post(const std::string& url, std::string body);
+
+  /// Called once per transfer, on the engine's I/O thread.
+  std::function<void()> on_done;
+
+  const http_outcome& outcome() const { return outcome_; }
+  http_outcome& outcome() { return outcome_; }
+
+private:
+  friend class http_engine;
+  static size_t on_body(char* data, size_t size, size_t n, void* self);
+  static size_t on_header(char* data, size_t size, size_t n, void* self);
+
+  CURL* easy_;
+  curl_slist* headers_ = nullptr;
+  std::string url_;
+  std::string request_body_;
+  http_outcome outcome_;
+  char error_buf_[256];
+};
+
+class http_engine {
+public:
+  http_engine();
+  ~http_engine(); ///< stops the I/O thread; unfinished transfers are dropped
+  http_engine(const http_engine&) = delete;
+  http_engine& operator=(const http_engine&) = delete;
+
+  /// Starts the transfer; thread-safe. The engine keeps `call` alive until
+  /// on_done has run (or the engine is destroyed).
+  void submit(std::shared_ptr<http_call> call);
+
+  /// Transfers currently in flight (for tests and progress).
+  size_t in_flight() const { return in_flight_.load(); }
+
+private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+  std::atomic<size_t> in_flight_{0};
+};
+
+} // namespace evo

@@ -1,0 +1,271 @@
+#include "request/openai_protocol.hpp"
+
+#include <curl/curl.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+
+#include "request/http_engine.hpp"
+
+namespace evo {
+
+using nlohmann::json;
+
+namespace {
+
+void put_sampling(json& body, const sampling_params& p) {
+  body["temperature"] = p.temperature;
+  body["top_p"] = p.top_p;
+  body["max_tokens"] = p.max_tokens;
+  body["n"] = p.n;
+  if (!p.stop.empty())
+    body["stop"] = p.stop;
+  if (p.seed)
+    body["seed"] = *p.seed;
+}
+
+std::string excerpt(std::string_view s, size_t max = 200) {
+  std::string out{s.substr(0, max)};
+  for (auto& c : out)
+    if (c == '\n' || c == '\r')
+      c = ' ';
+  if (s.size() > max)
+    out += "...";
+  return out;
+}
+
+uint32_t to_u32(const json& j) {
+  if (!j.is_number_integer() && !j.is_number_unsigned())
+    return 0;
+  auto v = j.get<int64_t>();
+  return v < 0 ? 0 : static_cast<uint32_t>(std::min<int64_t>(v, UINT32_MAX));
+}
+
+// Reads one choice's text from a completion or chat choice object.
+const json* choice_text(const json& choice) {
+  if (auto it = choice.find("text"); it != choice.end() && it->is_string())
+    return &*it;
+  if (auto msg = choice.find("message");
+      msg != choice.end() && msg->is_object()) {
+    if (auto c = msg->find("content"); c != msg->end() && c->is_string())
+      return &*c;
+  }
+  if (auto delta = choice.find("delta");
+      delta != choice.end() && delta->is_object()) {
+    if (auto c = delta->find("content"); c != delta->end() && c->is_string())
+      return &*c;
+  }
+  return nullptr;
+}
+
+} // namespace
+
+request_spec build_fim_request(const fim_config& fim, const std::string& model,
+                               const std::string& prefix,
+                               const std::string& suffix,
+                               const sampling_params& params) {
+  json body;
+  body["model"] = model;
+  request_spec spec;
+  switch (fim.use_chat_for_fim ? fim_mode::chat : fim.mode) {
+    case fim_mode::special_tokens:
+      body["prompt"] = fim.prefix_token + prefix + fim.suffix_token + suffix
+                       + fim.middle_token;
+      break;
+    case fim_mode::suffix:
+      body["prompt"] = prefix;
+      body["suffix"] = suffix;
+      break;
+    case fim_mode::chat:
+      spec.endpoint = endpoint_kind::chat_completions;
+      body["messages"] = json::array(
+        {{{"role", "user"},
+          {"content", "Complete the code between the prefix and the suffix. "
+                      "Answer with the missing part only.\n"
+                        + prefix + "<missing>" + suffix}}});
+      body[fim.prefix_key] = prefix;
+      body[fim.suffix_key] = suffix;
+      break;
+  }
+  put_sampling(body, params);
+  spec.body = body.dump();
+  return spec;
+}
+
+request_spec build_l2r_request(const std::string& model,
+                               const std::string& prompt,
+                               const sampling_params& params) {
+  json body;
+  body["model"] = model;
+  body["prompt"] = prompt;
+  put_sampling(body, params);
+  return {endpoint_kind::completions, body.dump()};
+}
+
+std::optional<std::string> parse_completion(std::string_view body,
+                                            parsed_completion& out) {
+  auto doc = json::parse(body.begin(), body.end(), nullptr, false);
+  if (doc.is_discarded())
+    return "response is not valid JSON: " + excerpt(body, 80);
+  if (!doc.is_object())
+    return std::string{"response is not a JSON object"};
+  if (auto err = doc.find("error"); err != doc.end() && !err->is_null())
+    return "server error in body: " + error_summary(body);
+  auto choices = doc.find("choices");
+  if (choices == doc.end() || !choices->is_array())
+    return std::string{"response has no 'choices' array"};
+  out.choices.clear();
+  out.choices.resize(choices->size());
+  std::vector<bool> seen(choices->size(), false);
+  size_t next = 0;
+  for (auto& c : *choices) {
+    if (!c.is_object())
+      return std::string{"a choice is not an object"};
+    size_t idx = next++;
+    if (auto i = c.find("index"); i != c.end() && i->is_number_unsigned())
+      idx = i->get<size_t>();
+    if (idx >= out.choices.size() || seen[idx])
+      return "choice index " + std::to_string(idx) + " out of range or repeated";
+    auto* text = choice_text(c);
+    if (text == nullptr)
+      return "choice " + std::to_string(idx) + " has no text";
+    out.choices[idx] = text->get<std::string>();
+    seen[idx] = true;
+  }
+  if (auto m = doc.find("model"); m != doc.end() && m->is_string())
+    out.model = m->get<std::string>();
+  if (auto u = doc.find("usage"); u != doc.end() && u->is_object()) {
+    if (auto p = u->find("prompt_tokens"); p != u->end())
+      out.prompt_tokens = to_u32(*p);
+    if (auto p = u->find("completion_tokens"); p != u->end())
+      out.completion_tokens = to_u32(*p);
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> parse_sse_completion(std::string_view body,
+                                                parsed_completion& out) {
+  out.choices.clear();
+  bool done = false;
+  size_t pos = 0;
+  while (pos < body.size()) {
+    auto eol = body.find('\n', pos);
+    auto line = body.substr(pos, eol == std::string_view::npos
+                                   ? std::string_view::npos
+                                   : eol - pos);
+    pos = eol == std::string_view::npos ? body.size() : eol + 1;
+    if (!line.empty() && line.back() == '\r')
+      line.remove_suffix(1);
+    if (line.rfind("data:", 0) != 0)
+      continue; // comments, event names, blank separators
+    auto data = line.substr(5);
+    while (!data.empty() && data.front() == ' ')
+      data.remove_prefix(1);
+    if (data == "[DONE]") {
+      done = true;
+      break;
+    }
+    auto chunk = json::parse(data.begin(), data.end(), nullptr, false);
+    if (chunk.is_discarded() || !chunk.is_object())
+      return "stream chunk is not valid JSON: " + excerpt(data, 80);
+    if (auto err = chunk.find("error"); err != chunk.end() && !err->is_null())
+      return "server error in stream: " + excerpt(data);
+    if (auto m = chunk.find("model"); m != chunk.end() && m->is_string())
+      out.model = m->get<std::string>();
+    if (auto u = chunk.find("usage"); u != chunk.end() && u->is_object()) {
+      if (auto p = u->find("prompt_tokens"); p != u->end())
+        out.prompt_tokens = to_u32(*p);
+      if (auto p = u->find("completion_tokens"); p != u->end())
+        out.completion_tokens = to_u32(*p);
+    }
+    auto choices = chunk.find("choices");
+    if (choices == chunk.end() || !choices->is_array())
+      continue;
+    for (auto& c : *choices) {
+      if (!c.is_object())
+        return std::string{"stream choice is not an object"};
+      size_t idx = 0;
+      if (auto i = c.find("index"); i != c.end() && i->is_number_unsigned())
+        idx = i->get<size_t>();
+      if (idx > 4096)
+        return "stream choice index " + std::to_string(idx) + " too large";
+      if (idx >= out.choices.size())
+        out.choices.resize(idx + 1);
+      if (auto* text = choice_text(c))
+        out.choices[idx] += text->get<std::string>();
+    }
+  }
+  if (!done)
+    return std::string{"stream ended without data: [DONE]"};
+  return std::nullopt;
+}
+
+std::string error_summary(std::string_view body) {
+  auto doc = json::parse(body.begin(), body.end(), nullptr, false);
+  if (!doc.is_discarded() && doc.is_object()) {
+    auto err = doc.find("error");
+    if (err != doc.end()) {
+      if (err->is_string())
+        return excerpt(err->get<std::string>());
+      if (err->is_object()) {
+        auto msg = err->find("message");
+        if (msg != err->end() && msg->is_string())
+          return excerpt(msg->get<std::string>());
+      }
+    }
+    if (auto msg = doc.find("message"); msg != doc.end() && msg->is_string())
+      return excerpt(msg->get<std::string>());
+  }
+  return excerpt(body);
+}
+
+attempt_result classify_outcome(const work_item& item,
+                                const http_outcome& outcome) {
+  attempt_result r;
+  r.job = item.job;
+  r.index = item.index;
+  r.attempt = item.attempt;
+  r.http_status = static_cast<int32_t>(outcome.status);
+  r.retry_after_ms = outcome.retry_after_ms;
+  r.latency_us = outcome.latency_us;
+  if (outcome.curl_code != CURLE_OK) {
+    switch (outcome.curl_code) {
+      case CURLE_OPERATION_TIMEDOUT:
+        r.failure = failure_kind::timeout;
+        break;
+      case CURLE_COULDNT_CONNECT:
+      case CURLE_COULDNT_RESOLVE_HOST:
+      case CURLE_COULDNT_RESOLVE_PROXY:
+        r.failure = failure_kind::connect;
+        break;
+      default:
+        r.failure = failure_kind::transport;
+    }
+    r.detail = outcome.error;
+    return r;
+  }
+  if (outcome.status < 200 || outcome.status >= 300) {
+    r.failure = failure_kind::http_status;
+    r.detail = "HTTP " + std::to_string(outcome.status) + ": "
+               + error_summary(outcome.body);
+    return r;
+  }
+  parsed_completion parsed;
+  std::optional<std::string> err;
+  if (outcome.body.rfind("data:", 0) == 0)
+    err = parse_sse_completion(outcome.body, parsed);
+  else
+    err = parse_completion(outcome.body, parsed);
+  if (err) {
+    r.failure = failure_kind::bad_body;
+    r.detail = std::move(*err);
+    return r;
+  }
+  r.choices = std::move(parsed.choices);
+  r.model = std::move(parsed.model);
+  r.prompt_tokens = parsed.prompt_tokens;
+  r.completion_tokens = parsed.completion_tokens;
+  return r;
+}
+
+} // namespace evo

@@ -1,0 +1,34 @@
+// Actor shell around one http_call: exactly one HTTP attempt per work item,
+// carried out by the shared http_engine; the actor never blocks or sleeps.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "messages/interfaces.hpp"
+#include "request/http_engine.hpp"
+
+namespace evo {
+
+/// Where a request actor sends its attempts.
+struct request_target {
+  std::string base_url; ///< normalised, ends with /v1
+  http_options http;    ///< timeout, TLS, headers (the auth header is secret)
+};
+
+struct request_state {
+  static inline const char* name = "request";
+  std::shared_ptr<http_call> call;
+  http_engine* engine = nullptr;
+  std::string base_url;
+  work_item current; ///< job/index/attempt of the transfer in flight
+  caf::typed_response_promise<attempt_result> promise;
+  bool busy = false;
+};
+
+/// `engine` must outlive the actor.
+request_actor::behavior_type
+request_worker(request_actor::stateful_pointer<request_state> self,
+               http_engine* engine, request_target target);
+
+} // namespace evo

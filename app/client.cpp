@@ -1,0 +1,242 @@
+#include "client.hpp"
+
+#include "caf/all.hpp"
+
+#include <spdlog/spdlog.h>
+
+
+#include "coordinator/coordinator_actor.hpp"
+#include "rate_limiter/rate_limiter_actor.hpp"
+#include "request/http_engine.hpp"
+#include "request/openai_protocol.hpp"
+#include "request/request_actor.hpp"
+#include "sim_server.hpp"
+#include "writer/writer_actor.hpp"
+
+namespace evo {
+
+namespace {
+
+void configure(caf::actor_system_config& cfg) {
+  cfg.add_message_types<caf::id_block::evo>();
+  // Two cores: one scheduler thread each; the HTTP engine and the writer
+  // have threads of their own.
+  cfg.set("scheduler.max-threads", 2);
+}
+
+sim::sim_options to_sim_options(const embedded_sim_config& e,
+                                const std::string& model) {
+  sim::sim_options o;
+  o.host = "127.0.0.1";
+  o.port = 0;
+  o.latency_ms = e.latency_ms;
+  o.jitter_ms = e.jitter_ms;
+  o.per_token_ms = e.per_token_ms;
+  o.max_concurrency = e.max_concurrency;
+  o.rate_limit = e.rate_limit;
+  o.fault_rate = e.fault_rate;
+  o.faults = e.faults;
+  o.seed = e.seed;
+  o.vocabulary = e.vocabulary;
+  o.model = model;
+  return o;
+}
+
+// Collects choices in memory for complete_batch: a writer that keeps
+// everything, in order. Its data is read only after the run's reply.
+struct collector_state {
+  static inline const char* name = "collector";
+  std::shared_ptr<std::vector<std::vector<std::string>>> results;
+  std::shared_ptr<std::vector<std::pair<size_t, std::string>>> failures;
+};
+
+writer_actor::behavior_type
+collector(writer_actor::stateful_pointer<collector_state> self,
+          std::shared_ptr<std::vector<std::vector<std::string>>> results,
+          std::shared_ptr<std::vector<std::pair<size_t, std::string>>> failures) {
+  self->state.results = std::move(results);
+  self->state.failures = std::move(failures);
+  return {
+    [](open_atom, const job_output&) -> uint64_t { return 0; },
+    [self](write_batch& batch) -> write_stats {
+      write_stats ws;
+      ws.choices = static_cast<uint32_t>(batch.choices.size());
+      ws.kept = ws.choices;
+      (*self->state.results)[batch.job] = std::move(batch.choices);
+      return ws;
+    },
+    [self](failure_record& rec) -> uint64_t {
+      self->state.failures->emplace_back(rec.job, std::move(rec.reason));
+      return rec.index;
+    },
+  };
+}
+
+} // namespace
+
+struct client::impl {
+  api_config api;
+  std::string model;
+  std::unique_ptr<sim::sim_server> sim; // before the system: outlives it
+  http_engine engine;                   // outlives every request actor
+  caf::actor_system_config cfg;
+  std::unique_ptr<caf::actor_system> sys;
+  std::vector<request_actor> pool;
+  rate_limiter_actor limiter;
+
+  impl(api_config a, std::string m)
+    : api(std::move(a)), model(std::move(m)) {
+    configure(cfg);
+    if (api.is_embedded()) {
+      sim = std::make_unique<sim::sim_server>(
+        to_sim_options(api.embedded, model));
+      auto port = sim->start();
+      api.base_url = "http://127.0.0.1:" + std::to_string(port) + "/v1";
+      spdlog::info("embedded simulator listening on 127.0.0.1:{}", port);
+    }
+    if (api.insecure_skip_verify)
+      spdlog::warn("TLS certificate verification is OFF "
+                   "(api.insecure_skip_verify): the server is not authenticated");
+    sys = std::make_unique<caf::actor_system>(cfg);
+    request_target target;
+    target.base_url = api.base_url;
+    target.http.timeout = std::chrono::milliseconds(
+      static_cast<int64_t>(api.timeout_s * 1000.0));
+    target.http.ca_file = api.ca_file;
+    target.http.insecure_skip_verify = api.insecure_skip_verify;
+    if (!api.api_key.empty())
+      target.http.headers.push_back("Authorization: Bearer " + api.api_key);
+    auto size = std::max(1, api.max_concurrent_requests);
+    pool.reserve(static_cast<size_t>(size));
+    for (int i = 0; i < size; ++i)
+      pool.push_back(sys->spawn(request_worker, &engine, target));
+    if (api.rate_limit_per_second)
+      limiter = sys->spawn(rate_limiter, *api.rate_limit_per_second,
+                           api.burst);
+  }
+
+  ~impl() {
+    for (auto& a : pool)
+      caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+    if (limiter)
+      caf::anon_send_exit(limiter, caf::exit_reason::user_shutdown);
+    pool.clear();
+    limiter = nullptr;
+    sys.reset(); // waits for every actor; then the engine may go
+  }
+
+  run_summary run_with(run_plan plan, writer_actor sink,
+                       const std::vector<job_output>& outputs) {
+    caf::scoped_actor self{*sys};
+    std::string failure;
+    for (auto& out : outputs) {
+      self->request(sink, caf::infinite, open_atom_v, out)
+        .receive([&](uint64_t known) {
+                   if (known > 0)
+                     spdlog::info("{}: {} names already in {}", out.mode,
+                                  known, out.dir);
+                 },
+                 [&](caf::error& err) { failure = error_text(err); });
+      if (!failure.empty())
+        throw run_error(failure);
+    }
+    auto coord = sys->spawn(coordinator, std::move(plan), pool, limiter, sink);
+    run_summary summary;
+    self->request(coord, caf::infinite, run_atom_v)
+      .receive([&](run_summary& s) { summary = std::move(s); },
+               [&](caf::error& err) { failure = error_text(err); });
+    if (!failure.empty())
+      throw run_error(failure);
+    return summary;
+  }
+
+  // Runs one single-request job per prompt into an in-memory collector.
+  std::vector<std::vector<std::string>> run_batch(run_plan plan) {
+    auto results = std::make_shared<std::vector<std::vector<std::string>>>(
+      plan.jobs.size());
+    auto failures
+      = std::make_shared<std::vector<std::pair<size_t, std::string>>>();
+    auto sink = sys->spawn(collector, results, failures);
+    auto guard = caf::detail::make_scope_guard(
+      [&] { caf::anon_send_exit(sink, caf::exit_reason::user_shutdown); });
+    run_with(std::move(plan), sink, {});
+    if (!failures->empty()) {
+      std::string what = std::to_string(failures->size())
+                         + " prompt(s) failed for good; first: #"
+                         + std::to_string(failures->front().first) + ": "
+                         + failures->front().second;
+      throw batch_error(what, std::move(*results), std::move(*failures));
+    }
+    return std::move(*results);
+  }
+};
+
+client::client(api_config api, std::string model)
+  : impl_(std::make_unique<impl>(std::move(api), std::move(model))) {
+  // nop
+}
+
+client::~client() = default;
+
+const std::string& client::base_url() const {
+  return impl_->api.base_url;
+}
+
+const api_config& client::api() const {
+  return impl_->api;
+}
+
+const std::string& client::model() const {
+  return impl_->model;
+}
+
+run_plan client::make_plan(std::vector<job_spec> jobs) const {
+  run_plan plan;
+  plan.jobs = std::move(jobs);
+  plan.max_retries = impl_->api.max_retries;
+  plan.backoff_base = std::chrono::milliseconds(
+    static_cast<int64_t>(impl_->api.backoff_base_s * 1000.0));
+  plan.backoff_max = std::chrono::milliseconds(
+    static_cast<int64_t>(impl_->api.backoff_max_s * 1000.0));
+  plan.max_in_flight = static_cast<size_t>(std::max(1, impl_->api.max_in_flight()));
+  return plan;
+}
+
+run_summary client::run(run_plan plan, const std::vector<job_output>& outputs) {
+  auto w = impl_->sys->spawn<caf::detached>(writer);
+  auto guard = caf::detail::make_scope_guard(
+    [&] { caf::anon_send_exit(w, caf::exit_reason::user_shutdown); });
+  return impl_->run_with(std::move(plan), w, outputs);
+}
+
+std::vector<std::string> client::complete(const std::string& prompt,
+                                          const sampling_params& params) {
+  return complete_batch({prompt}, params).front();
+}
+
+std::vector<std::vector<std::string>>
+client::complete_batch(const std::vector<std::string>& prompts,
+                       const sampling_params& params) {
+  std::vector<job_spec> jobs;
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    auto spec = build_l2r_request(impl_->model, prompts[i], params);
+    jobs.push_back({"prompt " + std::to_string(i), "l2r", spec.endpoint,
+                    std::move(spec.body), 1});
+  }
+  return impl_->run_batch(make_plan(std::move(jobs)));
+}
+
+std::vector<std::vector<std::string>> client::complete_fim_batch(
+  const std::vector<std::pair<std::string, std::string>>& pairs,
+  const sampling_params& params) {
+  std::vector<job_spec> jobs;
+  for (size_t i = 0; i < pairs.size(); ++i) {
+    auto spec = build_fim_request(impl_->api.fim, impl_->model,
+                                  pairs[i].first, pairs[i].second, params);
+    jobs.push_back({"pair " + std::to_string(i), "fim", spec.endpoint,
+                    std::move(spec.body), 1});
+  }
+  return impl_->run_batch(make_plan(std::move(jobs)));
+}
+
+} // namespace evo

@@ -1,0 +1,81 @@
+// The C++ form of the Python tool's client: built from the loaded config,
+// it owns the actor system, the request-actor pool, the rate limiter and the
+// HTTP engine (and the embedded simulator when base_url is "embedded").
+// generate-names runs through it; so can any program that wants completions.
+// No CAF in this header.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "messages/config.hpp"
+#include "messages/plan.hpp"
+#include "messages/report.hpp"
+#include "messages/work.hpp"
+
+namespace evo {
+
+/// A run could not finish (output not writable, no request actor left...).
+struct run_error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+/// Some prompts of a batch failed for good. The results of the others are
+/// kept in `partial`; `failures` names each failed prompt and its reason.
+struct batch_error : std::runtime_error {
+  batch_error(std::string what, std::vector<std::vector<std::string>> partial,
+              std::vector<std::pair<size_t, std::string>> failures)
+    : std::runtime_error(std::move(what)), partial(std::move(partial)),
+      failures(std::move(failures)) {
+  }
+  std::vector<std::vector<std::string>> partial;
+  std::vector<std::pair<size_t, std::string>> failures;
+};
+
+class client {
+public:
+  /// Starts the pool (api.concurrency.max_concurrent_requests request
+  /// actors), the rate limiter and, for base_url "embedded", the simulator.
+  client(api_config api, std::string model);
+  ~client();
+  client(const client&) = delete;
+  client& operator=(const client&) = delete;
+
+  /// The server actually used (the embedded simulator's address included).
+  const std::string& base_url() const;
+  const api_config& api() const;
+  const std::string& model() const;
+
+  /// One L2R completion (blocking): the choices, in order.
+  std::vector<std::string> complete(const std::string& prompt,
+                                    const sampling_params& params);
+
+  /// One list of choices per prompt, in order; concurrency, rate limit and
+  /// retries applied. Throws batch_error when some prompt failed for good.
+  std::vector<std::vector<std::string>>
+  complete_batch(const std::vector<std::string>& prompts,
+                 const sampling_params& params);
+
+  /// The same for FIM (prefix, suffix) pairs, sent as api.fim configures.
+  std::vector<std::vector<std::string>>
+  complete_fim_batch(const std::vector<std::pair<std::string, std::string>>& pairs,
+                     const sampling_params& params);
+
+  /// Runs `plan`, writing job i into outputs[i] (extract, filter, dedupe,
+  /// JSONL). Blocks until every item is written or recorded as failed.
+  /// Throws run_error when the run cannot go on (e.g. output not writable).
+  run_summary run(run_plan plan, const std::vector<job_output>& outputs);
+
+  /// A plan's dispatch knobs from this client's config (retries, in-flight).
+  run_plan make_plan(std::vector<job_spec> jobs) const;
+
+private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace evo

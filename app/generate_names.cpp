@@ -1,0 +1,106 @@
+#include "generate_names.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <filesystem>
+
+#include "client.hpp"
+#include "config/config_loader.hpp"
+#include "report.hpp"
+#include "request/openai_protocol.hpp"
+
+namespace evo {
+
+namespace {
+
+datagen_config load_with_overrides(const generate_options& o) {
+  auto cfg = load_datagen_config(o.config_path);
+  if (o.base_url)
+    cfg.api.base_url = normalize_base_url(*o.base_url, "--base-url");
+  if (o.out_dir)
+    cfg.out_names_dir = *o.out_dir;
+  if (o.num_batches)
+    cfg.namegen.num_batches = *o.num_batches;
+  if (o.n)
+    cfg.namegen.params.n = *o.n;
+  if (o.concurrency) {
+    cfg.api.max_concurrent_requests = *o.concurrency;
+    cfg.api.semaphore_size = *o.concurrency;
+  }
+  if (o.rate_limit)
+    cfg.api.rate_limit_per_second = *o.rate_limit;
+  return cfg;
+}
+
+} // namespace
+
+int generate_names(const generate_options& o) {
+  if (o.mode != "fim" && o.mode != "l2r" && o.mode != "both") {
+    std::fprintf(stderr, "error: --mode: expected fim, l2r or both, got \"%s\"\n",
+                 o.mode.c_str());
+    return 2;
+  }
+  datagen_config cfg;
+  try {
+    cfg = load_with_overrides(o);
+  } catch (const config_error& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 2;
+  }
+  spdlog::set_level(o.quiet     ? spdlog::level::warn
+                    : o.verbose ? spdlog::level::debug
+                                : spdlog::level::info);
+
+  auto& ng = cfg.namegen;
+  std::vector<job_spec> jobs;
+  std::vector<job_output> outputs;
+  auto add_job = [&](job_mode mode, request_spec spec) {
+    auto name = std::string{to_string(mode)};
+    outputs.push_back({static_cast<uint32_t>(jobs.size()),
+                       cfg.out_names_dir + "/" + name, name, cfg.name_regex,
+                       ng.weaklist});
+    jobs.push_back({name, name, spec.endpoint, std::move(spec.body),
+                    static_cast<uint64_t>(ng.num_batches)});
+  };
+  if (o.mode != "l2r")
+    add_job(job_mode::fim,
+            build_fim_request(cfg.api.fim, cfg.model, cfg.prompts.fim_prefix,
+                              cfg.prompts.fim_suffix, ng.params));
+  if (o.mode != "fim")
+    add_job(job_mode::l2r,
+            build_l2r_request(cfg.model, cfg.prompts.l2r_prompt, ng.params));
+
+  try {
+    client c{cfg.api, cfg.model};
+    spdlog::info("generate-names: mode {}, {} request(s) x n={} per mode, "
+                 "server {}, pool {}, rate limit {}",
+                 o.mode, ng.num_batches, ng.params.n, c.base_url(),
+                 cfg.api.max_concurrent_requests,
+                 cfg.api.rate_limit_per_second
+                   ? std::to_string(*cfg.api.rate_limit_per_second) + "/s"
+                   : std::string{"none"});
+    auto plan = c.make_plan(std::move(jobs));
+    if (!o.quiet)
+      plan.progress_interval = std::chrono::seconds(2);
+    auto summary = c.run(std::move(plan), outputs);
+    log_summary(summary);
+    write_report(cfg.out_names_dir, summary);
+    std::fputs(render_table(summary).c_str(), stdout);
+    std::fflush(stdout);
+    uint64_t failed = 0;
+    for (auto& j : summary.jobs)
+      failed += j.failed;
+    if (failed > 0) {
+      spdlog::warn("{} request(s) failed for good: see {}/<mode>/failures.jsonl",
+                   failed, cfg.out_names_dir);
+      return 3;
+    }
+    return 0;
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    return 1;
+  }
+}
+
+} // namespace evo

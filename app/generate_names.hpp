@@ -1,0 +1,28 @@
+// `evoselfcode datagen generate-names`: FIM and/or L2R names from one
+// datagen config, through the client, into <out>/<mode>/.
+#pragma once
+
+#include <optional>
+#include <string>
+
+namespace evo {
+
+struct generate_options {
+  std::string config_path = "configs/datagen.yaml";
+  std::string mode = "both"; ///< fim | l2r | both
+  std::optional<std::string> out_dir;
+  std::optional<std::string> base_url;
+  std::optional<int> num_batches;
+  std::optional<int> n;
+  std::optional<int> concurrency;
+  std::optional<double> rate_limit;
+  bool quiet = false;
+  bool verbose = false;
+};
+
+/// Exit status: 0 all requests succeeded, 3 some failed for good (see
+/// failures.jsonl), 2 bad command line or config (nothing written),
+/// 1 the run could not go on (e.g. output not writable).
+int generate_names(const generate_options& opts);
+
+} // namespace evo

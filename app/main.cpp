@@ -1,0 +1,55 @@
+// evoselfcode: the command line. Subcommands map to functions in app/.
+#include <CLI/CLI.hpp>
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "generate_names.hpp"
+
+int main(int argc, char** argv) {
+  // Logs go to stderr; stdout carries the summary table only.
+  auto logger = spdlog::stderr_color_mt("evoselfcode");
+  logger->set_pattern("[%Y-%m-%d %H:%M:%S.%e] [%^%l%$] %v");
+  spdlog::set_default_logger(logger);
+
+  CLI::App app{"evoselfcode: training data for code LLMs from an "
+               "OpenAI-compatible server"};
+  app.require_subcommand(1);
+  auto* datagen = app.add_subcommand("datagen", "data generation");
+  datagen->require_subcommand(1);
+
+  evo::generate_options gen;
+  auto* names = datagen->add_subcommand(
+    "generate-names", "sample function names in FIM and/or L2R mode");
+  names->add_option("--config", gen.config_path, "datagen config (YAML)")
+    ->capture_default_str();
+  names->add_option("--mode", gen.mode, "fim | l2r | both")
+    ->capture_default_str();
+  names->add_option("--out", gen.out_dir,
+                    "output folder (default: io.out_names_dir)");
+  names->add_option("--base-url", gen.base_url,
+                    "server URL (\"/v1\" appended when missing) or embedded");
+  names->add_option("--num-batches", gen.num_batches,
+                    "requests per mode (overrides namegen.num_batches)")
+    ->check(CLI::PositiveNumber);
+  names->add_option("-n,--n", gen.n, "choices per request (namegen.n)")
+    ->check(CLI::PositiveNumber);
+  names->add_option("--concurrency", gen.concurrency,
+                    "request actors and in-flight cap")
+    ->check(CLI::PositiveNumber);
+  names->add_option("--rate-limit", gen.rate_limit,
+                    "requests per second (rate_limit_per_second)")
+    ->check(CLI::PositiveNumber);
+  names->add_flag("-q,--quiet", gen.quiet, "warnings and errors only");
+  names->add_flag("-v,--verbose", gen.verbose, "debug logging");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    auto code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  }
+  if (names->parsed())
+    return evo::generate_names(gen);
+  return 2;
+}

@@ -1,0 +1,147 @@
+#include "report.hpp"
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <fstream>
+#include <stdexcept>
+
+namespace evo {
+
+namespace {
+
+job_stats total_of(const run_summary& s) {
+  job_stats t;
+  t.name = "total";
+  t.mode = "-";
+  for (auto& j : s.jobs) {
+    t.planned += j.planned;
+    t.done += j.done;
+    t.failed += j.failed;
+    t.attempts += j.attempts;
+    for (size_t k = 0; k < t.retries_by_kind.size(); ++k)
+      t.retries_by_kind[k] += j.retries_by_kind[k];
+    t.choices += j.choices;
+    t.kept += j.kept;
+    t.duplicates += j.duplicates;
+    t.filtered_empty += j.filtered_empty;
+    t.filtered_regex += j.filtered_regex;
+    t.filtered_weak += j.filtered_weak;
+    t.prompt_tokens += j.prompt_tokens;
+    t.completion_tokens += j.completion_tokens;
+  }
+  t.wall_s = s.wall_s;
+  return t;
+}
+
+double unique_ratio(const job_stats& j) {
+  return j.choices > 0 ? static_cast<double>(j.kept) / j.choices : 0.0;
+}
+
+double rate(uint64_t n, double secs) {
+  return secs > 0 ? static_cast<double>(n) / secs : 0.0;
+}
+
+nlohmann::json to_json(const job_stats& j) {
+  nlohmann::json retries = nlohmann::json::object();
+  for (size_t k = 1; k < j.retries_by_kind.size(); ++k)
+    retries[to_string(static_cast<failure_kind>(k))] = j.retries_by_kind[k];
+  return {{"name", j.name},
+          {"mode", j.mode},
+          {"requests", j.planned},
+          {"done", j.done},
+          {"failed", j.failed},
+          {"attempts", j.attempts},
+          {"retries", j.retries()},
+          {"retries_by_reason", retries},
+          {"choices", j.choices},
+          {"kept", j.kept},
+          {"duplicates", j.duplicates},
+          {"filtered",
+           {{"empty", j.filtered_empty},
+            {"regex", j.filtered_regex},
+            {"weaklist", j.filtered_weak}}},
+          {"unique_ratio", unique_ratio(j)},
+          {"prompt_tokens", j.prompt_tokens},
+          {"completion_tokens", j.completion_tokens},
+          {"latency_ms",
+           {{"p50", j.latency_p50_ms},
+            {"p95", j.latency_p95_ms},
+            {"p99", j.latency_p99_ms}}},
+          {"wall_s", j.wall_s},
+          {"requests_per_s", rate(j.done + j.failed, j.wall_s)}};
+}
+
+} // namespace
+
+std::string render_table(const run_summary& s) {
+  std::string out;
+  char line[512];
+  std::snprintf(line, sizeof(line),
+                "%-10s %8s %8s %7s %8s %7s %8s %8s %8s %8s %7s %8s %8s %8s %9s\n",
+                "job", "requests", "done", "failed", "attempts", "retries",
+                "choices", "kept", "dup", "filtered", "unique", "p50 ms",
+                "p95 ms", "wall s", "req/s");
+  out += line;
+  auto row = [&](const job_stats& j) {
+    std::snprintf(line, sizeof(line),
+                  "%-10s %8llu %8llu %7llu %8llu %7llu %8llu %8llu %8llu %8llu "
+                  "%6.1f%% %8.1f %8.1f %8.2f %9.1f\n",
+                  j.name.substr(0, 10).c_str(),
+                  static_cast<unsigned long long>(j.planned),
+                  static_cast<unsigned long long>(j.done),
+                  static_cast<unsigned long long>(j.failed),
+                  static_cast<unsigned long long>(j.attempts),
+                  static_cast<unsigned long long>(j.retries()),
+                  static_cast<unsigned long long>(j.choices),
+                  static_cast<unsigned long long>(j.kept),
+                  static_cast<unsigned long long>(j.duplicates),
+                  static_cast<unsigned long long>(
+                    j.filtered_empty + j.filtered_regex + j.filtered_weak),
+                  100.0 * unique_ratio(j), j.latency_p50_ms, j.latency_p95_ms,
+                  j.wall_s, rate(j.done + j.failed, j.wall_s));
+    out += line;
+  };
+  for (auto& j : s.jobs)
+    row(j);
+  if (s.jobs.size() > 1)
+    row(total_of(s));
+  return out;
+}
+
+std::string render_json(const run_summary& s) {
+  nlohmann::json jobs = nlohmann::json::array();
+  for (auto& j : s.jobs)
+    jobs.push_back(to_json(j));
+  nlohmann::json doc{{"jobs", jobs},
+                     {"total", to_json(total_of(s))},
+                     {"wall_s", s.wall_s}};
+  return doc.dump(2) + "\n";
+}
+
+void write_report(const std::string& dir, const run_summary& s) {
+  auto path = dir + "/report.json";
+  auto tmp = path + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::trunc);
+    f << render_json(s);
+    if (!f)
+      throw std::runtime_error("cannot write " + tmp);
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0)
+    throw std::runtime_error("cannot rename " + tmp + " to " + path);
+}
+
+void log_summary(const run_summary& s) {
+  for (auto& j : s.jobs)
+    spdlog::info("summary {}: {} requests ({} done, {} failed), {} attempts, "
+                 "{} retries, {} choices, {} kept, {} duplicates, filtered "
+                 "{} empty / {} regex / {} weaklist, {:.2f} s, {:.1f} req/s",
+                 j.name, j.planned, j.done, j.failed, j.attempts, j.retries(),
+                 j.choices, j.kept, j.duplicates, j.filtered_empty,
+                 j.filtered_regex, j.filtered_weak, j.wall_s,
+                 rate(j.done + j.failed, j.wall_s));
+}
+
+} // namespace evo

@@ -1,0 +1,47 @@
+// Every actor interface of evoselfcode, in one place: read this file to learn
+// the whole protocol. A work item goes coordinator -> rate limiter (token) ->
+// request actor (one HTTP attempt) -> coordinator (retry or accept) -> writer.
+#pragma once
+
+#include "caf/replies_to.hpp"
+#include "caf/typed_actor.hpp"
+
+#include "messages/type_ids.hpp"
+
+namespace evo {
+
+/// Token bucket shared by everything that sends requests in one run.
+using rate_limiter_actor = caf::typed_actor<
+  // Asks for up to N tokens; answers with 1..N once at least one is available
+  // (FIFO among waiting callers).
+  caf::replies_to<acquire_atom, uint32_t>::with<uint32_t>,
+  // Internal: the bucket may hold a token again; serve waiting callers.
+  caf::reacts_to<refill_atom>>;
+
+/// Makes exactly one HTTP attempt per work item; holds no run state.
+using request_actor = caf::typed_actor<
+  // Performs the attempt and answers with its classified outcome.
+  caf::replies_to<work_item>::with<attempt_result>,
+  // Internal: the I/O thread reports that the current transfer finished.
+  caf::reacts_to<http_done_atom>>;
+
+/// Extracts, filters, dedupes and appends records to a job's files.
+using writer_actor = caf::typed_actor<
+  // Opens (or reopens) a job's output folder; answers with the number of
+  // names the folder already holds (loaded from its hash table).
+  caf::replies_to<open_atom, job_output>::with<uint64_t>,
+  // Writes the kept names of one request; answers once they are on disk.
+  caf::replies_to<write_batch>::with<write_stats>,
+  // Records a request that failed for good; answers once it is on disk.
+  caf::replies_to<failure_record>::with<uint64_t>>;
+
+/// Owns the plan of a run: dispatch, retries, accounting.
+using coordinator_actor = caf::typed_actor<
+  // Runs the plan to completion; answers with the per-job statistics.
+  caf::replies_to<run_atom>::with<run_summary>,
+  // Internal: a backed-off work item (job, index, attempt) is due again.
+  caf::reacts_to<retry_atom, uint32_t, uint64_t, uint32_t>,
+  // Internal: periodic progress log.
+  caf::reacts_to<tick_atom>>;
+
+} // namespace evo

@@ -1,0 +1,64 @@
+// Per-job statistics the coordinator accumulates and returns at the end of a
+// run. Plain structs; rendered by app/ as log lines, a table and report.json.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "messages/work.hpp"
+
+namespace evo {
+
+constexpr size_t failure_kind_count = 6;
+
+struct job_stats {
+  std::string name;
+  std::string mode;
+  uint64_t planned = 0;  ///< work items in the plan
+  uint64_t done = 0;     ///< work items whose choices are written
+  uint64_t failed = 0;   ///< work items recorded in failures.jsonl
+  uint64_t attempts = 0; ///< HTTP attempts, retries included
+  std::array<uint64_t, failure_kind_count> retries_by_kind{}; ///< by failure_kind
+  uint64_t choices = 0;
+  uint64_t kept = 0;
+  uint64_t duplicates = 0;
+  uint64_t filtered_empty = 0;
+  uint64_t filtered_regex = 0;
+  uint64_t filtered_weak = 0;
+  uint64_t prompt_tokens = 0;
+  uint64_t completion_tokens = 0;
+  double latency_p50_ms = 0;
+  double latency_p95_ms = 0;
+  double latency_p99_ms = 0;
+  double wall_s = 0;
+
+  uint64_t retries() const {
+    uint64_t r = 0;
+    for (auto x : retries_by_kind)
+      r += x;
+    return r;
+  }
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, job_stats& x) {
+  return f(x.name, x.mode, x.planned, x.done, x.failed, x.attempts,
+           x.retries_by_kind, x.choices, x.kept, x.duplicates,
+           x.filtered_empty, x.filtered_regex, x.filtered_weak,
+           x.prompt_tokens, x.completion_tokens, x.latency_p50_ms,
+           x.latency_p95_ms, x.latency_p99_ms, x.wall_s);
+}
+
+struct run_summary {
+  std::vector<job_stats> jobs;
+  double wall_s = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, run_summary& x) {
+  return f(x.jobs, x.wall_s);
+}
+
+} // namespace evo

@@ -1,0 +1,30 @@
+// CAF type ids and atoms of evoselfcode. Include only from .cpp files that
+// talk CAF (actor shells, wiring): it pulls in CAF headers.
+#pragma once
+
+#include "caf/type_id.hpp"
+
+#include "messages/report.hpp"
+#include "messages/work.hpp"
+
+CAF_BEGIN_TYPE_ID_BLOCK(evo, caf::first_custom_type_id)
+  CAF_ADD_TYPE_ID(evo, (evo::work_item))
+  CAF_ADD_TYPE_ID(evo, (evo::attempt_result))
+  CAF_ADD_TYPE_ID(evo, (evo::write_batch))
+  CAF_ADD_TYPE_ID(evo, (evo::write_stats))
+  CAF_ADD_TYPE_ID(evo, (evo::failure_record))
+  CAF_ADD_TYPE_ID(evo, (evo::job_output))
+  CAF_ADD_TYPE_ID(evo, (evo::job_stats))
+  CAF_ADD_TYPE_ID(evo, (evo::run_summary))
+  CAF_ADD_TYPE_ID(evo, (evo::endpoint_kind))
+  CAF_ADD_TYPE_ID(evo, (evo::failure_kind))
+  CAF_ADD_TYPE_ID(evo, (std::vector<std::string>))
+
+  CAF_ADD_ATOM(evo, evo, acquire_atom, "acquire")
+  CAF_ADD_ATOM(evo, evo, refill_atom, "refill")
+  CAF_ADD_ATOM(evo, evo, run_atom, "run")
+  CAF_ADD_ATOM(evo, evo, retry_atom, "retry")
+  CAF_ADD_ATOM(evo, evo, tick_atom, "tick")
+  CAF_ADD_ATOM(evo, evo, http_done_atom, "http_done")
+  CAF_ADD_ATOM(evo, evo, open_atom, "open")
+CAF_END_TYPE_ID_BLOCK(evo)

@@ -1,0 +1,140 @@
+// The vocabulary that travels between actors (and, later, between nodes).
+// Plain structs: no CAF here; their inspect overloads are templates so this
+// header stays cheap to include.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace evo {
+
+/// What a job samples: fill-in-the-middle or left-to-right.
+enum class job_mode : uint8_t { fim, l2r };
+const char* to_string(job_mode m);
+
+/// Which OpenAI endpoint a request goes to (relative to base_url).
+enum class endpoint_kind : uint8_t { completions, chat_completions };
+const char* endpoint_path(endpoint_kind e); // "/completions", "/chat/completions"
+
+/// One HTTP attempt's worth of work: coordinator -> request actor.
+/// The body is built once per job by the coordinator.
+struct work_item {
+  uint32_t job = 0;
+  uint64_t index = 0;   ///< request index within the job
+  uint32_t attempt = 0; ///< 0 = first try
+  endpoint_kind endpoint = endpoint_kind::completions;
+  std::string body;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, work_item& x) {
+  return f(x.job, x.index, x.attempt, x.endpoint, x.body);
+}
+
+/// Why an attempt failed; the coordinator decides what to do about it.
+enum class failure_kind : uint8_t {
+  none,        ///< success
+  http_status, ///< the server answered with a non-2xx status
+  timeout,     ///< no complete answer within timeout_s
+  connect,     ///< could not connect / resolve
+  transport,   ///< connection reset, truncated transfer, other curl errors
+  bad_body,    ///< 2xx but the body is not a completion we can read
+};
+const char* to_string(failure_kind k);
+
+/// The outcome of one attempt: request actor -> coordinator.
+struct attempt_result {
+  uint32_t job = 0;
+  uint64_t index = 0;
+  uint32_t attempt = 0;
+  failure_kind failure = failure_kind::none;
+  int32_t http_status = 0;
+  int32_t retry_after_ms = -1; ///< from a Retry-After header; -1 = none
+  std::string detail;          ///< short human reason; never holds secrets
+  std::vector<std::string> choices; ///< texts, in choice-index order
+  std::string model;
+  uint32_t prompt_tokens = 0;
+  uint32_t completion_tokens = 0;
+  uint32_t latency_us = 0;
+
+  bool ok() const { return failure == failure_kind::none; }
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, attempt_result& x) {
+  return f(x.job, x.index, x.attempt, x.failure, x.http_status,
+           x.retry_after_ms, x.detail, x.choices, x.model, x.prompt_tokens,
+           x.completion_tokens, x.latency_us);
+}
+
+/// Choices of one finished request, for the writer: coordinator -> writer.
+struct write_batch {
+  uint32_t job = 0;
+  uint64_t index = 0;
+  std::string model;
+  std::vector<std::string> choices;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, write_batch& x) {
+  return f(x.job, x.index, x.model, x.choices);
+}
+
+/// What the writer did with one batch: writer -> coordinator. The records are
+/// on disk (written, not necessarily fsynced) when this arrives.
+struct write_stats {
+  uint32_t choices = 0;
+  uint32_t kept = 0;
+  uint32_t duplicates = 0;
+  uint32_t filtered_empty = 0;
+  uint32_t filtered_regex = 0;
+  uint32_t filtered_weak = 0;
+
+  write_stats& operator+=(const write_stats& o) {
+    choices += o.choices;
+    kept += o.kept;
+    duplicates += o.duplicates;
+    filtered_empty += o.filtered_empty;
+    filtered_regex += o.filtered_regex;
+    filtered_weak += o.filtered_weak;
+    return *this;
+  }
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, write_stats& x) {
+  return f(x.choices, x.kept, x.duplicates, x.filtered_empty, x.filtered_regex,
+           x.filtered_weak);
+}
+
+/// A request that failed for good: coordinator -> writer (failures.jsonl).
+struct failure_record {
+  uint32_t job = 0;
+  uint64_t index = 0;
+  uint32_t attempts = 0;
+  int32_t http_status = 0;
+  failure_kind failure = failure_kind::none;
+  std::string reason;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, failure_record& x) {
+  return f(x.job, x.index, x.attempts, x.http_status, x.failure, x.reason);
+}
+
+/// Where the writer puts a job's output.
+struct job_output {
+  uint32_t job = 0;
+  std::string dir;       ///< <out>/<mode or job name>
+  std::string mode;      ///< "fim" / "l2r", written into each record
+  std::string name_regex;
+  std::vector<std::string> weaklist;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, job_output& x) {
+  return f(x.job, x.dir, x.mode, x.name_regex, x.weaklist);
+}
+
+} // namespace evo
