@@ -279,7 +279,9 @@ src_node build(const YAML::Node& value, const YAML::Node& key,
   if (!value.IsMap())
     return out;
   for (auto it = value.begin(); it != value.end(); ++it) {
-    const YAML::Node& k = it->first;
+    // Copies: the iterator hands out a temporary pair.
+    const YAML::Node k = it->first;
+    const YAML::Node v = it->second;
     if (!k.IsScalar()) {
       src_node bad{file, k, k, {}};
       fail(bad, path.empty() ? "(top level)" : path, "plain keys",
@@ -293,7 +295,7 @@ src_node build(const YAML::Node& value, const YAML::Node& key,
                   "a second '" + name + "' (first on line "
                     + std::to_string(line_of_key(*first)) + ")");
     }
-    out.children.emplace_back(name, build(it->second, k, file, child_path));
+    out.children.emplace_back(name, build(v, k, file, child_path));
   }
   return out;
 }
@@ -637,7 +639,7 @@ void read_api(const src_node& root, api_config& out) {
   const src_node* a =
     section(&root, "api", p,
             {"base_url", "api_key", "api_key_env", "timeout_s", "max_retries",
-             "concurrency", "ca_file", "insecure_skip_verify", "fim",
+             "backoff_base_s", "backoff_max_s", "concurrency", "ca_file", "insecure_skip_verify", "fim",
              "embedded"});
   if (const src_node* n = leaf(a, "base_url")) {
     std::string url = as_string(*n, p + ".base_url", true);
@@ -650,6 +652,10 @@ void read_api(const src_node& root, api_config& out) {
   read_number(a, "timeout_s", p + ".timeout_s", "a number > 0", 0, true, inf,
               false, out.timeout_s);
   read_int(a, "max_retries", p + ".max_retries", 0, INT_MAX, out.max_retries);
+  read_number(a, "backoff_base_s", p + ".backoff_base_s", "a number in (0, 3600]", 0,
+              true, 3600, false, out.backoff_base_s);
+  read_number(a, "backoff_max_s", p + ".backoff_max_s", "a number in (0, 86400]", 0,
+              true, 86400, false, out.backoff_max_s);
   read_concurrency(a, out);
   if (const src_node* n = leaf(a, "ca_file")) {
     out.ca_file = as_string(*n, p + ".ca_file", false);
