@@ -639,8 +639,8 @@ void read_api(const src_node& root, api_config& out) {
   const src_node* a =
     section(&root, "api", p,
             {"base_url", "api_key", "api_key_env", "timeout_s", "max_retries",
-             "backoff_base_s", "backoff_max_s", "concurrency", "ca_file", "insecure_skip_verify", "fim",
-             "embedded"});
+             "backoff_base_s", "backoff_max_s", "concurrency", "ca_file",
+             "insecure_skip_verify", "fim", "embedded"});
   if (const src_node* n = leaf(a, "base_url")) {
     std::string url = as_string(*n, p + ".base_url", true);
     out.base_url =
@@ -652,10 +652,12 @@ void read_api(const src_node& root, api_config& out) {
   read_number(a, "timeout_s", p + ".timeout_s", "a number > 0", 0, true, inf,
               false, out.timeout_s);
   read_int(a, "max_retries", p + ".max_retries", 0, INT_MAX, out.max_retries);
-  read_number(a, "backoff_base_s", p + ".backoff_base_s", "a number in (0, 3600]", 0,
-              true, 3600, false, out.backoff_base_s);
-  read_number(a, "backoff_max_s", p + ".backoff_max_s", "a number in (0, 86400]", 0,
-              true, 86400, false, out.backoff_max_s);
+  read_number(a, "backoff_base_s", p + ".backoff_base_s",
+              "a number > 0 and <= 3600", 0, true, 3600, false,
+              out.backoff_base_s);
+  read_number(a, "backoff_max_s", p + ".backoff_max_s",
+              "a number > 0 and <= 86400", 0, true, 86400, false,
+              out.backoff_max_s);
   read_concurrency(a, out);
   if (const src_node* n = leaf(a, "ca_file")) {
     out.ca_file = as_string(*n, p + ".ca_file", false);

@@ -102,6 +102,8 @@ TEST_CASE("the shipped configs load and give the documented values") {
   CHECK(c.api.api_key_env == "OPENAI_API_KEY");
   CHECK(c.api.timeout_s == 60);
   CHECK(c.api.max_retries == 3);
+  CHECK(c.api.backoff_base_s == 1);
+  CHECK(c.api.backoff_max_s == 60);
   CHECK(c.api.max_concurrent_requests == 16);
   CHECK_FALSE(c.api.rate_limit_per_second.has_value());
   CHECK(c.api.semaphore_size == 16);
