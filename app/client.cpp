@@ -106,6 +106,8 @@ struct client::impl {
     target.http.insecure_skip_verify = api.insecure_skip_verify;
     if (!api.api_key.empty())
       target.http.headers.push_back("Authorization: Bearer " + api.api_key);
+    for (auto& [name, value] : api.extra_headers)
+      target.http.headers.push_back(name + ": " + value);
     auto size = std::max(1, api.max_concurrent_requests);
     pool.reserve(static_cast<size_t>(size));
     for (int i = 0; i < size; ++i)

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace evo {
@@ -63,6 +64,9 @@ struct api_config {
   /// off needs insecure_skip_verify and is logged loudly.
   std::string ca_file;
   bool insecure_skip_verify = false;
+  /// Sent with every request (gateways, tenancy). Values may be secrets:
+  /// never logged.
+  std::vector<std::pair<std::string, std::string>> extra_headers;
   fim_config fim;
   embedded_sim_config embedded;
 

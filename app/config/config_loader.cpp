@@ -634,12 +634,35 @@ void read_embedded(const src_node* api, embedded_sim_config& out) {
   read_int(e, "vocabulary", p + ".vocabulary", 0, INT_MAX, out.vocabulary);
 }
 
+/// `extra_headers`: header name -> string value. Values count as secrets.
+void read_extra_headers(const src_node* api, api_config& out) {
+  const std::string p = "api.extra_headers";
+  const src_node* h = leaf(api, "extra_headers");
+  if (h == nullptr || h->value.IsNull())
+    return;
+  if (!h->value.IsMap())
+    fail(*h, p, "a mapping of header names to strings", describe(h->value));
+  for (const auto& [name, child] : h->children) {
+    auto path = join(p, name);
+    bool token = !name.empty();
+    for (char c : name)
+      token = token && (std::isalnum(static_cast<unsigned char>(c)) || c == '-');
+    if (!token)
+      fail_at_key(child, path, "an HTTP header name (letters, digits, '-')",
+                  quote(name));
+    auto value = as_string(child, path, false, /*secret=*/true);
+    if (value.find_first_of("\r\n") != std::string::npos)
+      fail(child, path, "a single-line string", "a line break");
+    out.extra_headers.emplace_back(name, std::move(value));
+  }
+}
+
 void read_api(const src_node& root, api_config& out) {
   const std::string p = "api";
   const src_node* a =
     section(&root, "api", p,
             {"base_url", "api_key", "api_key_env", "timeout_s", "max_retries",
-             "backoff_base_s", "backoff_max_s", "concurrency", "ca_file",
+             "backoff_base_s", "backoff_max_s", "concurrency", "extra_headers", "ca_file",
              "insecure_skip_verify", "fim", "embedded"});
   if (const src_node* n = leaf(a, "base_url")) {
     std::string url = as_string(*n, p + ".base_url", true);
@@ -669,6 +692,7 @@ void read_api(const src_node& root, api_config& out) {
             out.insecure_skip_verify);
   read_fim(a, out.fim);
   read_embedded(a, out.embedded);
+  read_extra_headers(a, out);
 }
 
 /// `stop`: a list of non-empty strings ([] = send none) or a single string.
