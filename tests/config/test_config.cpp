@@ -353,6 +353,21 @@ TEST_CASE("rate_limit_per_second: missing or null means no limit") {
   CHECK(load_datagen_config(d.file("missing.yaml"), no_env).api.burst == 2);
 }
 
+TEST_CASE("api.extra_headers: names and values kept in order") {
+  temp_dir d;
+  write(d.path / "h.yaml",
+        "api:\n  extra_headers:\n    X-Tenant: team-a\n    X-Sim-Fault: \"503\"\n");
+  auto api = load_datagen_config(d.file("h.yaml"), no_env).api;
+  REQUIRE(api.extra_headers.size() == 2);
+  CHECK(api.extra_headers[0].first == "X-Tenant");
+  CHECK(api.extra_headers[0].second == "team-a");
+  CHECK(api.extra_headers[1].first == "X-Sim-Fault");
+  CHECK(api.extra_headers[1].second == "503");
+  write(d.path / "nl.yaml", "api:\n  extra_headers:\n    X-A: \"a\\r\\nB: c\"\n");
+  CHECK_THROWS_WITH_AS(load_datagen_config(d.file("nl.yaml"), no_env),
+                       doctest::Contains("a single-line string"), config_error);
+}
+
 TEST_CASE("a null rate limit in the datagen file lifts the model's limit") {
   temp_dir d;
   write(d.path / "model.yaml", "api:\n  concurrency:\n    rate_limit_per_second: 4\n");
