@@ -275,3 +275,95 @@ TEST_CASE("http engine destroyed with a hung transfer in flight returns promptly
   CHECK(again->outcome().status == 200);
   call.reset(); // the easy handle outlived its engine's multi handle safely
 }
+
+#include <httplib.h>
+
+namespace {
+
+// A tiny server answering every POST with a given status and Retry-After.
+struct header_server {
+  httplib::Server srv;
+  std::thread th;
+  int port = 0;
+  std::string retry_after;
+  explicit header_server(std::string ra) : retry_after(std::move(ra)) {
+    srv.Post(".*", [this](const httplib::Request&, httplib::Response& res) {
+      res.status = 429;
+      res.set_header("Retry-After", retry_after);
+      res.set_content(R"({"error":{"message":"slow down"}})", "application/json");
+    });
+    port = srv.bind_to_any_port("127.0.0.1");
+    REQUIRE(port > 0);
+    th = std::thread([this] { srv.listen_after_bind(); });
+    // bind_to_any_port already listens: connects queue until accept runs.
+  }
+  ~header_server() {
+    srv.stop();
+    if (th.joinable())
+      th.join();
+  }
+  std::string url() const {
+    return "http://127.0.0.1:" + std::to_string(port) + "/v1/completions";
+  }
+};
+
+int32_t retry_after_for(const std::string& header_value) {
+  header_server hs{header_value};
+  http_engine engine;
+  auto call = std::make_shared<http_call>(opts_with());
+  REQUIRE(run_once(engine, call, hs.url(), valid_body));
+  REQUIRE(call->outcome().status == 429);
+  return call->outcome().retry_after_ms;
+}
+
+std::string http_date(std::time_t t) {
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  return buf;
+}
+
+} // namespace
+
+TEST_CASE("http engine parses Retry-After seconds, fractions, dates and garbage") {
+  CHECK(retry_after_for("7") == 7000);
+  CHECK(retry_after_for("0") == 0);
+  CHECK(retry_after_for("1.5") == 1500);
+  CHECK(retry_after_for("  3  ") == 3000);
+  CHECK(retry_after_for("999999999") == 86400 * 1000); // capped at a day
+  CHECK(retry_after_for("soon") == -1);
+  auto future = retry_after_for(http_date(std::time(nullptr) + 30));
+  CHECK(future > 25000);
+  CHECK(future <= 31000);
+  CHECK(retry_after_for(http_date(std::time(nullptr) - 3600)) == 0);
+}
+
+TEST_CASE("http engine: on_done may resubmit the same call from the I/O thread") {
+  sim_fixture sim;
+  http_engine engine;
+  auto call = std::make_shared<http_call>(opts_with());
+  std::atomic<int> done_count{0};
+  std::atomic<int> ok_count{0};
+  auto all = std::make_shared<std::promise<void>>();
+  auto fut = all->get_future();
+  const std::string url = sim.url();
+  std::function<void()> again;
+  again = [&] {
+    if (call->outcome().curl_code == 0 && call->outcome().status == 200)
+      ++ok_count;
+    if (++done_count == 10) {
+      all->set_value();
+      return;
+    }
+    call->on_done = again;
+    call->prepare_post(url, valid_body);
+    engine.submit(call);
+  };
+  call->on_done = again;
+  call->prepare_post(url, valid_body);
+  engine.submit(call);
+  REQUIRE(fut.wait_for(10s) == std::future_status::ready);
+  CHECK(done_count.load() == 10);
+  CHECK(ok_count.load() == 10);
+}

@@ -350,3 +350,47 @@ TEST_CASE("classify_outcome: 200 with a good body carries choices, model and usa
   CHECK(r2.ok());
   CHECK(r2.choices == std::vector<std::string>{"x"});
 }
+
+namespace {
+// True when `s` is well-formed UTF-8 (nlohmann rejects anything else).
+bool valid_utf8(const std::string& s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    auto c = static_cast<unsigned char>(s[i]);
+    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3
+                 : (c >> 3) == 0x1E ? 4 : 0;
+    if (len == 0 || i + len > s.size())
+      return false;
+    for (size_t k = 1; k < len; ++k)
+      if ((static_cast<unsigned char>(s[i + k]) >> 6) != 0x2)
+        return false;
+    i += len;
+  }
+  return true;
+}
+} // namespace
+
+TEST_CASE("error_summary of a short non-ASCII message keeps it intact") {
+  auto msg = std::string("mod\xc3\xa8le surcharg\xc3\xa9 \xe6\xa8\xa1\xe5\x9e\x8b");
+  json body = {{"error", {{"message", msg}}}};
+  CHECK(error_summary(body.dump()) == msg);
+  CHECK(valid_utf8(msg));
+  CHECK_FALSE(valid_utf8("ab\xc3"));
+}
+
+// BUG: openai_protocol.cpp excerpt() cuts at a byte count (200 for
+// error_summary, 80 for "not valid JSON"), so a long non-ASCII server error
+// message is cut in the middle of a UTF-8 sequence. The invalid UTF-8 then
+// goes into attempt_result::detail / failure_record::reason and into
+// failures.jsonl, which strict JSON readers (nlohmann, Python) reject.
+TEST_CASE("error_summary cuts a long message on a UTF-8 character boundary"
+          * doctest::may_fail()) {
+  std::string msg(199, 'a');
+  for (int i = 0; i < 20; ++i)
+    msg += "\xc3\xa9"; // e-acute, 2 bytes: byte 200 is a lead byte
+  json body = {{"error", {{"message", msg}}}};
+  auto s = error_summary(body.dump());
+  CHECK(s.size() < msg.size() + 4);
+  CHECK(s.rfind(std::string(199, 'a'), 0) == 0);
+  CHECK(valid_utf8(s));
+}

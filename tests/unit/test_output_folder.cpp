@@ -356,3 +356,30 @@ TEST_CASE("output_folder records with hostile raw text stay valid JSON") {
   CHECK(recs[0].at("raw_text") == "evil_name(\"x\\y\")\n\t\x01");
   CHECK(recs[0].at("model") == "mo\"del");
 }
+
+#include "request/openai_protocol.hpp"
+
+// BUG (same root cause as in test_openai_protocol.cpp): a long non-ASCII
+// server error message is cut mid-character by error_summary(); the reason is
+// written to failures.jsonl byte for byte, so the line is not valid JSON.
+TEST_CASE("failures.jsonl stays valid JSON for a long non-ASCII server error"
+          * doctest::may_fail()) {
+  temp_dir tmp;
+  std::string msg(199, 'x');
+  for (int i = 0; i < 20; ++i)
+    msg += "\xe2\x82\xac"; // euro sign, 3 bytes
+  json body = {{"error", {{"message", msg}}}};
+  {
+    output_folder out{tmp.path, "fim", default_filter()};
+    failure_record rec;
+    rec.index = 5;
+    rec.failure = failure_kind::http_status;
+    rec.http_status = 500;
+    rec.reason = "HTTP 500: " + error_summary(body.dump());
+    out.record_failure(rec);
+  }
+  auto data = slurp(tmp.path + "/failures.jsonl");
+  REQUIRE_FALSE(data.empty());
+  auto j = json::parse(data.substr(0, data.size() - 1), nullptr, false);
+  CHECK_FALSE(j.is_discarded());
+}
