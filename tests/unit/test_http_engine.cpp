@@ -333,6 +333,9 @@ TEST_CASE("http engine parses Retry-After seconds, fractions, dates and garbage"
   CHECK(retry_after_for("  3  ") == 3000);
   CHECK(retry_after_for("999999999") == 86400 * 1000); // capped at a day
   CHECK(retry_after_for("soon") == -1);
+  CHECK(retry_after_for("-5") == -1);
+  CHECK(retry_after_for("nan") == -1);
+  CHECK(retry_after_for("inf") == 86400 * 1000);
   auto future = retry_after_for(http_date(std::time(nullptr) + 30));
   CHECK(future > 25000);
   CHECK(future <= 31000);
@@ -366,4 +369,53 @@ TEST_CASE("http engine: on_done may resubmit the same call from the I/O thread")
   REQUIRE(fut.wait_for(10s) == std::future_status::ready);
   CHECK(done_count.load() == 10);
   CHECK(ok_count.load() == 10);
+}
+
+#include <mutex>
+#include <set>
+
+TEST_CASE("http engine keeps the connection alive across requests of one call") {
+  httplib::Server srv;
+  std::mutex mu;
+  std::vector<int> remote_ports;
+  srv.Post(".*", [&](const httplib::Request& req, httplib::Response& res) {
+    {
+      std::lock_guard<std::mutex> g{mu};
+      remote_ports.push_back(req.remote_port);
+    }
+    res.set_content(R"({"choices":[{"index":0,"text":"a"}]})", "application/json");
+  });
+  int port = srv.bind_to_any_port("127.0.0.1");
+  REQUIRE(port > 0);
+  std::thread th([&] { srv.listen_after_bind(); });
+  {
+    http_engine engine;
+    auto call = std::make_shared<http_call>(opts_with());
+    auto url = "http://127.0.0.1:" + std::to_string(port) + "/v1/completions";
+    for (int i = 0; i < 5; ++i) {
+      REQUIRE(run_once(engine, call, url, valid_body));
+      REQUIRE(call->outcome().status == 200);
+    }
+  }
+  srv.stop();
+  th.join();
+  std::lock_guard<std::mutex> g{mu};
+  REQUIRE(remote_ports.size() == 5);
+  std::set<int> distinct(remote_ports.begin(), remote_ports.end());
+  CHECK(distinct.size() == 1); // one TCP connection for all five
+}
+
+TEST_CASE("http engine reports latency in microseconds") {
+  sim::sim_options o;
+  o.latency_ms = 100;
+  sim_fixture sim{o};
+  http_engine engine;
+  auto call = std::make_shared<http_call>(opts_with());
+  auto start = std::chrono::steady_clock::now();
+  REQUIRE(run_once(engine, call, sim.url(), valid_body));
+  auto wall_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                   std::chrono::steady_clock::now() - start).count();
+  REQUIRE(call->outcome().status == 200);
+  CHECK(call->outcome().latency_us >= 90000);
+  CHECK(call->outcome().latency_us <= wall_us + 1000);
 }
