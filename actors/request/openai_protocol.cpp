@@ -24,12 +24,18 @@ void put_sampling(json& body, const sampling_params& p) {
     body["seed"] = *p.seed;
 }
 
+// At most `max` bytes of `s`, never ending inside a UTF-8 sequence (the
+// text ends up in JSON files), newlines flattened.
 std::string excerpt(std::string_view s, size_t max = 200) {
-  std::string out{s.substr(0, max)};
+  auto cut = std::min(max, s.size());
+  if (cut < s.size())
+    while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80)
+      --cut; // s[cut] continues a sequence: cut before its lead byte
+  std::string out{s.substr(0, cut)};
   for (auto& c : out)
     if (c == '\n' || c == '\r')
       c = ' ';
-  if (s.size() > max)
+  if (cut < s.size())
     out += "...";
   return out;
 }

@@ -85,6 +85,10 @@ name_filter::name_filter(const std::string& name_regex,
 name_verdict name_filter::check(std::string_view name) const {
   if (name.empty())
     return name_verdict::empty;
+  // libstdc++'s regex recurses per character: a server sending a huge
+  // "name" would overflow the stack. No function name is this long.
+  if (name.size() > max_name_length)
+    return name_verdict::regex;
   if (!std::regex_match(name.begin(), name.end(), regex_))
     return name_verdict::regex;
   if (!weak_.empty() && weak_.count(lowercase(name)) > 0)

@@ -11,6 +11,9 @@
 
 namespace evo {
 
+/// Longer names are refused without running the regex.
+constexpr size_t max_name_length = 512;
+
 enum class name_verdict : uint8_t { kept, empty, regex, weak };
 
 /// The name in a raw completion: leading whitespace skipped, then everything

@@ -378,13 +378,13 @@ TEST_CASE("error_summary of a short non-ASCII message keeps it intact") {
   CHECK_FALSE(valid_utf8("ab\xc3"));
 }
 
-// BUG: openai_protocol.cpp excerpt() cuts at a byte count (200 for
+// Regression (fixed): openai_protocol.cpp excerpt() cut at a byte count (200 for
 // error_summary, 80 for "not valid JSON"), so a long non-ASCII server error
 // message is cut in the middle of a UTF-8 sequence. The invalid UTF-8 then
 // goes into attempt_result::detail / failure_record::reason and into
 // failures.jsonl, which strict JSON readers (nlohmann, Python) reject.
 TEST_CASE("error_summary cuts a long message on a UTF-8 character boundary"
-          * doctest::may_fail()) {
+         ) {
   std::string msg(199, 'a');
   for (int i = 0; i < 20; ++i)
     msg += "\xc3\xa9"; // e-acute, 2 bytes: byte 200 is a lead byte
