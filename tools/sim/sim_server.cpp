@@ -41,6 +41,9 @@ const std::vector<std::string>& all_fault_kinds() {
 
 namespace {
 
+// Dump that never throws on invalid UTF-8 (e.g. in an echoed message).
+std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
 enum class fault_kind { none, r429, r500, r503, hang, reset, malformed, truncated };
 
 const char* fault_name(fault_kind f) {
@@ -401,7 +404,7 @@ struct sim_server::impl {
   void send_error(httplib::Response& res, ctx& c, int status, const std::string& msg, const char* type,
                   const std::string& param = {}) {
     res.status = status;
-    res.set_content(error_body(msg, type, status, param).dump(), "application/json");
+    res.set_content(dump(error_body(msg, type, status, param)), "application/json");
     c.status = status;
   }
 
@@ -550,7 +553,7 @@ struct sim_server::impl {
                                        {"max_model_len", 32768}}})}};
       }
       c.start_us = now_us();
-      finish_with_faults(res, c, body.dump(), "");
+      finish_with_faults(res, c, dump(body), "");
       return;
     }
 
@@ -644,7 +647,7 @@ struct sim_server::impl {
       resp["usage"] = {{"prompt_tokens", pt},
                        {"completion_tokens", c.completion_tokens},
                        {"total_tokens", pt + c.completion_tokens}};
-      out = resp.dump();
+      out = dump(resp);
     } else {
       out = json{{"id", id}, {"object", "text_completion"}, {"created", created}, {"model", model},
                  {"choices", json::array({{{"index", 0}, {"text", "merge_sorted_lists"},
@@ -703,7 +706,7 @@ struct sim_server::impl {
       ch["finish_reason"] = finish ? json(finish) : json(nullptr);
       json chunk = {{"id", id}, {"object", object}, {"created", created}, {"model", model},
                     {"choices", json::array({std::move(ch)})}};
-      events->append("data: ").append(chunk.dump()).append("\n\n");
+      events->append("data: ").append(dump(chunk)).append("\n\n");
     };
     for (size_t i = 0; i < choices.size(); ++i) {
       const std::string& t = choices[i].text;
@@ -789,7 +792,7 @@ int sim_server::start() {
     if (rs.status == 404) {
       p->handle_unknown(rq, rs);
     } else {
-      rs.set_content(error_body("HTTP error " + std::to_string(rs.status), "invalid_request_error", rs.status).dump(),
+      rs.set_content(dump(error_body("HTTP error " + std::to_string(rs.status), "invalid_request_error", rs.status)),
                      "application/json");
     }
     return httplib::Server::HandlerResponse::Handled;
@@ -803,7 +806,14 @@ int sim_server::start() {
     } catch (...) {
     }
     rs.status = 500;
-    rs.set_content(error_body(what, "server_error", 500).dump(), "application/json");
+    rs.set_content(dump(error_body(what, "server_error", 500)), "application/json");
+  });
+
+  // httplib's default socket options include SO_REUSEPORT, which would let a
+  // second server silently share a taken port: keep only SO_REUSEADDR.
+  svr.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
   });
 
   int port;
@@ -819,6 +829,17 @@ int sim_server::start() {
   m.bound_port = port;
   m.started = true;
   m.listen_thread = std::thread([p] { p->svr->listen_after_bind(); });
+  // Server::stop() is a no-op until the listen loop has set is_running(); a
+  // stop() right after start() would then leave the loop blocked in accept().
+  // The socket already accepts connections (the kernel queues them), so this
+  // wait only orders start() before any stop().
+  for (int i = 0; i < 5000 && !svr.is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  if (!svr.is_running()) {
+    svr.stop();
+    m.listen_thread.join();  // listen_after_bind() returned without serving
+    m.started = false;
+    throw std::runtime_error("sim_server: the listen loop did not start");
+  }
   if (!m.opts.quiet) std::fprintf(stderr, "evoselfcode-sim: serving on %s:%d\n", m.opts.host.c_str(), port);
   return port;
 }
