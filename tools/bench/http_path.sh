@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Issue 7: the pipeline against the limit of the HTTP path, side by side with wrk.
+#
+# nginx (1 worker, 127.0.0.1, canned vLLM-shaped /v1/completions body, n=1)
+# is driven first by wrk (POST, C connections, min(C,2) threads, DURATION s)
+# then by `evoselfcode datagen generate-names --mode l2r -n 1 --concurrency C`
+# for N requests, N calibrated so that the run lasts ~DURATION s.
+# Prints per C: wrk req/s, pipeline req/s (report.json jobs[0].requests_per_s),
+# ratio, client CPU us/request (user+sys of the whole evoselfcode process / N)
+# and wrk's CPU us/request. Goal: ratio >= 0.5 at C=1, >= 0.4 at C>=8.
+#
+# Env: BUILD_DIR (default build), CONCURRENCIES ("1 8 32 64"), DURATION (5).
+# Last line: "http_path: min ratio C=1 X, C>=8 Y  PASS|FAIL".
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+bench_init http_path
+CONCURRENCIES=${CONCURRENCIES:-"1 8 32 64"}
+DURATION=${DURATION:-5}
+command -v nginx >/dev/null || bench_die "nginx missing (apt-get install -y nginx-light)"
+command -v wrk >/dev/null || bench_die "wrk missing (apt-get install -y wrk)"
+[ -x /usr/bin/time ] || bench_die "/usr/bin/time missing (apt-get install -y time)"
+
+T=$BENCH_TMP
+chmod 755 "$T"
+PORT=$(bench_free_port)
+BODY='{"id":"cmpl-1","object":"text_completion","created":1,"model":"m","choices":[{"index":0,"text":"merge_sorted_lists","finish_reason":"stop","logprobs":null}],"usage":{"prompt_tokens":10,"completion_tokens":4,"total_tokens":14}}'
+mkdir -p "$T/nginx"
+cat >"$T/nginx/nginx.conf" <<CONF
+daemon off;
+worker_processes 1;
+pid $T/nginx/nginx.pid;
+error_log $T/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  keepalive_timeout 65s;
+  client_body_temp_path $T/nginx/body;
+  proxy_temp_path $T/nginx/proxy;
+  fastcgi_temp_path $T/nginx/fastcgi;
+  uwsgi_temp_path $T/nginx/uwsgi;
+  scgi_temp_path $T/nginx/scgi;
+  server {
+    listen 127.0.0.1:$PORT;
+    location /v1/completions { default_type application/json; return 200 '$BODY'; }
+    location / { return 404; }
+  }
+}
+CONF
+nginx -p "$T/nginx" -c "$T/nginx/nginx.conf" 2>"$T/nginx/stderr" &
+NGINX_PID=$!
+bench_track "$NGINX_PID"
+bench_wait_port "$PORT" 10
+
+cat >"$T/post.lua" <<'LUA'
+wrk.method = "POST"
+wrk.body = '{"model":"m","prompt":"This is an algorithm function.\\n\\ndef ","max_tokens":16,"n":1,"temperature":0.8,"top_p":0.95,"stop":["("," ","\\n"]}'
+wrk.headers["Content-Type"] = "application/json"
+LUA
+
+bench_write_config "$T/cfg" "http://127.0.0.1:$PORT" 16
+
+# run_pipeline C N OUT: sets P_RPS P_WALL P_CPU_US P_DONE P_RC
+run_pipeline() {
+  local c=$1 n=$2 out=$3
+  rm -rf "$out"
+  P_RC=0
+  /usr/bin/time -f "%e %U %S" -o "$out.time" \
+    "$EVO" datagen generate-names --config "$T/cfg/datagen.yaml" --base-url "http://127.0.0.1:$PORT" \
+    --mode l2r --concurrency "$c" --num-batches "$n" -n 1 --quiet --out "$out" >"$out.stdout" 2>"$out.stderr" || P_RC=$?
+  [ -f "$out/report.json" ] || bench_die "no report.json (exit $P_RC): $(tail -n5 "$out.stderr")"
+  P_RPS=$(bench_json_num "$out/report.json" requests_per_s)
+  P_DONE=$(bench_json_num "$out/report.json" done)
+  read -r P_WALL u s <"$out.time"
+  P_CPU_US=$(awk -v u="$u" -v s="$s" -v n="$n" 'BEGIN { printf "%.1f", (u + s) * 1e6 / n }')
+}
+
+printf '%-4s %12s %14s %7s %16s %13s %8s %6s\n' C "wrk req/s" "pipeline req/s" ratio "client us/req" "wrk us/req" N result
+MIN1="" MIN8=""
+ROWS=0 FAILS=0
+for C in $CONCURRENCIES; do
+  ROWS=$((ROWS + 1))
+  [ "$ROWS" -le 16 ] || break
+  TH=$((C < 2 ? C : 2))
+  /usr/bin/time -f "%e %U %S" -o "$T/wrk.time" \
+    wrk -t "$TH" -c "$C" -d "${DURATION}s" -s "$T/post.lua" "http://127.0.0.1:$PORT/v1/completions" >"$T/wrk.out" 2>&1 ||
+    bench_die "wrk failed: $(cat "$T/wrk.out")"
+  W_RPS=$(sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' "$T/wrk.out")
+  W_REQ=$(sed -n 's/^ *\([0-9]*\) requests in.*/\1/p' "$T/wrk.out")
+  if grep -q "Non-2xx\|Socket errors" "$T/wrk.out"; then echo "warning: wrk C=$C: $(grep 'Non-2xx\|Socket errors' "$T/wrk.out")" >&2; fi
+  read -r _ wu ws <"$T/wrk.time"
+  W_CPU_US=$(awk -v u="$wu" -v s="$ws" -v n="$W_REQ" 'BEGIN { printf "%.1f", (u + s) * 1e6 / n }')
+
+  # calibrate N on a short run, then the measured run lasts ~DURATION s
+  N0=$((2000 * C)); [ "$N0" -le 20000 ] || N0=20000
+  run_pipeline "$C" "$N0" "$T/cal"
+  N=$(awk -v r="$P_RPS" -v d="$DURATION" 'BEGIN { n = int(r * d); if (n < 1000) n = 1000; if (n > 1000000) n = 1000000; print n }')
+  run_pipeline "$C" "$N" "$T/run"
+  [ "$P_RC" -eq 0 ] && [ "$P_DONE" = "$N" ] || echo "warning: C=$C pipeline exit $P_RC, done $P_DONE of $N" >&2
+
+  RATIO=$(awk -v p="$P_RPS" -v w="$W_RPS" 'BEGIN { printf "%.2f", p / w }')
+  GOAL=$([ "$C" -eq 1 ] && echo 0.5 || echo 0.4)
+  if awk -v r="$RATIO" -v g="$GOAL" 'BEGIN { exit !(r >= g) }'; then RES=PASS; else RES=FAIL; FAILS=$((FAILS + 1)); fi
+  if [ "$C" -eq 1 ]; then
+    MIN1=$(awk -v a="${MIN1:-9e9}" -v b="$RATIO" 'BEGIN { print (b < a ? b : a) }')
+  else
+    MIN8=$(awk -v a="${MIN8:-9e9}" -v b="$RATIO" 'BEGIN { print (b < a ? b : a) }')
+  fi
+  printf '%-4s %12.0f %14.0f %7s %16s %13s %8s %6s\n' "$C" "$W_RPS" "$P_RPS" "$RATIO" "$P_CPU_US" "$W_CPU_US" "$N" "$RES"
+done
+echo "(goal: ratio >= 0.5 at C=1, >= 0.4 at C>=8; pipeline req/s = report.json jobs[0].requests_per_s; us/req = user+sys CPU of the process / requests)"
+echo "http_path: min ratio C=1 ${MIN1:-n/a}, C>=8 ${MIN8:-n/a}  $([ "$FAILS" -eq 0 ] && echo PASS || echo FAIL)"

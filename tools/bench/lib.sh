@@ -1,0 +1,127 @@
+# Shared helpers for tools/bench/*.sh (sourced, not run).
+# - BUILD_DIR (default <repo>/build) selects the binaries.
+# - Everything started is recorded with bench_track PID and stopped on EXIT.
+# - Everything binds 127.0.0.1 only; every wait loop is bounded.
+
+BENCH_REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+BUILD_DIR="${BUILD_DIR:-$BENCH_REPO/build}"
+case "$BUILD_DIR" in /*) ;; *) BUILD_DIR="$BENCH_REPO/$BUILD_DIR" ;; esac
+EVO="$BUILD_DIR/evoselfcode"
+SIM="$BUILD_DIR/evoselfcode-sim"
+BENCH_PIDS=()
+BENCH_TMP=""
+
+bench_die() { echo "$(basename "$0"): $*" >&2; exit 1; }
+
+bench_cleanup() {
+  local p
+  for p in "${BENCH_PIDS[@]}"; do
+    if kill -0 "$p" 2>/dev/null; then
+      kill -TERM "$p" 2>/dev/null || true
+    fi
+  done
+  for p in "${BENCH_PIDS[@]}"; do
+    local i=0
+    while kill -0 "$p" 2>/dev/null && [ "$i" -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+    kill -0 "$p" 2>/dev/null && kill -KILL "$p" 2>/dev/null || true
+  done
+  if [ -n "$BENCH_TMP" ] && [ -d "$BENCH_TMP" ] && [ -z "${BENCH_KEEP_TMP:-}" ]; then rm -rf "$BENCH_TMP"; fi
+}
+
+# bench_init NAME: temp dir in $BENCH_TMP, EXIT trap, binaries checked.
+bench_init() {
+  BENCH_TMP="$(mktemp -d "/tmp/evo-bench-$1.XXXXXX")"
+  trap bench_cleanup EXIT
+  trap 'exit 130' INT TERM
+  [ -x "$EVO" ] || bench_die "missing $EVO (build first, or set BUILD_DIR)"
+  [ -x "$SIM" ] || bench_die "missing $SIM (build first, or set BUILD_DIR)"
+}
+
+bench_track() { BENCH_PIDS+=("$1"); }
+
+# bench_stop PID: stop one process we started (TERM, then KILL after 5 s).
+bench_stop() {
+  local p=$1 i=0
+  kill -TERM "$p" 2>/dev/null || return 0
+  while kill -0 "$p" 2>/dev/null && [ "$i" -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+  kill -KILL "$p" 2>/dev/null || true
+  wait "$p" 2>/dev/null || true
+}
+
+# Ports in LISTEN state on this machine (from /proc, no ss/netstat needed).
+bench_listening_ports() {
+  awk 'NR > 1 && $4 == "0A" { split($2, a, ":"); h = a[2]; v = 0
+         for (i = 1; i <= length(h); i++) v = v * 16 + index("0123456789ABCDEF", substr(h, i, 1)) - 1
+         print v }' /proc/net/tcp /proc/net/tcp6 2>/dev/null
+}
+
+# bench_free_port: a loopback port nobody listens on (bounded tries).
+bench_free_port() {
+  local used i p
+  used=" $(bench_listening_ports | tr '\n' ' ') "
+  for i in $(seq 1 200); do
+    p=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+    case "$used" in *" $p "*) continue ;; esac
+    echo "$p"; return 0
+  done
+  bench_die "no free port found"
+}
+
+# bench_wait_port PORT [SECONDS]: until 127.0.0.1:PORT accepts a connection.
+bench_wait_port() {
+  local port=$1 limit=${2:-10} i=0
+  while [ "$i" -lt $((limit * 20)) ]; do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
+    sleep 0.05; i=$((i + 1))
+  done
+  bench_die "nothing listening on 127.0.0.1:$port after ${limit}s"
+}
+
+# bench_start_sim OUTFILE ARGS...: start the simulator on a free port;
+# sets SIM_PID and SIM_PORT.
+bench_start_sim() {
+  local out=$1; shift
+  "$SIM" --host 127.0.0.1 --port 0 "$@" >"$out" 2>"$out.err" &
+  SIM_PID=$!
+  bench_track "$SIM_PID"
+  local i=0
+  SIM_PORT=""
+  while [ "$i" -lt 200 ]; do
+    SIM_PORT=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$out" 2>/dev/null | head -n1)
+    [ -n "$SIM_PORT" ] && break
+    kill -0 "$SIM_PID" 2>/dev/null || bench_die "simulator exited: $(cat "$out.err")"
+    sleep 0.05; i=$((i + 1))
+  done
+  [ -n "$SIM_PORT" ] || bench_die "simulator did not report its port"
+  bench_wait_port "$SIM_PORT" 10
+}
+
+# bench_write_config DIR BASE_URL POOL [EXTRA_API_YAML_LINES]: writes
+# DIR/model.yaml and DIR/datagen.yaml (shipped datagen keys, model_config
+# pointing at the bench model.yaml). Extra lines are appended under api:.
+bench_write_config() {
+  local dir=$1 url=$2 pool=$3 extra=${4:-}
+  mkdir -p "$dir"
+  {
+    echo 'api:'
+    echo "  base_url: \"$url\""
+    echo '  api_key: ""'
+    echo '  timeout_s: 60'
+    echo '  max_retries: 3'
+    echo '  concurrency:'
+    echo "    max_concurrent_requests: $pool"
+    echo "    semaphore_size: $pool"
+    [ -n "$extra" ] && printf '%s\n' "$extra"
+    echo 'models:'
+    echo '  default: "Qwen2.5-Coder-32B"'
+  } >"$dir/model.yaml"
+  sed 's/^model_config:.*/model_config: model.yaml/' "$BENCH_REPO/configs/datagen.yaml" >"$dir/datagen.yaml"
+}
+
+# bench_json_num FILE KEY: first numeric value of "KEY": in FILE
+# (report.json lists jobs first, so this is jobs[0]'s).
+bench_json_num() {
+  sed -n "s/.*\"$2\": *\([-0-9.eE+]*\).*/\1/p" "$1" | head -n1
+}
+
+bench_now() { date +%s.%N; }
