@@ -4,6 +4,7 @@
 // the schema below, key by key, failing on the first problem with
 // "<file>:<line>: key '<dotted.key>': expected ..., got ...".
 #include "config/config_loader.hpp"
+#include "config/yaml_schema.hpp"
 
 #include <yaml-cpp/yaml.h>
 
@@ -16,9 +17,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <regex>
-#include <sstream>
 #include <utility>
 #include <vector>
 
@@ -27,278 +25,12 @@ namespace evo {
 namespace {
 
 namespace fs = std::filesystem;
+using namespace cfg;
 
 /// How many files a model_config chain may hold (datagen.yaml included).
 constexpr int max_chain = 16;
 
-// -- the merged tree ----------------------------------------------------------
-
-/// One value of the merged config, with the file it came from.
-struct src_node {
-  std::string file;
-  YAML::Node key;   ///< the key node; a default (null) node for the root and list items
-  YAML::Node value; ///< the value as parsed
-  std::vector<std::pair<std::string, src_node>> children; ///< when value is a map
-
-  const src_node* find(const std::string& k) const {
-    for (const auto& [name, child] : children)
-      if (name == k)
-        return &child;
-    return nullptr;
-  }
-  src_node* find(const std::string& k) {
-    for (auto& [name, child] : children)
-      if (name == k)
-        return &child;
-    return nullptr;
-  }
-};
-
-int line_of_key(const src_node& n) {
-  if (n.key.Mark().line >= 0)
-    return n.key.Mark().line + 1;
-  if (n.value.Mark().line >= 0)
-    return n.value.Mark().line + 1;
-  return 1;
-}
-
-/// The line of the value; yaml-cpp marks an empty (null) map value at the next
-/// token, so nulls take the line of their key.
-int line_of(const src_node& n) {
-  if (n.value.IsNull() && n.key.Mark().line >= 0)
-    return n.key.Mark().line + 1;
-  if (n.value.Mark().line >= 0)
-    return n.value.Mark().line + 1;
-  return line_of_key(n);
-}
-
-std::string join(const std::string& path, const std::string& name) {
-  return path.empty() ? name : path + "." + name;
-}
-
-// -- describing values ----------------------------------------------------------
-
-enum class scalar_kind { null, boolean, integer, floating, string };
-
-bool is_digits(const std::string& s, size_t from) {
-  if (from >= s.size())
-    return false;
-  for (size_t i = from; i < s.size(); ++i)
-    if (s[i] < '0' || s[i] > '9')
-      return false;
-  return true;
-}
-
-bool looks_like_int(const std::string& s) {
-  size_t i = (!s.empty() && (s[0] == '-' || s[0] == '+')) ? 1 : 0;
-  return is_digits(s, i);
-}
-
-bool looks_like_float(const std::string& s) {
-  size_t i = (!s.empty() && (s[0] == '-' || s[0] == '+')) ? 1 : 0;
-  std::string rest = s.substr(i);
-  if (rest == ".inf" || rest == ".Inf" || rest == ".INF")
-    return true;
-  if (i == 0 && (rest == ".nan" || rest == ".NaN" || rest == ".NAN"))
-    return true;
-  size_t digits = 0;
-  size_t p = i;
-  while (p < s.size() && s[p] >= '0' && s[p] <= '9') {
-    ++p;
-    ++digits;
-  }
-  if (p < s.size() && s[p] == '.') {
-    ++p;
-    while (p < s.size() && s[p] >= '0' && s[p] <= '9') {
-      ++p;
-      ++digits;
-    }
-  }
-  if (digits == 0)
-    return false;
-  if (p < s.size() && (s[p] == 'e' || s[p] == 'E')) {
-    ++p;
-    if (p < s.size() && (s[p] == '-' || s[p] == '+'))
-      ++p;
-    if (!is_digits(s.substr(p), 0))
-      return false;
-    return true;
-  }
-  return p == s.size();
-}
-
-/// YAML 1.2 core-schema resolution of a scalar: quoted or !!str scalars are
-/// strings; plain ones are null, true/false, integers, floats or strings.
-/// (yes/no/on/off are strings, unlike PyYAML.)
-scalar_kind kind_of(const YAML::Node& n) {
-  if (!n.IsDefined() || n.IsNull())
-    return scalar_kind::null;
-  const std::string& tag = n.Tag();
-  if (tag == "!" || (tag.size() >= 4 && tag.compare(tag.size() - 4, 4, ":str") == 0))
-    return scalar_kind::string;
-  const std::string& s = n.Scalar();
-  if (s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL")
-    return scalar_kind::null;
-  if (s == "true" || s == "True" || s == "TRUE" || s == "false" || s == "False"
-      || s == "FALSE")
-    return scalar_kind::boolean;
-  if (looks_like_int(s))
-    return scalar_kind::integer;
-  if (looks_like_float(s))
-    return scalar_kind::floating;
-  return scalar_kind::string;
-}
-
-/// A string as a double-quoted, escaped, length-capped literal.
-std::string quote(const std::string& s) {
-  constexpr size_t cap = 60;
-  std::string out = "\"";
-  size_t i = 0;
-  for (; i < s.size() && i < cap; ++i) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
-      default:
-        if (c < 0x20 || c == 0x7f) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\x%02x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  out += "\"";
-  if (i < s.size())
-    out += "...";
-  return out;
-}
-
-/// What was found, for the "got ..." part. A secret is described by its kind
-/// only, never by its text.
-std::string describe(const YAML::Node& v, bool secret = false) {
-  if (!v.IsDefined() || v.IsNull())
-    return "null";
-  if (v.IsMap())
-    return "a mapping";
-  if (v.IsSequence())
-    return v.size() == 0 ? "an empty sequence" : "a sequence";
-  switch (kind_of(v)) {
-    case scalar_kind::null: return "null";
-    case scalar_kind::boolean: return secret ? "a boolean" : v.Scalar();
-    case scalar_kind::integer: return secret ? "an integer" : v.Scalar();
-    case scalar_kind::floating: return secret ? "a number" : v.Scalar();
-    case scalar_kind::string: return secret ? "a string" : quote(v.Scalar());
-  }
-  return "a value";
-}
-
-/// "http://user:pw@host/..." -> "http://***@host/..." for messages.
-std::string redact_userinfo(const std::string& url) {
-  auto scheme_end = url.find("://");
-  if (scheme_end == std::string::npos)
-    return url;
-  auto auth_begin = scheme_end + 3;
-  auto auth_end = url.find_first_of("/?#", auth_begin);
-  auto at = url.rfind('@', auth_end == std::string::npos ? url.size() : auth_end);
-  if (at == std::string::npos || at < auth_begin)
-    return url;
-  return url.substr(0, auth_begin) + "***" + url.substr(at);
-}
-
-// -- failing -----------------------------------------------------------------------
-
-std::string where(const src_node& n, const std::string& path, int line) {
-  return n.file + ":" + std::to_string(line) + ": key '" + path + "'";
-}
-
-[[noreturn]] void fail(const src_node& n, const std::string& path,
-                       const std::string& expected, const std::string& got) {
-  throw config_error(where(n, path, line_of(n)) + ": expected " + expected
-                     + ", got " + got);
-}
-
-[[noreturn]] void fail_at_key(const src_node& n, const std::string& path,
-                              const std::string& expected,
-                              const std::string& got) {
-  throw config_error(where(n, path, line_of_key(n)) + ": expected " + expected
-                     + ", got " + got);
-}
-
-// -- reading files ------------------------------------------------------------------
-
-YAML::Node parse_file(const std::string& name) {
-  std::error_code ec;
-  if (fs::is_directory(name, ec))
-    throw config_error(name + ": cannot read: " + std::strerror(EISDIR));
-  errno = 0;
-  std::ifstream in(name, std::ios::binary);
-  if (!in) {
-    int err = errno != 0 ? errno : ENOENT;
-    throw config_error(name + ": cannot read: " + std::strerror(err));
-  }
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad())
-    throw config_error(name + ": cannot read: " + std::strerror(EIO));
-  std::vector<YAML::Node> docs;
-  try {
-    docs = YAML::LoadAll(text.str());
-  } catch (const YAML::Exception& e) {
-    throw config_error(name + ":" + std::to_string(e.mark.line + 1) + ":"
-                       + std::to_string(e.mark.column + 1)
-                       + ": YAML syntax error: " + e.msg);
-  }
-  if (docs.empty())
-    throw config_error(name + ":1: top level: expected a mapping of config keys, "
-                                "got an empty file");
-  if (docs.size() > 1) {
-    int line = docs[1].Mark().line >= 0 ? docs[1].Mark().line + 1 : 1;
-    throw config_error(name + ":" + std::to_string(line)
-                       + ": top level: expected one YAML document, got "
-                       + std::to_string(docs.size()));
-  }
-  const YAML::Node& root = docs.front();
-  if (!root.IsMap()) {
-    int line = root.Mark().line >= 0 ? root.Mark().line + 1 : 1;
-    // Described by kind only: the file could hold anything, a key included.
-    throw config_error(name + ":" + std::to_string(line)
-                       + ": top level: expected a mapping of config keys, got "
-                       + describe(root, true));
-  }
-  return root;
-}
-
-src_node build(const YAML::Node& value, const YAML::Node& key,
-               const std::string& file, const std::string& path) {
-  src_node out{file, key, value, {}};
-  if (!value.IsMap())
-    return out;
-  for (auto it = value.begin(); it != value.end(); ++it) {
-    // Copies: the iterator hands out a temporary pair.
-    const YAML::Node k = it->first;
-    const YAML::Node v = it->second;
-    if (!k.IsScalar()) {
-      src_node bad{file, k, k, {}};
-      fail(bad, path.empty() ? "(top level)" : path, "plain keys",
-           describe(k, true) + " as a key");
-    }
-    const std::string name = k.Scalar();
-    const std::string child_path = join(path, name);
-    if (const src_node* first = out.find(name)) {
-      src_node dup{file, k, k, {}};
-      fail_at_key(dup, child_path, "each key once",
-                  "a second '" + name + "' (first on line "
-                    + std::to_string(line_of_key(*first)) + ")");
-    }
-    out.children.emplace_back(name, build(v, k, file, child_path));
-  }
-  return out;
-}
+// -- merging the chain ---------------------------------------------------------
 
 /// Deep merge: maps merge key by key, anything else in `over` replaces `base`;
 /// an empty section (`api:` with nothing under it) leaves `base` as it is.
@@ -394,133 +126,6 @@ src_node load_tree(const std::string& path) {
   return merged;
 }
 
-// -- the schema --------------------------------------------------------------------
-
-/// Checks that `n` (a mapping) has only the `allowed` keys.
-void check_keys(const src_node& n, const std::string& path,
-                std::initializer_list<const char*> allowed) {
-  for (const auto& [name, child] : n.children) {
-    bool ok = false;
-    for (const char* a : allowed)
-      if (name == a)
-        ok = true;
-    if (ok)
-      continue;
-    std::string list;
-    for (const char* a : allowed)
-      list += (list.empty() ? "" : ", ") + std::string(a);
-    fail_at_key(child, join(path, name), "one of " + list, "an unknown key");
-  }
-}
-
-/// The sub-mapping `name` of `parent`, or nullptr if absent or empty.
-const src_node* section(const src_node* parent, const char* name,
-                        const std::string& path,
-                        std::initializer_list<const char*> allowed) {
-  if (parent == nullptr)
-    return nullptr;
-  const src_node* n = parent->find(name);
-  if (n == nullptr || n->value.IsNull())
-    return nullptr;
-  if (!n->value.IsMap())
-    fail(*n, path, "a mapping", describe(n->value));
-  check_keys(*n, path, allowed);
-  return n;
-}
-
-const src_node* leaf(const src_node* parent, const char* name) {
-  return parent == nullptr ? nullptr : parent->find(name);
-}
-
-std::string int_text(long long lo, long long hi) {
-  if (hi == INT_MAX || hi == LLONG_MAX)
-    return "an integer >= " + std::to_string(lo);
-  return "an integer between " + std::to_string(lo) + " and " + std::to_string(hi);
-}
-
-long long as_int(const src_node& n, const std::string& path, long long lo,
-                 long long hi) {
-  const std::string expected = int_text(lo, hi);
-  if (!n.value.IsScalar() || kind_of(n.value) != scalar_kind::integer)
-    fail(n, path, expected, describe(n.value));
-  errno = 0;
-  char* end = nullptr;
-  long long v = std::strtoll(n.value.Scalar().c_str(), &end, 10);
-  if (errno == ERANGE || v < lo || v > hi)
-    fail(n, path, expected, describe(n.value));
-  return v;
-}
-
-template <class T>
-void read_int(const src_node* sec, const char* name, const std::string& path,
-              long long lo, long long hi, T& out) {
-  if (const src_node* n = leaf(sec, name))
-    out = static_cast<T>(as_int(*n, path, lo, hi));
-}
-
-/// A finite number in [lo, hi], where lo/hi are exclusive if said so.
-double as_number(const src_node& n, const std::string& path,
-                 const std::string& expected, double lo, bool lo_open,
-                 double hi, bool hi_open) {
-  auto k = kind_of(n.value);
-  if (!n.value.IsScalar()
-      || (k != scalar_kind::integer && k != scalar_kind::floating))
-    fail(n, path, expected, describe(n.value));
-  const std::string& s = n.value.Scalar();
-  if (s.find_first_of("iInN") != std::string::npos) // .inf / .nan
-    fail(n, path, expected, describe(n.value));
-  double v = std::strtod(s.c_str(), nullptr);
-  if (!std::isfinite(v) || (lo_open ? v <= lo : v < lo)
-      || (hi_open ? v >= hi : v > hi))
-    fail(n, path, expected, describe(n.value));
-  return v;
-}
-
-void read_number(const src_node* sec, const char* name, const std::string& path,
-                 const std::string& expected, double lo, bool lo_open,
-                 double hi, bool hi_open, double& out) {
-  if (const src_node* n = leaf(sec, name))
-    out = as_number(*n, path, expected, lo, lo_open, hi, hi_open);
-}
-
-constexpr double inf = HUGE_VAL;
-
-std::string as_string(const src_node& n, const std::string& path,
-                      bool non_empty, bool secret = false) {
-  const char* expected = non_empty ? "a non-empty string" : "a string";
-  if (!n.value.IsScalar() || kind_of(n.value) != scalar_kind::string)
-    fail(n, path, expected, describe(n.value, secret));
-  if (non_empty && n.value.Scalar().empty())
-    fail(n, path, expected, describe(n.value, secret));
-  return n.value.Scalar();
-}
-
-void read_string(const src_node* sec, const char* name, const std::string& path,
-                 bool non_empty, std::string& out) {
-  if (const src_node* n = leaf(sec, name))
-    out = as_string(*n, path, non_empty);
-}
-
-bool as_bool(const src_node& n, const std::string& path) {
-  if (!n.value.IsScalar() || kind_of(n.value) != scalar_kind::boolean)
-    fail(n, path, "true or false", describe(n.value));
-  return n.value.Scalar()[0] == 't' || n.value.Scalar()[0] == 'T';
-}
-
-void read_bool(const src_node* sec, const char* name, const std::string& path,
-               bool& out) {
-  if (const src_node* n = leaf(sec, name))
-    out = as_bool(*n, path);
-}
-
-/// A list item as a node of its own, for messages.
-src_node item(const src_node& list, size_t i) {
-  return src_node{list.file, YAML::Node(), list.value[i], {}};
-}
-
-std::string item_path(const std::string& path, size_t i) {
-  return path + "[" + std::to_string(i) + "]";
-}
 
 // -- sections --------------------------------------------------------------------------
 
@@ -556,21 +161,8 @@ void read_fim(const src_node* api, fim_config& out) {
   read_string(f, "suffix_key", p + ".suffix_key", true, out.suffix_key);
   std::optional<fim_mode> mode;
   const src_node* mode_node = leaf(f, "mode");
-  if (mode_node != nullptr) {
-    const char* expected = "one of special_tokens, suffix, chat";
-    if (!mode_node->value.IsScalar()
-        || kind_of(mode_node->value) != scalar_kind::string)
-      fail(*mode_node, p + ".mode", expected, describe(mode_node->value));
-    const std::string& s = mode_node->value.Scalar();
-    if (s == "special_tokens")
-      mode = fim_mode::special_tokens;
-    else if (s == "suffix")
-      mode = fim_mode::suffix;
-    else if (s == "chat")
-      mode = fim_mode::chat;
-    else
-      fail(*mode_node, p + ".mode", expected, describe(mode_node->value));
-  }
+  if (mode_node != nullptr)
+    mode = as_fim_mode(*mode_node, p + ".mode");
   if (use_chat) {
     if (mode && *mode != fim_mode::chat)
       fail(*mode_node, p + ".mode",
@@ -695,25 +287,6 @@ void read_api(const src_node& root, api_config& out) {
   read_extra_headers(a, out);
 }
 
-/// `stop`: a list of non-empty strings ([] = send none) or a single string.
-std::vector<std::string> read_stop(const src_node& n, const std::string& path) {
-  const char* expected =
-    "a non-empty string or a list of non-empty strings ([] sends no stop)";
-  std::vector<std::string> out;
-  if (n.value.IsScalar() && kind_of(n.value) == scalar_kind::string
-      && !n.value.Scalar().empty()) {
-    out.push_back(n.value.Scalar());
-    return out;
-  }
-  if (!n.value.IsSequence())
-    fail(n, path, expected, describe(n.value));
-  for (size_t i = 0; i < n.value.size(); ++i) {
-    src_node it = item(n, i);
-    out.push_back(as_string(it, item_path(path, i), true));
-  }
-  return out;
-}
-
 void read_namegen(const src_node& root, namegen_config& out) {
   const std::string p = "namegen";
   const src_node* g =
@@ -735,13 +308,7 @@ void read_namegen(const src_node& root, namegen_config& out) {
   if (const src_node* s = leaf(g, "seed"); s != nullptr && !s->value.IsNull())
     sp.seed = static_cast<int64_t>(as_int(*s, p + ".seed", LLONG_MIN, LLONG_MAX));
   if (const src_node* w = leaf(g, "weaklist"); w != nullptr && !w->value.IsNull()) {
-    if (!w->value.IsSequence())
-      fail(*w, p + ".weaklist", "a list of strings", describe(w->value));
-    out.weaklist.clear();
-    for (size_t i = 0; i < w->value.size(); ++i) {
-      src_node it = item(*w, i);
-      out.weaklist.push_back(as_string(it, item_path(p + ".weaklist", i), false));
-    }
+    out.weaklist = as_string_list(*w, p + ".weaklist");
   }
 }
 
@@ -759,17 +326,8 @@ void read_prompts(const src_node& root, prompts_config& out) {
 
 void read_filters(const src_node& root, datagen_config& out) {
   const src_node* f = section(&root, "filters", "filters", {"name_regex"});
-  if (const src_node* n = leaf(f, "name_regex")) {
-    std::string re = as_string(*n, "filters.name_regex", true);
-    try {
-      std::regex compiled(re, std::regex::ECMAScript);
-      (void) compiled;
-    } catch (const std::regex_error& e) {
-      fail(*n, "filters.name_regex", "an ECMAScript regular expression",
-           describe(n->value) + " (" + e.what() + ")");
-    }
-    out.name_regex = re;
-  }
+  if (const src_node* n = leaf(f, "name_regex"))
+    out.name_regex = as_regex(*n, "filters.name_regex");
 }
 
 } // namespace
