@@ -386,7 +386,7 @@ struct sim_server::impl {
 
   void write_log(const ctx& c) {
     if (!log) return;
-    char buf[512];
+    char buf[1024];
     int len = std::snprintf(
         buf, sizeof buf,
         "{\"t_us\":%lld,\"start_us\":%lld,\"end_us\":%lld,\"endpoint\":\"%s\",\"status\":%d,\"fault\":\"%s\","
@@ -736,7 +736,10 @@ struct sim_server::impl {
   void handle_unknown(const httplib::Request& req, httplib::Response& res) {
     ctx c;
     c.t_us = now_us();
-    c.endpoint = "other";
+    // The log line names the requested path (JSON-escaped, bounded).
+    std::string path = dump(json(req.path.substr(0, 200)));
+    path = path.substr(1, path.size() - 2);
+    c.endpoint = path.c_str();
     send_error(res, c, 404, "Not found: " + req.method + " " + req.path, "not_found_error");
     c.end_us = now_us();
     write_log(c);
