@@ -122,17 +122,19 @@ void check_job_keys(const src_node& job, const std::string& path) {
   }
 }
 
-/// Both `a` and `b` given: refused at the later of the two.
+/// Both keys `a` and `b` given: refused at the later of the two. `a_shown`
+/// names `a` in the message (e.g. filters.name_regex for filters).
 [[noreturn]] void fail_both(const src_node& job, const std::string& path,
                             const char* a, const char* b,
-                            const std::string& expected) {
+                            const std::string& expected,
+                            const char* a_shown = nullptr) {
   const src_node* na = job.find(a);
   const src_node* nb = job.find(b);
   bool a_first = line_of_key(*na) <= line_of_key(*nb);
   const src_node& later = a_first ? *nb : *na;
   const src_node& earlier = a_first ? *na : *nb;
-  const char* later_name = a_first ? b : a;
-  const char* earlier_name = a_first ? a : b;
+  const char* later_name = a_first ? b : (a_shown ? a_shown : a);
+  const char* earlier_name = a_first ? (a_shown ? a_shown : a) : b;
   fail_at_key(later, join(path, later_name), expected,
               std::string("both (") + earlier_name + " on line "
                 + std::to_string(line_of_key(earlier)) + ")");
@@ -241,7 +243,8 @@ manifest_job read_job(const src_node& list, size_t i, const datagen_config& base
     const src_node* f = job.find("filters");
     if (f->value.IsMap() && f->find("name_regex") != nullptr)
       fail_both(job, p, "filters", "name_regex",
-                "name_regex or filters.name_regex, not both");
+                "name_regex or filters.name_regex, not both",
+                "filters.name_regex");
   }
   if (const src_node* f =
         section(&job, "filters", p + ".filters", {"name_regex"}))
@@ -284,8 +287,9 @@ manifest_job read_job(const src_node& list, size_t i, const datagen_config& base
     if (out.max_requests < need)
       fail(*mr, p + ".max_requests",
            "an integer >= " + std::to_string(need) + " (target_unique "
-             + std::to_string(out.target_unique) + " at n = "
-             + std::to_string(n) + " names per request)",
+             + std::to_string(out.target_unique) + " takes at least "
+             + std::to_string(need) + " requests of n = " + std::to_string(n)
+             + " names)",
            describe(mr->value));
   }
   return out;
