@@ -11,6 +11,7 @@
 #include "request/openai_protocol.hpp"
 #include "request/request_actor.hpp"
 #include "sim_server.hpp"
+#include "writer/run_journal.hpp"
 #include "writer/writer_actor.hpp"
 
 namespace evo {
@@ -133,12 +134,15 @@ struct client::impl {
     std::string failure;
     for (auto& out : outputs) {
       self->request(sink, caf::infinite, open_atom_v, out)
-        .receive([&](uint64_t known) {
-                   if (known > 0)
-                     spdlog::info("{}: {} names already in {}", out.mode,
-                                  known, out.dir);
-                 },
-                 [&](caf::error& err) { failure = error_text(err); });
+        .receive(
+          [&](uint64_t known) {
+            if (known > 0)
+              spdlog::info("{}: {} names already in {}", out.name, known,
+                           out.dir);
+            if (out.job < plan.jobs.size())
+              plan.jobs[out.job].kept_before = known;
+          },
+          [&](caf::error& err) { failure = error_text(err); });
       if (!failure.empty())
         throw run_error(failure);
     }
@@ -204,8 +208,20 @@ run_plan client::make_plan(std::vector<job_spec> jobs) const {
   return plan;
 }
 
-run_summary client::run(run_plan plan, const std::vector<job_output>& outputs) {
-  auto w = impl_->sys->spawn<caf::detached>(writer);
+run_summary client::run(run_plan plan, const std::vector<job_output>& outputs,
+                        const run_options& opts) {
+  if (opts.journal) {
+    for (auto& job : plan.jobs) {
+      auto it = opts.journal->loaded().find(job.name);
+      if (it != opts.journal->loaded().end()) {
+        job.finished_before = it->second.finished;
+        spdlog::info("{}: resuming; {} item(s) finished before", job.name,
+                     job.finished_before.size());
+      }
+    }
+  }
+  auto w = impl_->sys->spawn<caf::detached>(writer, opts.journal,
+                                            opts.global_dedupe);
   auto guard = caf::detail::make_scope_guard(
     [&] { caf::anon_send_exit(w, caf::exit_reason::user_shutdown); });
   return impl_->run_with(std::move(plan), w, outputs);
@@ -222,8 +238,8 @@ client::complete_batch(const std::vector<std::string>& prompts,
   std::vector<job_spec> jobs;
   for (size_t i = 0; i < prompts.size(); ++i) {
     auto spec = build_l2r_request(impl_->model, prompts[i], params);
-    jobs.push_back({"prompt " + std::to_string(i), "l2r", spec.endpoint,
-                    std::move(spec.body), 1});
+    jobs.push_back(make_job("prompt " + std::to_string(i), "l2r",
+                            spec.endpoint, std::move(spec.body), 1));
   }
   return impl_->run_batch(make_plan(std::move(jobs)));
 }
@@ -235,8 +251,8 @@ std::vector<std::vector<std::string>> client::complete_fim_batch(
   for (size_t i = 0; i < pairs.size(); ++i) {
     auto spec = build_fim_request(impl_->api.fim, impl_->model,
                                   pairs[i].first, pairs[i].second, params);
-    jobs.push_back({"pair " + std::to_string(i), "fim", spec.endpoint,
-                    std::move(spec.body), 1});
+    jobs.push_back(make_job("pair " + std::to_string(i), "fim",
+                            spec.endpoint, std::move(spec.body), 1));
   }
   return impl_->run_batch(make_plan(std::move(jobs)));
 }

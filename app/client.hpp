@@ -19,6 +19,17 @@
 
 namespace evo {
 
+class run_journal;
+
+/// How a run keeps its output, beyond the per-job folders.
+struct run_options {
+  /// Records finished items; with its loaded entries, resumes a run: items
+  /// an earlier run finished are not sent again. Null = no journal.
+  std::shared_ptr<run_journal> journal;
+  /// One dedupe set for all the run's folders (manifest `dedupe: global`).
+  bool global_dedupe = false;
+};
+
 /// A run could not finish (output not writable, no request actor left...).
 struct run_error : std::runtime_error {
   using std::runtime_error::runtime_error;
@@ -66,9 +77,10 @@ public:
                      const sampling_params& params);
 
   /// Runs `plan`, writing job i into outputs[i] (extract, filter, dedupe,
-  /// JSONL). Blocks until every item is written or recorded as failed.
-  /// Throws run_error when the run cannot go on (e.g. output not writable).
-  run_summary run(run_plan plan, const std::vector<job_output>& outputs);
+  /// JSONL). Blocks until every job is finished. Throws run_error when the
+  /// run cannot go on (e.g. output not writable).
+  run_summary run(run_plan plan, const std::vector<job_output>& outputs,
+                  const run_options& opts = {});
 
   /// A plan's dispatch knobs from this client's config (retries, in-flight).
   run_plan make_plan(std::vector<job_spec> jobs) const;

@@ -57,11 +57,11 @@ int generate_names(const generate_options& o) {
   std::vector<job_output> outputs;
   auto add_job = [&](job_mode mode, request_spec spec) {
     auto name = std::string{to_string(mode)};
-    outputs.push_back({static_cast<uint32_t>(jobs.size()),
+    outputs.push_back({static_cast<uint32_t>(jobs.size()), name,
                        cfg.out_names_dir + "/" + name, name, cfg.name_regex,
                        ng.weaklist});
-    jobs.push_back({name, name, spec.endpoint, std::move(spec.body),
-                    static_cast<uint64_t>(ng.num_batches)});
+    jobs.push_back(make_job(name, name, spec.endpoint, std::move(spec.body),
+                            static_cast<uint64_t>(ng.num_batches)));
   };
   if (o.mode != "l2r")
     add_job(job_mode::fim,
@@ -81,12 +81,16 @@ int generate_names(const generate_options& o) {
                    ? std::to_string(*cfg.api.rate_limit_per_second) + "/s"
                    : std::string{"none"});
     auto plan = c.make_plan(std::move(jobs));
-    if (!o.quiet)
-      plan.progress_interval = std::chrono::seconds(2);
+    plan.progress = progress_for(o.quiet);
     auto summary = c.run(std::move(plan), outputs);
+    // With both modes on the same prompt, FIM and L2R are an A/B pair.
+    std::vector<ab_pair> pairs;
+    if (o.mode == "both" && cfg.prompts.fim_prefix == cfg.prompts.l2r_prompt)
+      pairs.push_back({0, 1});
     log_summary(summary);
-    write_report(cfg.out_names_dir, summary);
+    write_report(cfg.out_names_dir, summary, pairs);
     std::fputs(render_table(summary).c_str(), stdout);
+    std::fputs(render_ab_table(summary, pairs).c_str(), stdout);
     std::fflush(stdout);
     uint64_t failed = 0;
     for (auto& j : summary.jobs)

@@ -3,6 +3,8 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <fstream>
 #include <stdexcept>
@@ -110,22 +112,98 @@ std::string render_table(const run_summary& s) {
   return out;
 }
 
-std::string render_json(const run_summary& s) {
+progress_mode progress_for(bool quiet) {
+  if (quiet)
+    return progress_mode::none;
+  return ::isatty(STDERR_FILENO) ? progress_mode::tty : progress_mode::log;
+}
+
+namespace {
+
+// The A/B metrics, each as (label, value of a job).
+struct ab_metric {
+  const char* label;
+  double (*value)(const job_stats&);
+  const char* format;
+};
+
+const ab_metric ab_metrics[] = {
+  {"requests", [](const job_stats& j) { return double(j.done + j.failed); }, "%.0f"},
+  {"choices", [](const job_stats& j) { return double(j.choices); }, "%.0f"},
+  {"kept", [](const job_stats& j) { return double(j.kept); }, "%.0f"},
+  {"unique ratio", [](const job_stats& j) { return unique_ratio(j); }, "%.3f"},
+  {"duplicates", [](const job_stats& j) { return double(j.duplicates); }, "%.0f"},
+  {"filtered (regex)", [](const job_stats& j) { return double(j.filtered_regex); }, "%.0f"},
+  {"filtered (weaklist)", [](const job_stats& j) { return double(j.filtered_weak); }, "%.0f"},
+  {"filtered (empty)", [](const job_stats& j) { return double(j.filtered_empty); }, "%.0f"},
+  {"kept per request",
+   [](const job_stats& j) {
+     auto r = j.done + j.failed;
+     return r > 0 ? double(j.kept) / double(r) : 0.0;
+   },
+   "%.2f"},
+  {"completion tokens / kept",
+   [](const job_stats& j) {
+     return j.kept > 0 ? double(j.completion_tokens) / double(j.kept) : 0.0;
+   },
+   "%.1f"},
+  {"latency p50 ms", [](const job_stats& j) { return j.latency_p50_ms; }, "%.1f"},
+};
+
+} // namespace
+
+std::string render_ab_table(const run_summary& s,
+                            const std::vector<ab_pair>& pairs) {
+  std::string out;
+  char line[256];
+  for (auto& p : pairs) {
+    auto& f = s.jobs.at(p.fim);
+    auto& l = s.jobs.at(p.l2r);
+    std::snprintf(line, sizeof(line), "\nA/B  %-26s %14s %14s\n", "",
+                  ("FIM " + f.name).substr(0, 14).c_str(),
+                  ("L2R " + l.name).substr(0, 14).c_str());
+    out += line;
+    for (auto& m : ab_metrics) {
+      char a[32], b[32];
+      std::snprintf(a, sizeof(a), m.format, m.value(f));
+      std::snprintf(b, sizeof(b), m.format, m.value(l));
+      std::snprintf(line, sizeof(line), "     %-26s %14s %14s\n", m.label, a,
+                    b);
+      out += line;
+    }
+  }
+  return out;
+}
+
+std::string render_json(const run_summary& s,
+                        const std::vector<ab_pair>& pairs) {
   nlohmann::json jobs = nlohmann::json::array();
   for (auto& j : s.jobs)
     jobs.push_back(to_json(j));
+  nlohmann::json ab = nlohmann::json::array();
+  for (auto& p : pairs) {
+    nlohmann::json metrics = nlohmann::json::object();
+    for (auto& m : ab_metrics)
+      metrics[m.label] = {{"fim", m.value(s.jobs.at(p.fim))},
+                          {"l2r", m.value(s.jobs.at(p.l2r))}};
+    ab.push_back({{"fim", s.jobs.at(p.fim).name},
+                  {"l2r", s.jobs.at(p.l2r).name},
+                  {"metrics", metrics}});
+  }
   nlohmann::json doc{{"jobs", jobs},
                      {"total", to_json(total_of(s))},
+                     {"ab", ab},
                      {"wall_s", s.wall_s}};
   return doc.dump(2) + "\n";
 }
 
-void write_report(const std::string& dir, const run_summary& s) {
+void write_report(const std::string& dir, const run_summary& s,
+                  const std::vector<ab_pair>& pairs) {
   auto path = dir + "/report.json";
   auto tmp = path + ".tmp";
   {
     std::ofstream f(tmp, std::ios::trunc);
-    f << render_json(s);
+    f << render_json(s, pairs);
     if (!f)
       throw std::runtime_error("cannot write " + tmp);
   }

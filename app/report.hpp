@@ -3,19 +3,38 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
+#include "messages/plan.hpp"
 #include "messages/report.hpp"
 
 namespace evo {
 
+/// A FIM job and an L2R job with the same prompt and sampling: the A/B the
+/// Python tool ran by hand. Indices into run_summary::jobs.
+struct ab_pair {
+  size_t fim = 0;
+  size_t l2r = 0;
+};
+
+/// How a run shows progress: nothing when quiet, live lines on a terminal,
+/// periodic log lines in a pipe or a log file.
+progress_mode progress_for(bool quiet);
+
 /// A fixed-width table, one row per job and a total row.
 std::string render_table(const run_summary& s);
 
+/// FIM and L2R side by side, one block per pair ("" when no pair).
+std::string render_ab_table(const run_summary& s,
+                            const std::vector<ab_pair>& pairs);
+
 /// The summary as JSON (what report.json holds).
-std::string render_json(const run_summary& s);
+std::string render_json(const run_summary& s,
+                        const std::vector<ab_pair>& pairs = {});
 
 /// Writes report.json into `dir` atomically (temp file + rename).
-void write_report(const std::string& dir, const run_summary& s);
+void write_report(const std::string& dir, const run_summary& s,
+                  const std::vector<ab_pair>& pairs = {});
 
 /// Logs one summary line per job (spdlog, info).
 void log_summary(const run_summary& s);

@@ -11,13 +11,47 @@
 
 namespace evo {
 
-/// One job of a run: `requests` work items that all send `body`.
+/// One job of a run: work items that all send `body`. Either exactly
+/// `requests` items, or (target_unique > 0) items until that many names are
+/// kept, at most `max_requests`.
 struct job_spec {
   std::string name; ///< shown in logs and the report ("fim", "l2r", ...)
   std::string mode; ///< "fim" or "l2r"
   endpoint_kind endpoint = endpoint_kind::completions;
   std::string body;
   uint64_t requests = 0;
+  uint64_t target_unique = 0;
+  uint64_t max_requests = 0;
+  /// Resume: items finished (written or failed) by an earlier run, sorted;
+  /// they are not sent again.
+  std::vector<uint64_t> finished_before;
+  /// Resume: names the job's folder already holds; they count towards
+  /// target_unique.
+  uint64_t kept_before = 0;
+
+  bool is_target() const { return target_unique > 0; }
+  /// Most items this job may ever have.
+  uint64_t ceiling() const { return is_target() ? max_requests : requests; }
+};
+
+/// A job of exactly `requests` items.
+inline job_spec make_job(std::string name, std::string mode,
+                         endpoint_kind endpoint, std::string body,
+                         uint64_t requests) {
+  job_spec j;
+  j.name = std::move(name);
+  j.mode = std::move(mode);
+  j.endpoint = endpoint;
+  j.body = std::move(body);
+  j.requests = requests;
+  return j;
+}
+
+/// How the coordinator shows progress while a run goes on.
+enum class progress_mode : uint8_t {
+  none, ///< nothing (--quiet)
+  log,  ///< a log line per job every interval (pipes, log files)
+  tty,  ///< live status lines redrawn on stderr (a terminal)
 };
 
 struct run_plan {
@@ -26,7 +60,8 @@ struct run_plan {
   std::chrono::milliseconds backoff_base{1000};
   std::chrono::milliseconds backoff_max{60000};
   size_t max_in_flight = 10;
-  std::chrono::milliseconds progress_interval{0}; ///< 0 = no progress log
+  progress_mode progress = progress_mode::none;
+  std::chrono::milliseconds progress_interval{2000};
 };
 
 } // namespace evo

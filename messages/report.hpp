@@ -16,7 +16,10 @@ constexpr size_t failure_kind_count = 6;
 struct job_stats {
   std::string name;
   std::string mode;
-  uint64_t planned = 0;  ///< work items in the plan
+  uint64_t planned = 0;  ///< work items in the plan (target jobs: issued)
+  uint64_t target_unique = 0; ///< 0 = a num_batches job
+  uint64_t resumed_items = 0; ///< finished by an earlier run, not re-sent
+  uint64_t resumed_kept = 0;  ///< names the folder held before this run
   uint64_t done = 0;     ///< work items whose choices are written
   uint64_t failed = 0;   ///< work items recorded in failures.jsonl
   uint64_t attempts = 0; ///< HTTP attempts, retries included
@@ -44,7 +47,8 @@ struct job_stats {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, job_stats& x) {
-  return f(x.name, x.mode, x.planned, x.done, x.failed, x.attempts,
+  return f(x.name, x.mode, x.planned, x.target_unique, x.resumed_items,
+           x.resumed_kept, x.done, x.failed, x.attempts,
            x.retries_by_kind, x.choices, x.kept, x.duplicates,
            x.filtered_empty, x.filtered_regex, x.filtered_weak,
            x.prompt_tokens, x.completion_tokens, x.latency_p50_ms,

@@ -126,6 +126,7 @@ typename Inspector::result_type inspect(Inspector& f, failure_record& x) {
 /// Where the writer puts a job's output.
 struct job_output {
   uint32_t job = 0;
+  std::string name;      ///< job name, as the journal records it
   std::string dir;       ///< <out>/<mode or job name>
   std::string mode;      ///< "fim" / "l2r", written into each record
   std::string name_regex;
@@ -134,7 +135,7 @@ struct job_output {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, job_output& x) {
-  return f(x.job, x.dir, x.mode, x.name_regex, x.weaklist);
+  return f(x.job, x.name, x.dir, x.mode, x.name_regex, x.weaklist);
 }
 
 } // namespace evo

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cstdio>
 
 namespace evo {
 
@@ -32,41 +33,74 @@ double seconds_since(std::chrono::steady_clock::time_point t) {
 
 } // namespace
 
+// -- job_run ------------------------------------------------------------------
+
+bool coordinator_state::job_run::fresh_available() {
+  auto& skip = spec.finished_before;
+  while (skip_pos < skip.size() && skip[skip_pos] <= next_index) {
+    if (skip[skip_pos] == next_index)
+      ++next_index;
+    ++skip_pos;
+  }
+  if (next_index >= spec.ceiling())
+    return false;
+  if (!spec.is_target())
+    return true;
+  auto kept = kept_total();
+  if (kept >= spec.target_unique)
+    return false;
+  // Names still missing bound the items in the air: a target job stops
+  // close to its target instead of overshooting by a whole pool.
+  return outstanding < spec.target_unique - kept;
+}
+
+bool coordinator_state::job_run::complete() {
+  if (outstanding > 0)
+    return false;
+  if (spec.is_target())
+    return kept_total() >= spec.target_unique
+           || !fresh_available(); // ceiling reached
+  return !fresh_available();
+}
+
+// -- coordinator_state -----------------------------------------------------------
+
 coordinator_state::coordinator_state(coordinator_actor::pointer self)
   : self(self) {
   // nop
 }
 
-bool coordinator_state::has_work() const {
+bool coordinator_state::has_work() {
   if (!due.empty())
     return true;
   for (auto& j : jobs)
-    if (j.next_index < j.stats.planned)
+    if (!j.finished && j.fresh_available())
       return true;
   return false;
 }
 
-coordinator_state::pending coordinator_state::next_item() {
+std::optional<coordinator_state::pending> coordinator_state::next_item() {
   if (!due.empty()) {
     auto p = due.front();
     due.pop_front();
     return p;
   }
-  // Round-robin over the jobs that still have fresh items: none starves.
+  // Round-robin over the jobs that may issue fresh items: none starves.
   for (size_t k = 0; k < jobs.size(); ++k) {
     auto j = (next_job + k) % jobs.size();
-    if (jobs[j].next_index < jobs[j].stats.planned) {
+    auto& job = jobs[j];
+    if (!job.finished && job.fresh_available()) {
       next_job = (j + 1) % jobs.size();
-      return {static_cast<uint32_t>(j), jobs[j].next_index++, 0};
+      ++job.outstanding;
+      return pending{static_cast<uint32_t>(j), job.next_index++, 0};
     }
   }
-  return {0, 0, 0}; // unreachable when has_work() held
+  return std::nullopt;
 }
 
 void coordinator_state::pump() {
-  if (!running)
-    return;
-  while (!idle.empty() && in_flight < plan.max_in_flight && has_work()) {
+  while (running && !idle.empty() && in_flight < plan.max_in_flight
+         && has_work()) {
     if (limiter) {
       if (tokens == 0) {
         if (!acquiring) {
@@ -84,21 +118,25 @@ void coordinator_state::pump() {
         }
         return;
       }
-      --tokens;
     }
+    auto item = next_item();
+    if (!item)
+      return;
+    if (limiter)
+      --tokens;
     auto worker = std::move(idle.back());
     idle.pop_back();
-    dispatch(std::move(worker), next_item());
+    dispatch(std::move(worker), *item);
   }
 }
 
 void coordinator_state::dispatch(request_actor worker, pending item) {
   auto& job = jobs[item.job];
-  auto& spec = plan.jobs[item.job];
   ++in_flight;
   ++job.in_flight;
   ++job.stats.attempts;
-  work_item w{item.job, item.index, item.attempt, spec.endpoint, spec.body};
+  work_item w{item.job, item.index, item.attempt, job.spec.endpoint,
+              job.spec.body};
   self->request(worker, caf::infinite, std::move(w))
     .then([this, worker](attempt_result& r) { on_result(worker, r); },
           [this, item](caf::error& err) { on_worker_lost(item, err); });
@@ -137,14 +175,14 @@ void coordinator_state::on_result(request_actor worker, attempt_result& r) {
     auto next = r.attempt + 1;
     auto delay = retries->delay(next, r.retry_after_ms);
     spdlog::debug("{} request {} attempt {} failed ({}); retry in {} ms",
-                  plan.jobs[r.job].name, r.index, r.attempt + 1, r.detail,
+                  job.spec.name, r.index, r.attempt + 1, r.detail,
                   delay.count());
     self->delayed_send(self, delay, retry_atom_v, r.job, r.index, next);
   } else {
     spdlog::warn("{} request {} failed for good after {} attempt(s): {}",
-                 plan.jobs[r.job].name, r.index, r.attempt + 1, r.detail);
+                 job.spec.name, r.index, r.attempt + 1, r.detail);
     auto jid = r.job;
-    failure_record rec{r.job,     r.index,   r.attempt + 1,
+    failure_record rec{r.job,         r.index,   r.attempt + 1,
                        r.http_status, r.failure, std::move(r.detail)};
     self->request(writer, caf::infinite, std::move(rec))
       .then(
@@ -164,7 +202,7 @@ void coordinator_state::on_worker_lost(pending item, const caf::error& err) {
   --jobs[item.job].in_flight;
   --jobs[item.job].stats.attempts;
   spdlog::warn("request actor lost ({}); re-queueing {} request {}",
-               error_text(err), plan.jobs[item.job].name, item.index);
+               error_text(err), jobs[item.job].spec.name, item.index);
   due.push_front(item);
   if (idle.empty() && in_flight == 0) {
     fail(caf::make_error(caf::sec::runtime_error,
@@ -175,18 +213,28 @@ void coordinator_state::on_worker_lost(pending item, const caf::error& err) {
 }
 
 void coordinator_state::finish_item(uint32_t jid) {
+  --jobs[jid].outstanding;
+  check_job(jid);
+  pump();
+}
+
+void coordinator_state::check_job(uint32_t jid) {
   auto& job = jobs[jid];
-  ++job.finished;
-  if (job.finished == job.stats.planned && !job.logged_done) {
-    job.logged_done = true;
-    job.stats.wall_s = seconds_since(job.started);
-    if (plan.progress_interval.count() > 0)
-      spdlog::info("{}: all {} requests finished ({} kept, {} failed)",
-                   job.stats.name, job.stats.planned, job.stats.kept,
-                   job.stats.failed);
-  }
-  if (--unfinished == 0 && running) {
+  if (job.finished || !job.complete())
+    return;
+  job.finished = true;
+  job.stats.wall_s = seconds_since(started);
+  if (plan.progress == progress_mode::log)
+    spdlog::info("{}: finished: {} requests, {} kept, {} failed",
+                 job.spec.name, job.stats.done + job.stats.failed,
+                 job.stats.kept, job.stats.failed);
+  if (job.spec.is_target() && job.kept_total() < job.spec.target_unique)
+    spdlog::warn("{}: max_requests ({}) reached with {} of {} names",
+                 job.spec.name, job.spec.max_requests, job.kept_total(),
+                 job.spec.target_unique);
+  if (--jobs_left == 0 && running) {
     running = false;
+    show_progress(true);
     done.deliver(summary());
     self->quit();
   }
@@ -196,26 +244,46 @@ void coordinator_state::fail(const caf::error& err) {
   if (!running)
     return;
   running = false;
+  show_progress(true);
   spdlog::error("run aborted: {}", error_text(err));
   done.deliver(err);
   self->quit();
 }
 
-void coordinator_state::log_progress() const {
+void coordinator_state::show_progress(bool final) {
+  if (plan.progress == progress_mode::none)
+    return;
+  auto elapsed = std::max(seconds_since(started), 1e-3);
+  std::string out;
+  if (plan.progress == progress_mode::tty && tty_lines > 0)
+    out += "\x1b[" + std::to_string(tty_lines) + "F"; // back to the first line
   for (auto& j : jobs) {
     auto& s = j.stats;
-    auto elapsed = seconds_since(started);
-    std::string retry_text;
-    for (size_t k = 1; k < s.retries_by_kind.size(); ++k)
-      if (s.retries_by_kind[k] > 0)
-        retry_text += fmt::format(" {}:{}", to_string(static_cast<failure_kind>(k)),
-                                  s.retries_by_kind[k]);
-    spdlog::info("{}: {}/{} done, {} failed, {} in flight, kept {}, dup {}, "
-                 "retries {}{}{}, {:.1f} req/s",
-                 s.name, s.done, s.planned, s.failed, j.in_flight, s.kept,
-                 s.duplicates, s.retries(), retry_text.empty() ? "" : " (",
-                 retry_text.empty() ? "" : retry_text.substr(1) + ")",
-                 elapsed > 0 ? static_cast<double>(j.finished) / elapsed : 0.0);
+    progress_row row;
+    row.name = s.name;
+    row.finished = s.done + s.failed;
+    row.total = j.spec.is_target() ? 0
+                                   : j.spec.requests
+                                       - j.spec.finished_before.size();
+    row.failed = s.failed;
+    row.kept = j.kept_total();
+    row.target_unique = j.spec.target_unique;
+    row.duplicates = s.duplicates;
+    row.in_flight = j.in_flight;
+    row.retries = s.retries();
+    auto t = j.finished ? std::max(s.wall_s, 1e-3) : elapsed;
+    row.requests_per_s = static_cast<double>(row.finished) / t;
+    row.kept_per_s = static_cast<double>(s.kept) / t;
+    row.done = j.finished;
+    if (plan.progress == progress_mode::tty)
+      out += "\x1b[2K" + render_progress(row) + "\n";
+    else if (!final)
+      spdlog::info("{}", render_progress(row));
+  }
+  if (plan.progress == progress_mode::tty) {
+    tty_lines = jobs.size();
+    std::fputs(out.c_str(), stderr);
+    std::fflush(stderr);
   }
 }
 
@@ -224,8 +292,14 @@ run_summary coordinator_state::summary() const {
   out.wall_s = seconds_since(started);
   for (auto& j : jobs) {
     auto s = j.stats;
-    if (!j.logged_done)
-      s.wall_s = seconds_since(j.started);
+    if (!j.finished)
+      s.wall_s = out.wall_s;
+    s.planned = j.spec.is_target() ? s.done + s.failed
+                                   : j.spec.requests
+                                       - j.spec.finished_before.size();
+    s.target_unique = j.spec.target_unique;
+    s.resumed_items = j.spec.finished_before.size();
+    s.resumed_kept = j.spec.kept_before;
     s.latency_p50_ms = percentile_ms(j.latencies_us, 0.50);
     s.latency_p95_ms = percentile_ms(j.latencies_us, 0.95);
     s.latency_p99_ms = percentile_ms(j.latencies_us, 0.99);
@@ -240,34 +314,34 @@ coordinator(coordinator_actor::stateful_pointer<coordinator_state> self,
             rate_limiter_actor limiter, writer_actor writer) {
   auto& st = self->state;
   st.retries.emplace(plan.max_retries, plan.backoff_base, plan.backoff_max);
+  for (auto& spec : plan.jobs) {
+    coordinator_state::job_run j;
+    std::sort(spec.finished_before.begin(), spec.finished_before.end());
+    j.stats.name = spec.name;
+    j.stats.mode = spec.mode;
+    j.spec = std::move(spec);
+    st.jobs.push_back(std::move(j));
+  }
+  plan.jobs.clear(); // the job_runs own the specs now
   st.plan = std::move(plan);
   st.idle = std::move(pool);
   st.limiter = std::move(limiter);
   st.writer = std::move(writer);
-  for (auto& spec : st.plan.jobs) {
-    coordinator_state::job_run j;
-    j.stats.name = spec.name;
-    j.stats.mode = spec.mode;
-    j.stats.planned = spec.requests;
-    st.unfinished += spec.requests;
-    st.jobs.push_back(std::move(j));
-  }
+  st.jobs_left = st.jobs.size();
   return {
     [self](run_atom) -> caf::result<run_summary> {
       auto& st = self->state;
       st.done = self->make_response_promise<run_summary>();
       st.started = std::chrono::steady_clock::now();
-      for (auto& j : st.jobs)
-        j.started = st.started;
-      if (st.unfinished == 0) {
-        st.done.deliver(st.summary());
-        return st.done;
-      }
       if (st.idle.empty())
         return caf::make_error(caf::sec::runtime_error,
                                std::string{"no request actors"});
       st.running = true;
-      if (st.plan.progress_interval.count() > 0)
+      for (uint32_t j = 0; j < st.jobs.size(); ++j)
+        st.check_job(j); // jobs finished by an earlier run
+      if (!st.running)
+        return st.done;
+      if (st.plan.progress != progress_mode::none)
         self->delayed_send(self, st.plan.progress_interval, tick_atom_v);
       st.pump();
       return st.done;
@@ -281,7 +355,7 @@ coordinator(coordinator_actor::stateful_pointer<coordinator_state> self,
       auto& st = self->state;
       if (!st.running)
         return;
-      st.log_progress();
+      st.show_progress(false);
       self->delayed_send(self, st.plan.progress_interval, tick_atom_v);
     },
   };

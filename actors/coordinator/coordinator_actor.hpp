@@ -1,7 +1,8 @@
 // Actor shell of the coordinator: owns the plan of a run, hands work items to
 // idle request actors once the rate limiter granted a token, decides retries
 // (retry_policy), forwards choices to the writer and ends the run when every
-// item is written or recorded as failed.
+// job is finished: all its items written or recorded as failed, or (target
+// jobs) enough names kept.
 #pragma once
 
 #include <chrono>
@@ -10,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "coordinator/progress.hpp"
 #include "coordinator/retry_policy.hpp"
 #include "messages/interfaces.hpp"
 #include "messages/plan.hpp"
@@ -27,13 +29,20 @@ struct coordinator_state {
   };
 
   struct job_run {
+    job_spec spec;
     job_stats stats;
-    uint64_t next_index = 0;   ///< next fresh item
-    uint64_t finished = 0;     ///< written or failed
-    uint64_t in_flight = 0;
+    uint64_t next_index = 0;  ///< next fresh index to consider
+    size_t skip_pos = 0;      ///< cursor in spec.finished_before
+    uint64_t outstanding = 0; ///< issued, not yet written or failed
+    uint64_t in_flight = 0;   ///< at a request actor right now
     std::vector<uint32_t> latencies_us;
-    std::chrono::steady_clock::time_point started;
-    bool logged_done = false;
+    bool finished = false;
+
+    uint64_t kept_total() const { return spec.kept_before + stats.kept; }
+    /// Advances past resumed items; true when a fresh item may be issued.
+    bool fresh_available();
+    /// True when nothing is outstanding and no fresh item may be issued.
+    bool complete();
   };
 
   explicit coordinator_state(coordinator_actor::pointer self);
@@ -42,11 +51,11 @@ struct coordinator_state {
   run_plan plan;
   std::optional<retry_policy> retries;
   std::vector<request_actor> idle;
-  std::deque<pending> due; ///< retries whose backoff elapsed, and re-queued items
+  std::deque<pending> due; ///< retries whose backoff elapsed, re-queued items
   std::vector<job_run> jobs;
   size_t next_job = 0; ///< round-robin cursor over jobs for fresh items
   size_t in_flight = 0;
-  uint64_t unfinished = 0;
+  size_t jobs_left = 0;
   rate_limiter_actor limiter; ///< null = no rate limit
   uint32_t tokens = 0;
   bool acquiring = false;
@@ -54,16 +63,18 @@ struct coordinator_state {
   caf::typed_response_promise<run_summary> done;
   bool running = false;
   std::chrono::steady_clock::time_point started;
+  size_t tty_lines = 0; ///< status lines drawn last time (tty progress)
 
-  bool has_work() const;
-  pending next_item();
+  bool has_work();
+  std::optional<pending> next_item();
   void pump();
   void dispatch(request_actor worker, pending item);
   void on_result(request_actor worker, attempt_result& r);
   void on_worker_lost(pending item, const caf::error& err);
   void finish_item(uint32_t job);
+  void check_job(uint32_t job);
   void fail(const caf::error& err);
-  void log_progress() const;
+  void show_progress(bool final);
   run_summary summary() const;
 };
 

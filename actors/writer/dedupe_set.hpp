@@ -18,6 +18,16 @@ public:
   size_t size() const { return size_; }
   size_t capacity() const { return slots_.size(); }
 
+  /// Calls f(key) for every key, in no particular order.
+  template <class F>
+  void for_each(F f) const {
+    if (has_zero_)
+      f(uint64_t{0});
+    for (auto k : slots_)
+      if (k != 0)
+        f(k);
+  }
+
 private:
   void grow();
   size_t slot_of(uint64_t key) const;

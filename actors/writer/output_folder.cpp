@@ -67,6 +67,19 @@ void cut_torn_tail(const std::string& path, const std::string& data) {
     throw output_error(sys_error("cannot repair", path, errno));
 }
 
+// Calls f on every whole line of `data` (a torn tail is skipped).
+template <class F>
+void for_each_line(const std::string& data, F f) {
+  size_t pos = 0;
+  while (pos < data.size()) {
+    auto eol = data.find('\n', pos);
+    if (eol == std::string::npos)
+      return;
+    f(std::string_view{data}.substr(pos, eol - pos));
+    pos = eol + 1;
+  }
+}
+
 } // namespace
 
 void append_json_string(std::string& out, std::string_view s) {
@@ -112,8 +125,10 @@ std::string utc_timestamp() {
 }
 
 output_folder::output_folder(std::string dir, std::string mode,
-                             name_filter filter)
-  : dir_(std::move(dir)), mode_(std::move(mode)), filter_(std::move(filter)) {
+                             name_filter filter,
+                             std::shared_ptr<dedupe_set> seen)
+  : dir_(std::move(dir)), mode_(std::move(mode)), filter_(std::move(filter)),
+    seen_(seen ? std::move(seen) : std::make_shared<dedupe_set>()) {
   std::error_code ec;
   fs::create_directories(dir_, ec);
   if (ec)
@@ -133,40 +148,31 @@ output_folder::~output_folder() {
 void output_folder::load_existing() {
   auto hash_path = dir_ + "/hash_table.txt";
   auto names_path = dir_ + "/names.jsonl";
+  // This folder's own keys (a shared set may also hold other folders').
+  dedupe_set mine;
   auto hashes = read_file(hash_path);
   cut_torn_tail(hash_path, hashes);
-  size_t pos = 0;
-  while (pos < hashes.size()) {
-    auto eol = hashes.find('\n', pos);
-    if (eol == std::string::npos)
-      break; // torn tail, already cut
+  for_each_line(hashes, [&](std::string_view line) {
     uint64_t key;
-    if (parse_uid(std::string_view{hashes}.substr(pos, eol - pos), key))
-      seen_.insert(key);
-    pos = eol + 1;
-  }
+    if (parse_uid(line, key))
+      mine.insert(key);
+  });
   // names.jsonl is written before hash_table.txt: a crash between the two
   // leaves uids only in names.jsonl. Take them from there and complete the
   // hash table, so the folder never gets a name twice.
   auto names = read_file(names_path);
   cut_torn_tail(names_path, names);
-  std::string missing;
   static constexpr std::string_view uid_field = "{\"uid\":\"";
-  pos = 0;
-  while (pos < names.size()) {
-    auto eol = names.find('\n', pos);
-    if (eol == std::string::npos)
-      break;
-    std::string_view line{names.data() + pos, eol - pos};
+  std::string missing;
+  for_each_line(names, [&](std::string_view line) {
     uint64_t key;
     if (line.substr(0, uid_field.size()) == uid_field
         && parse_uid(line.substr(uid_field.size(), 16), key)
-        && seen_.insert(key)) {
+        && mine.insert(key)) {
       missing += uid_hex(key);
       missing += '\n';
     }
-    pos = eol + 1;
-  }
+  });
   if (!missing.empty()) {
     int fd = open_append(hash_path);
     try {
@@ -177,7 +183,9 @@ void output_folder::load_existing() {
     }
     ::close(fd);
   }
-  preexisting_ = seen_.size();
+  mine.for_each([this](uint64_t key) { seen_->insert(key); });
+  preexisting_ = mine.size();
+  count_ = preexisting_;
 }
 
 void output_folder::append(int fd, const std::string& path,
@@ -215,7 +223,7 @@ write_stats output_folder::write(uint64_t request_index, std::string_view model,
       case name_verdict::kept: break;
     }
     auto key = name_key(name);
-    if (!seen_.insert(key)) {
+    if (!seen_->insert(key)) {
       ++st.duplicates;
       continue;
     }
@@ -250,6 +258,7 @@ write_stats output_folder::write(uint64_t request_index, std::string_view model,
   // already inserted above need no rollback.
   append(names_fd_, dir_ + "/names.jsonl", buf_);
   append(hashes_fd_, dir_ + "/hash_table.txt", uids_);
+  count_ += st.kept;
   return st;
 }
 

@@ -5,6 +5,8 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -25,7 +27,10 @@ class output_folder {
 public:
   /// Creates `dir` if needed, opens its files for appending and loads the
   /// names it already holds (hash_table.txt, reconciled with names.jsonl).
-  output_folder(std::string dir, std::string mode, name_filter filter);
+  /// Folders given the same `seen` set dedupe across each other (a run's
+  /// `dedupe: global`); by default a folder has a set of its own.
+  output_folder(std::string dir, std::string mode, name_filter filter,
+                std::shared_ptr<dedupe_set> seen = nullptr);
   ~output_folder();
   output_folder(const output_folder&) = delete;
   output_folder& operator=(const output_folder&) = delete;
@@ -33,7 +38,7 @@ public:
   /// Names already in the folder when it was opened.
   uint64_t preexisting() const { return preexisting_; }
   /// Names in the folder now.
-  uint64_t size() const { return seen_.size(); }
+  uint64_t size() const { return count_; }
 
   /// Extracts, filters and dedupes the choices of request `request_index`
   /// and appends the kept ones. On return they are in the kernel's hands.
@@ -52,8 +57,9 @@ private:
   std::string dir_;
   std::string mode_;
   name_filter filter_;
-  dedupe_set seen_;
+  std::shared_ptr<dedupe_set> seen_;
   uint64_t preexisting_ = 0;
+  uint64_t count_ = 0;
   int names_fd_ = -1;
   int hashes_fd_ = -1;
   int failures_fd_ = -1;

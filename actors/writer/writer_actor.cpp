@@ -6,49 +6,66 @@ namespace evo {
 
 namespace {
 
-caf::error output_failure(const std::exception& e) {
-  return caf::make_error(caf::sec::runtime_error, std::string{e.what()});
+caf::error output_failure(const std::string& what) {
+  return caf::make_error(caf::sec::runtime_error, what);
+}
+
+caf::error no_folder(uint32_t job) {
+  return output_failure("writer: job " + std::to_string(job)
+                        + " has no open folder");
 }
 
 } // namespace
 
+writer_state::job_files* writer_state::find(uint32_t job) {
+  auto it = jobs.find(job);
+  return it == jobs.end() ? nullptr : &it->second;
+}
+
 writer_actor::behavior_type
-writer(writer_actor::stateful_pointer<writer_state> self) {
+writer(writer_actor::stateful_pointer<writer_state> self,
+       std::shared_ptr<run_journal> journal, bool global_dedupe) {
+  self->state.journal = std::move(journal);
+  if (global_dedupe)
+    self->state.global_seen = std::make_shared<dedupe_set>();
   return {
     [self](open_atom, const job_output& out) -> caf::result<uint64_t> {
       try {
         auto folder = std::make_unique<output_folder>(
-          out.dir, out.mode, name_filter{out.name_regex, out.weaklist});
+          out.dir, out.mode, name_filter{out.name_regex, out.weaklist},
+          self->state.global_seen);
         auto known = folder->preexisting();
-        self->state.folders[out.job] = std::move(folder);
+        self->state.jobs[out.job] = {out.name, std::move(folder)};
         return known;
       } catch (const std::exception& e) {
-        return output_failure(e);
+        return output_failure(e.what());
       }
     },
     [self](const write_batch& batch) -> caf::result<write_stats> {
-      auto it = self->state.folders.find(batch.job);
-      if (it == self->state.folders.end())
-        return caf::make_error(caf::sec::runtime_error,
-                               "writer: job " + std::to_string(batch.job)
-                                 + " has no open folder");
+      auto* job = self->state.find(batch.job);
+      if (job == nullptr)
+        return no_folder(batch.job);
       try {
-        return it->second->write(batch.index, batch.model, batch.choices);
+        auto stats = job->folder->write(batch.index, batch.model,
+                                        batch.choices);
+        if (self->state.journal)
+          self->state.journal->record(job->name, batch.index, true);
+        return stats;
       } catch (const std::exception& e) {
-        return output_failure(e);
+        return output_failure(e.what());
       }
     },
     [self](const failure_record& rec) -> caf::result<uint64_t> {
-      auto it = self->state.folders.find(rec.job);
-      if (it == self->state.folders.end())
-        return caf::make_error(caf::sec::runtime_error,
-                               "writer: job " + std::to_string(rec.job)
-                                 + " has no open folder");
+      auto* job = self->state.find(rec.job);
+      if (job == nullptr)
+        return no_folder(rec.job);
       try {
-        it->second->record_failure(rec);
+        job->folder->record_failure(rec);
+        if (self->state.journal)
+          self->state.journal->record(job->name, rec.index, false);
         return rec.index;
       } catch (const std::exception& e) {
-        return output_failure(e);
+        return output_failure(e.what());
       }
     },
   };

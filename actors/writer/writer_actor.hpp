@@ -1,5 +1,5 @@
-// Actor shell around output_folder: owns every job's folder of a run. Spawn
-// it detached: it does blocking file I/O.
+// Actor shell around output_folder and run_journal: owns every job's folder
+// of a run. Spawn it detached: it does blocking file I/O.
 #pragma once
 
 #include <memory>
@@ -7,15 +7,27 @@
 
 #include "messages/interfaces.hpp"
 #include "writer/output_folder.hpp"
+#include "writer/run_journal.hpp"
 
 namespace evo {
 
 struct writer_state {
   static inline const char* name = "writer";
-  std::unordered_map<uint32_t, std::unique_ptr<output_folder>> folders;
+  struct job_files {
+    std::string name;
+    std::unique_ptr<output_folder> folder;
+  };
+  std::unordered_map<uint32_t, job_files> jobs;
+  std::shared_ptr<run_journal> journal;   ///< null = no journal
+  std::shared_ptr<dedupe_set> global_seen; ///< null = dedupe per job
+
+  job_files* find(uint32_t job);
 };
 
+/// `journal` (may be null) records every finished item after its names;
+/// `global_dedupe` makes all folders share one dedupe set.
 writer_actor::behavior_type
-writer(writer_actor::stateful_pointer<writer_state> self);
+writer(writer_actor::stateful_pointer<writer_state> self,
+       std::shared_ptr<run_journal> journal, bool global_dedupe);
 
 } // namespace evo

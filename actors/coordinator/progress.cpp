@@ -1,0 +1,57 @@
+#include "coordinator/progress.hpp"
+
+#include <cstdio>
+
+namespace evo {
+
+double eta_seconds(const progress_row& r) {
+  if (r.done)
+    return 0;
+  if (r.target_unique > 0) {
+    if (r.kept >= r.target_unique)
+      return 0;
+    return r.kept_per_s > 0
+             ? static_cast<double>(r.target_unique - r.kept) / r.kept_per_s
+             : -1;
+  }
+  if (r.finished >= r.total)
+    return 0;
+  return r.requests_per_s > 0
+           ? static_cast<double>(r.total - r.finished) / r.requests_per_s
+           : -1;
+}
+
+std::string render_progress(const progress_row& r) {
+  char count[64];
+  if (r.target_unique > 0)
+    std::snprintf(count, sizeof(count), "%llu/%llu names",
+                  static_cast<unsigned long long>(r.kept),
+                  static_cast<unsigned long long>(r.target_unique));
+  else
+    std::snprintf(count, sizeof(count), "%llu/%llu req",
+                  static_cast<unsigned long long>(r.finished),
+                  static_cast<unsigned long long>(r.total));
+  char eta[32];
+  auto secs = eta_seconds(r);
+  if (r.done)
+    std::snprintf(eta, sizeof(eta), "done");
+  else if (secs < 0)
+    std::snprintf(eta, sizeof(eta), "ETA ?");
+  else if (secs < 120)
+    std::snprintf(eta, sizeof(eta), "ETA %.0fs", secs);
+  else
+    std::snprintf(eta, sizeof(eta), "ETA %.0fm", secs / 60);
+  char line[256];
+  std::snprintf(line, sizeof(line),
+                "%-16s %-18s kept %-7llu dup %-6llu fail %-4llu retries %-4llu "
+                "inflight %-4llu %7.1f req/s  %s",
+                r.name.c_str(), count, static_cast<unsigned long long>(r.kept),
+                static_cast<unsigned long long>(r.duplicates),
+                static_cast<unsigned long long>(r.failed),
+                static_cast<unsigned long long>(r.retries),
+                static_cast<unsigned long long>(r.in_flight), r.requests_per_s,
+                eta);
+  return line;
+}
+
+} // namespace evo
