@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# CI: the test suite under sanitizers.
+#   1. ASan + UBSan (Debug): every test executable and both binaries, all of
+#      ctest except the long reliability fault matrix (set EVO_ASAN_ALL=1 to
+#      run it too).
+#   2. TSan: test_unit + test_cli and both binaries.
+# Build dirs: build-asan, build-tsan. Prints the time each phase took.
+# Usage: .ci/sanitizers.sh [asan|tsan|all]   (default all)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+what="${1:-all}"
+jobs="${EVO_JOBS:-$(nproc)}"
+
+export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1"
+export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
+# second_deadlock_stack helps read lock-order reports.
+export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1"
+
+phase() { printf '\n=== %s (%s)\n' "$1" "$(date +%T)"; }
+took() { printf '=== %s took %ds\n' "$1" "$(( $(date +%s) - $2 ))"; }
+
+test_targets=(test_unit test_config test_sim test_cli test_reliability
+              evoselfcode evoselfcode-sim)
+
+if [[ "$what" == all || "$what" == asan ]]; then
+  t0=$(date +%s)
+  phase "ASan+UBSan build"
+  cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug \
+        -DEVO_SANITIZE=address,undefined >/dev/null
+  cmake --build build-asan -j"$jobs" --target "${test_targets[@]}"
+  took "ASan+UBSan build" "$t0"
+  t1=$(date +%s)
+  phase "ASan+UBSan ctest"
+  exclude=(-LE reliability)
+  [[ "${EVO_ASAN_ALL:-0}" == 1 ]] && exclude=()
+  (cd build-asan && ctest --output-on-failure "${exclude[@]}")
+  took "ASan+UBSan ctest" "$t1"
+fi
+
+if [[ "$what" == all || "$what" == tsan ]]; then
+  t0=$(date +%s)
+  phase "TSan build"
+  cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+        -DEVO_SANITIZE=thread >/dev/null
+  cmake --build build-tsan -j"$jobs" --target test_unit test_cli \
+        evoselfcode evoselfcode-sim
+  took "TSan build" "$t0"
+  t1=$(date +%s)
+  phase "TSan ctest"
+  (cd build-tsan && ctest --output-on-failure -R '^(unit|cli)$')
+  took "TSan ctest" "$t1"
+fi
