@@ -16,41 +16,12 @@ source "$(dirname "$0")/lib.sh"
 bench_init http_path
 CONCURRENCIES=${CONCURRENCIES:-"1 8 32 64"}
 DURATION=${DURATION:-5}
-command -v nginx >/dev/null || bench_die "nginx missing (apt-get install -y nginx-light)"
 command -v wrk >/dev/null || bench_die "wrk missing (apt-get install -y wrk)"
 [ -x /usr/bin/time ] || bench_die "/usr/bin/time missing (apt-get install -y time)"
 
 T=$BENCH_TMP
-chmod 755 "$T"
-PORT=$(bench_free_port)
-BODY='{"id":"cmpl-1","object":"text_completion","created":1,"model":"m","choices":[{"index":0,"text":"merge_sorted_lists","finish_reason":"stop","logprobs":null}],"usage":{"prompt_tokens":10,"completion_tokens":4,"total_tokens":14}}'
-mkdir -p "$T/nginx"
-cat >"$T/nginx/nginx.conf" <<CONF
-daemon off;
-worker_processes 1;
-pid $T/nginx/nginx.pid;
-error_log $T/nginx/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  keepalive_timeout 65s;
-  client_body_temp_path $T/nginx/body;
-  proxy_temp_path $T/nginx/proxy;
-  fastcgi_temp_path $T/nginx/fastcgi;
-  uwsgi_temp_path $T/nginx/uwsgi;
-  scgi_temp_path $T/nginx/scgi;
-  server {
-    listen 127.0.0.1:$PORT;
-    location /v1/completions { default_type application/json; return 200 '$BODY'; }
-    location / { return 404; }
-  }
-}
-CONF
-nginx -p "$T/nginx" -c "$T/nginx/nginx.conf" 2>"$T/nginx/stderr" &
-NGINX_PID=$!
-bench_track "$NGINX_PID"
-bench_wait_port "$PORT" 10
+bench_start_nginx "$T/nginx"
+PORT=$NGINX_PORT
 
 cat >"$T/post.lua" <<'LUA'
 wrk.method = "POST"

@@ -125,3 +125,41 @@ bench_json_num() {
 }
 
 bench_now() { date +%s.%N; }
+
+# bench_start_nginx DIR: nginx (daemon off, 1 worker, 127.0.0.1 on a free
+# port) answering POST /v1/completions with a fixed vLLM-shaped body (n=1).
+# Sets NGINX_PID and NGINX_PORT.
+BENCH_COMPLETION_BODY='{"id":"cmpl-1","object":"text_completion","created":1,"model":"m","choices":[{"index":0,"text":"merge_sorted_lists","finish_reason":"stop","logprobs":null}],"usage":{"prompt_tokens":10,"completion_tokens":4,"total_tokens":14}}'
+bench_start_nginx() {
+  local d=$1
+  command -v nginx >/dev/null || bench_die "nginx missing (apt-get install -y nginx-light)"
+  mkdir -p "$d"
+  chmod 755 "$BENCH_TMP" "$d"   # the worker may run as nobody
+  NGINX_PORT=$(bench_free_port)
+  cat >"$d/nginx.conf" <<CONF
+daemon off;
+worker_processes 1;
+pid $d/nginx.pid;
+error_log $d/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  keepalive_timeout 65s;
+  client_body_temp_path $d/body;
+  proxy_temp_path $d/proxy;
+  fastcgi_temp_path $d/fastcgi;
+  uwsgi_temp_path $d/uwsgi;
+  scgi_temp_path $d/scgi;
+  server {
+    listen 127.0.0.1:$NGINX_PORT;
+    location /v1/completions { default_type application/json; return 200 '$BENCH_COMPLETION_BODY'; }
+    location / { return 404; }
+  }
+}
+CONF
+  nginx -p "$d" -c "$d/nginx.conf" 2>"$d/stderr" &
+  NGINX_PID=$!
+  bench_track "$NGINX_PID"
+  bench_wait_port "$NGINX_PORT" 10
+}
