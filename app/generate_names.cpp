@@ -82,6 +82,8 @@ int generate_names(const generate_options& o) {
                    : std::string{"none"});
     auto plan = c.make_plan(std::move(jobs));
     plan.progress = progress_for(o.quiet);
+    if (plan.progress == progress_mode::tty)
+      plan.progress_interval = std::chrono::milliseconds(500);
     auto summary = c.run(std::move(plan), outputs);
     // With both modes on the same prompt, FIM and L2R are an A/B pair.
     std::vector<ab_pair> pairs;

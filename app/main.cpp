@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include "generate_names.hpp"
+#include "run_manifest.hpp"
 
 int main(int argc, char** argv) {
   // Logs go to stderr; stdout carries the summary table only.
@@ -43,6 +44,20 @@ int main(int argc, char** argv) {
   names->add_flag("-q,--quiet", gen.quiet, "warnings and errors only");
   names->add_flag("-v,--verbose", gen.verbose, "debug logging");
 
+  evo::manifest_options man;
+  auto* run = datagen->add_subcommand(
+    "run", "run the jobs of a manifest over one pool and one rate limit");
+  run->add_option("--manifest", man.manifest_path, "job manifest (YAML)")
+    ->required();
+  run->add_option("--out", man.out_dir,
+                  "output folder (default: io.out_names_dir of the base config)");
+  run->add_option("--base-url", man.base_url,
+                  "server URL (\"/v1\" appended when missing) or embedded");
+  run->add_flag("--resume", man.resume,
+                "continue a killed run from <out>/journal.jsonl");
+  run->add_flag("-q,--quiet", man.quiet, "warnings and errors only");
+  run->add_flag("-v,--verbose", man.verbose, "debug logging");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -51,5 +66,7 @@ int main(int argc, char** argv) {
   }
   if (names->parsed())
     return evo::generate_names(gen);
+  if (run->parsed())
+    return evo::run_manifest(man);
   return 2;
 }

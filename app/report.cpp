@@ -51,6 +51,9 @@ nlohmann::json to_json(const job_stats& j) {
     retries[to_string(static_cast<failure_kind>(k))] = j.retries_by_kind[k];
   return {{"name", j.name},
           {"mode", j.mode},
+          {"target_unique", j.target_unique},
+          {"resumed_items", j.resumed_items},
+          {"names_in_folder", j.resumed_kept + j.kept},
           {"requests", j.planned},
           {"done", j.done},
           {"failed", j.failed},

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 
 namespace evo {
@@ -49,9 +50,14 @@ bool coordinator_state::job_run::fresh_available() {
   auto kept = kept_total();
   if (kept >= spec.target_unique)
     return false;
-  // Names still missing bound the items in the air: a target job stops
-  // close to its target instead of overshooting by a whole pool.
-  return outstanding < spec.target_unique - kept;
+  // Items in the air are bounded by the names still missing over the names
+  // an item has yielded so far, so a target job stops close to its target
+  // instead of overshooting by a whole pool.
+  auto missing = static_cast<double>(spec.target_unique - kept);
+  auto per_item = stats.done > 0 ? std::max(0.05, static_cast<double>(stats.kept)
+                                                    / static_cast<double>(stats.done))
+                                 : 1.0;
+  return static_cast<double>(outstanding) < std::ceil(missing / per_item);
 }
 
 bool coordinator_state::job_run::complete() {

@@ -1,0 +1,134 @@
+#include "run_manifest.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <filesystem>
+
+#include "client.hpp"
+#include "config/manifest_loader.hpp"
+#include "report.hpp"
+#include "request/openai_protocol.hpp"
+#include "writer/output_folder.hpp"
+#include "writer/run_journal.hpp"
+
+namespace evo {
+
+namespace {
+
+job_spec to_job_spec(const manifest_job& j) {
+  auto req = j.mode == job_mode::fim
+               ? build_fim_request(j.fim, j.model, j.prefix, j.suffix, j.params)
+               : build_l2r_request(j.model, j.prompt, j.params);
+  auto spec = make_job(j.name, to_string(j.mode), req.endpoint,
+                       std::move(req.body), j.num_batches);
+  spec.target_unique = j.target_unique;
+  spec.max_requests = j.max_requests;
+  return spec;
+}
+
+// FIM and L2R jobs asking the same thing of the model the same way.
+std::vector<ab_pair> find_ab_pairs(const std::vector<manifest_job>& jobs) {
+  std::vector<ab_pair> pairs;
+  std::vector<bool> used(jobs.size(), false);
+  for (size_t f = 0; f < jobs.size(); ++f) {
+    if (jobs[f].mode != job_mode::fim)
+      continue;
+    for (size_t l = 0; l < jobs.size(); ++l) {
+      auto& a = jobs[f];
+      auto& b = jobs[l];
+      if (used[l] || b.mode != job_mode::l2r || a.prefix != b.prompt
+          || a.params.temperature != b.params.temperature
+          || a.params.top_p != b.params.top_p || a.params.n != b.params.n
+          || a.model != b.model)
+        continue;
+      used[l] = true;
+      pairs.push_back({f, l});
+      break;
+    }
+  }
+  return pairs;
+}
+
+} // namespace
+
+int run_manifest(const manifest_options& o) {
+  manifest m;
+  try {
+    m = load_manifest(o.manifest_path);
+    if (o.base_url)
+      m.base.api.base_url = normalize_base_url(*o.base_url, "--base-url");
+  } catch (const config_error& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 2;
+  }
+  spdlog::set_level(o.quiet     ? spdlog::level::warn
+                    : o.verbose ? spdlog::level::debug
+                                : spdlog::level::info);
+  auto out = o.out_dir.value_or(m.base.out_names_dir);
+
+  std::vector<std::string> names;
+  for (auto& j : m.jobs)
+    names.push_back(j.name);
+  run_options ropts;
+  ropts.global_dedupe = m.dedupe == dedupe_scope::global;
+  try {
+    std::filesystem::create_directories(out);
+    ropts.journal = std::make_shared<run_journal>(out + "/journal.jsonl",
+                                                  names, o.resume);
+  } catch (const output_error& e) {
+    // An existing run in the folder without --resume, or a journal of
+    // other jobs: a usage problem, nothing was written.
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: cannot create output folder %s: %s\n",
+                 out.c_str(), e.what());
+    return 1;
+  }
+
+  std::vector<job_spec> jobs;
+  std::vector<job_output> outputs;
+  for (auto& j : m.jobs) {
+    outputs.push_back({static_cast<uint32_t>(jobs.size()), j.name,
+                       out + "/" + j.name, to_string(j.mode), j.name_regex,
+                       j.weaklist});
+    jobs.push_back(to_job_spec(j));
+  }
+  try {
+    client c{m.base.api, m.base.model};
+    spdlog::info("run {}: {} job(s), server {}, pool {}, rate limit {}, "
+                 "dedupe {}",
+                 o.manifest_path, jobs.size(), c.base_url(),
+                 m.base.api.max_concurrent_requests,
+                 m.base.api.rate_limit_per_second
+                   ? std::to_string(*m.base.api.rate_limit_per_second) + "/s"
+                   : std::string{"none"},
+                 ropts.global_dedupe ? "global" : "per job");
+    auto plan = c.make_plan(std::move(jobs));
+    plan.progress = progress_for(o.quiet);
+    if (plan.progress == progress_mode::tty)
+      plan.progress_interval = std::chrono::milliseconds(500);
+    auto summary = c.run(std::move(plan), outputs, ropts);
+    auto pairs = find_ab_pairs(m.jobs);
+    log_summary(summary);
+    write_report(out, summary, pairs);
+    std::fputs(render_table(summary).c_str(), stdout);
+    std::fputs(render_ab_table(summary, pairs).c_str(), stdout);
+    std::fflush(stdout);
+    uint64_t failed = 0;
+    for (auto& j : summary.jobs)
+      failed += j.failed;
+    if (failed > 0) {
+      spdlog::warn("{} request(s) failed for good: see {}/<job>/failures.jsonl",
+                   failed, out);
+      return 3;
+    }
+    return 0;
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    return 1;
+  }
+}
+
+} // namespace evo
