@@ -22,14 +22,15 @@ export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
 status=0
 for t in "${targets[@]}"; do
-  work="build-fuzz/corpus/$t"
-  findings="build-fuzz/findings/$t"
+  # Absolute paths: fuzz_config changes into a scratch folder.
+  work="$PWD/build-fuzz/corpus/$t"
+  findings="$PWD/build-fuzz/findings/$t"
   mkdir -p "$work" "$findings"
   cp -f tests/fuzz/corpus/"$t"/* "$work"/ 2>/dev/null || true
   find tests/fuzz/regressions/"$t" -type f ! -name '.keep' ! -name README.md \
        -exec cp -f {} "$work"/ \; 2>/dev/null || true
   dict=()
-  [[ -f tests/fuzz/$t.dict ]] && dict=(-dict=tests/fuzz/$t.dict)
+  [[ -f tests/fuzz/$t.dict ]] && dict=(-dict="$PWD/tests/fuzz/$t.dict")
   t1=$(date +%s)
   echo "=== $t for ${secs}s"
   if ! build-fuzz/"$t" "${dict[@]}" -max_total_time="$secs" -timeout=10 \

@@ -105,7 +105,11 @@ inline void config_one(const uint8_t* data, size_t size, const std::string& dir)
     std::string_view msg = e.what();
     if (msg.empty())
       fuzz_fail("config_error with an empty message");
-    if (msg.find('\n') != std::string_view::npos)
+    // EVO_FUZZ_CONFIG_MULTILINE_OK=1 skips this check (to look for other
+    // findings while the known one is open).
+    static const bool multiline_ok = std::getenv("EVO_FUZZ_CONFIG_MULTILINE_OK") != nullptr;
+    if (!multiline_ok && (msg.find('\n') != std::string_view::npos
+                          || msg.find('\r') != std::string_view::npos))
       fuzz_fail("config_error message is more than one line");
   }
   // Any other exception escapes: libFuzzer reports it as a crash.

@@ -22,20 +22,21 @@ namespace {
 std::string current_input;
 
 void fail_property(const char* what) {
-  FAIL_CHECK("fuzz property violated: " << what << " (input " << current_input
+  FAIL_CHECK("fuzz property violated: " << std::string{what} << " (input " << current_input
                                         << ")");
 }
 
-std::vector<fs::path> inputs(const std::string& target) {
+std::vector<fs::path> inputs(const std::string& sub, const std::string& target) {
   std::vector<fs::path> out;
-  for (auto sub : {"regressions", "corpus"}) {
+  {
     auto dir = fs::path{EVO_SOURCE_DIR} / "tests/fuzz" / sub / target;
     if (!fs::is_directory(dir))
-      continue;
+      return out;
     for (auto& e : fs::directory_iterator(dir)) {
       if (out.size() >= 10000)
         break;
-      if (e.is_regular_file() && e.path().filename() != "README.md")
+      if (e.is_regular_file() && e.path().filename() != "README.md"
+          && e.path().filename() != ".keep")
         out.push_back(e.path());
     }
   }
@@ -51,10 +52,10 @@ std::string slurp(const fs::path& p) {
 }
 
 template <class F>
-size_t replay(const std::string& target, F&& one) {
+size_t replay(const std::string& sub, const std::string& target, F&& one) {
   evo::fuzz::fuzz_fail_hook = &fail_property;
   size_t n = 0;
-  for (auto& p : inputs(target)) {
+  for (auto& p : inputs(sub, target)) {
     current_input = p.string();
     CAPTURE(current_input);
     auto bytes = slurp(p);
@@ -67,21 +68,21 @@ size_t replay(const std::string& target, F&& one) {
 
 } // namespace
 
-TEST_CASE("fuzz regressions and seeds: responses") {
-  CHECK(replay("fuzz_response", [](const uint8_t* d, size_t n) {
+void responses(const char* sub, size_t at_least) {
+  CHECK(replay(sub, "fuzz_response", [](const uint8_t* d, size_t n) {
           evo::fuzz::response_one(d, n);
-        }) >= 5);
+        }) >= at_least);
 }
 
-TEST_CASE("fuzz regressions and seeds: names") {
-  CHECK(replay("fuzz_name", [](const uint8_t* d, size_t n) {
+void names(const char* sub, size_t at_least) {
+  CHECK(replay(sub, "fuzz_name", [](const uint8_t* d, size_t n) {
           evo::fuzz::name_one(d, n);
-        }) >= 5);
+        }) >= at_least);
 }
 
-TEST_CASE("fuzz regressions and seeds: configs") {
+void configs(const char* sub, size_t at_least) {
   const std::string dir = evo::test::make_temp_dir();
-  CHECK(replay("fuzz_config", [&](const uint8_t* d, size_t n) {
+  CHECK(replay(sub, "fuzz_config", [&](const uint8_t* d, size_t n) {
           try {
             evo::fuzz::config_one(d, n, dir);
           } catch (const std::exception& e) {
@@ -89,5 +90,23 @@ TEST_CASE("fuzz regressions and seeds: configs") {
                        "config_error: "
                        << e.what() << " (input " << current_input << ")");
           }
-        }) >= 5);
+        }) >= at_least);
+}
+
+TEST_CASE("fuzz seeds: responses") { responses("corpus", 5); }
+TEST_CASE("fuzz seeds: names") { names("corpus", 5); }
+TEST_CASE("fuzz seeds: configs") { configs("corpus", 5); }
+TEST_CASE("fuzz regressions: responses") { responses("regressions", 0); }
+TEST_CASE("fuzz regressions: names") { names("regressions", 0); }
+
+// BUG: config_error messages are not one line, as config_loader.hpp
+// promises (and tests/config checks for its corpus). Found by fuzz_config:
+//  - yaml_syntax_error_echoes_newline.yaml: yaml-cpp's "unknown escape
+//    character: <c>" is passed through with <c> a raw newline from the file;
+//  - unknown_key_with_newline.yaml: a quoted key "a\nb" is echoed raw in
+//    "key 'namegen.a<newline>b': expected one of ...".
+// Control characters of the file reach the terminal/log unescaped. Passes
+// once messages escape control characters.
+TEST_CASE("fuzz regressions: configs" * doctest::may_fail()) {
+  configs("regressions", 2);
 }
