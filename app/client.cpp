@@ -10,6 +10,8 @@
 #include "request/http_engine.hpp"
 #include "request/openai_protocol.hpp"
 #include "request/request_actor.hpp"
+#include "cluster.hpp"
+#include "node.hpp"
 #include "sim_server.hpp"
 #include "writer/run_journal.hpp"
 #include "writer/writer_actor.hpp"
@@ -17,31 +19,6 @@
 namespace evo {
 
 namespace {
-
-void configure(caf::actor_system_config& cfg) {
-  cfg.add_message_types<caf::id_block::evo>();
-  // Two cores: one scheduler thread each; the HTTP engine and the writer
-  // have threads of their own.
-  cfg.set("scheduler.max-threads", 2);
-}
-
-sim::sim_options to_sim_options(const embedded_sim_config& e,
-                                const std::string& model) {
-  sim::sim_options o;
-  o.host = "127.0.0.1";
-  o.port = 0;
-  o.latency_ms = e.latency_ms;
-  o.jitter_ms = e.jitter_ms;
-  o.per_token_ms = e.per_token_ms;
-  o.max_concurrency = e.max_concurrency;
-  o.rate_limit = e.rate_limit;
-  o.fault_rate = e.fault_rate;
-  o.faults = e.faults;
-  o.seed = e.seed;
-  o.vocabulary = e.vocabulary;
-  o.model = model;
-  return o;
-}
 
 // Collects choices in memory for complete_batch: a writer that keeps
 // everything, in order. Its data is read only after the run's reply.
@@ -78,47 +55,37 @@ collector(writer_actor::stateful_pointer<collector_state> self,
 struct client::impl {
   api_config api;
   std::string model;
+  cluster_config cluster;
   std::unique_ptr<sim::sim_server> sim; // before the system: outlives it
   http_engine engine;                   // outlives every request actor
   caf::actor_system_config cfg;
   std::unique_ptr<caf::actor_system> sys;
-  std::vector<request_actor> pool;
+  std::vector<request_actor> pool;      // local request actors
   rate_limiter_actor limiter;
+  std::unique_ptr<cluster_link> workers; // null = a local run
 
-  impl(api_config a, std::string m)
-    : api(std::move(a)), model(std::move(m)) {
-    configure(cfg);
-    if (api.is_embedded()) {
-      sim = std::make_unique<sim::sim_server>(
-        to_sim_options(api.embedded, model));
-      auto port = sim->start();
-      api.base_url = "http://127.0.0.1:" + std::to_string(port) + "/v1";
-      spdlog::info("embedded simulator listening on 127.0.0.1:{}", port);
-    }
-    if (api.insecure_skip_verify)
-      spdlog::warn("TLS certificate verification is OFF "
-                   "(api.insecure_skip_verify): the server is not authenticated");
+  impl(api_config a, std::string m, cluster_config c)
+    : api(std::move(a)), model(std::move(m)), cluster(std::move(c)) {
+    bool distributed = !cluster.workers.empty();
+    configure_system(cfg, distributed, cluster.tls);
+    // With worker nodes the head sends no request itself unless asked to
+    // (cluster.local_pool), and needs no model server of its own then.
+    int local = distributed ? cluster.local_pool : api.max_concurrent_requests;
+    if (local > 0)
+      sim = start_embedded_sim(api, model);
     sys = std::make_unique<caf::actor_system>(cfg);
-    request_target target;
-    target.base_url = api.base_url;
-    target.http.timeout = std::chrono::milliseconds(
-      static_cast<int64_t>(api.timeout_s * 1000.0));
-    target.http.ca_file = api.ca_file;
-    target.http.insecure_skip_verify = api.insecure_skip_verify;
-    if (!api.api_key.empty())
-      target.http.headers.push_back("Authorization: Bearer " + api.api_key);
-    for (auto& [name, value] : api.extra_headers)
-      target.http.headers.push_back(name + ": " + value);
-    auto size = std::max(1, api.max_concurrent_requests);
-    pool.reserve(static_cast<size_t>(size));
-    for (int i = 0; i < size; ++i)
-      pool.push_back(sys->spawn(request_worker, &engine, target));
+    if (local > 0)
+      pool = spawn_pool(*sys, engine, make_request_target(api), local);
     if (api.rate_limit_per_second)
       limiter = sys->spawn(rate_limiter, *api.rate_limit_per_second,
                            api.burst);
+    if (distributed)
+      workers = std::make_unique<cluster_link>(*sys, cluster.workers, model,
+                                               cluster.tls.enabled());
   }
 
   ~impl() {
+    workers.reset();
     for (auto& a : pool)
       caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
     if (limiter)
@@ -147,6 +114,12 @@ struct client::impl {
         throw run_error(failure);
     }
     auto coord = sys->spawn(coordinator, std::move(plan), pool, limiter, sink);
+    if (workers)
+      workers->attach(coord);
+    auto detach = caf::detail::make_scope_guard([&] {
+      if (workers)
+        workers->detach();
+    });
     run_summary summary;
     self->request(coord, caf::infinite, run_atom_v)
       .receive([&](run_summary& s) { summary = std::move(s); },
@@ -177,8 +150,9 @@ struct client::impl {
   }
 };
 
-client::client(api_config api, std::string model)
-  : impl_(std::make_unique<impl>(std::move(api), std::move(model))) {
+client::client(api_config api, std::string model, cluster_config cluster)
+  : impl_(std::make_unique<impl>(std::move(api), std::move(model),
+                                 std::move(cluster))) {
   // nop
 }
 
@@ -204,7 +178,13 @@ run_plan client::make_plan(std::vector<job_spec> jobs) const {
     static_cast<int64_t>(impl_->api.backoff_base_s * 1000.0));
   plan.backoff_max = std::chrono::milliseconds(
     static_cast<int64_t>(impl_->api.backoff_max_s * 1000.0));
-  plan.max_in_flight = static_cast<size_t>(std::max(1, impl_->api.max_in_flight()));
+  // Locally the in-flight cap is min(pool, semaphore); with worker nodes it
+  // is the number of request actors they lend.
+  plan.max_in_flight = impl_->workers ? SIZE_MAX
+                                      : static_cast<size_t>(
+                                        std::max(1, impl_->api.max_in_flight()));
+  plan.worker_grace = std::chrono::milliseconds(
+    static_cast<int64_t>(impl_->cluster.grace_s * 1000.0));
   return plan;
 }
 

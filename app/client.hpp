@@ -51,7 +51,9 @@ class client {
 public:
   /// Starts the pool (api.concurrency.max_concurrent_requests request
   /// actors), the rate limiter and, for base_url "embedded", the simulator.
-  client(api_config api, std::string model);
+  /// With cluster.workers, the request actors come from those worker nodes
+  /// (plus cluster.local_pool local ones).
+  client(api_config api, std::string model, cluster_config cluster = {});
   ~client();
   client(const client&) = delete;
   client& operator=(const client&) = delete;

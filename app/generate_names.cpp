@@ -30,6 +30,7 @@ datagen_config load_with_overrides(const generate_options& o) {
   }
   if (o.rate_limit)
     cfg.api.rate_limit_per_second = *o.rate_limit;
+  o.cluster.apply(cfg.cluster);
   return cfg;
 }
 
@@ -72,7 +73,7 @@ int generate_names(const generate_options& o) {
             build_l2r_request(cfg.model, cfg.prompts.l2r_prompt, ng.params));
 
   try {
-    client c{cfg.api, cfg.model};
+    client c{cfg.api, cfg.model, cfg.cluster};
     spdlog::info("generate-names: mode {}, {} request(s) x n={} per mode, "
                  "server {}, pool {}, rate limit {}",
                  o.mode, ng.num_batches, ng.params.n, c.base_url(),

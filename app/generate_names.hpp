@@ -4,8 +4,24 @@
 
 #include <optional>
 #include <string>
+#include <vector>
+
+#include "messages/config.hpp"
 
 namespace evo {
+
+/// --workers / --local-pool, over the config's cluster: section.
+struct cluster_overrides {
+  std::vector<std::string> workers;
+  std::optional<int> local_pool;
+
+  void apply(cluster_config& c) const {
+    if (!workers.empty())
+      c.workers = workers;
+    if (local_pool)
+      c.local_pool = *local_pool;
+  }
+};
 
 struct generate_options {
   std::string config_path = "configs/datagen.yaml";
@@ -16,6 +32,7 @@ struct generate_options {
   std::optional<int> n;
   std::optional<int> concurrency;
   std::optional<double> rate_limit;
+  cluster_overrides cluster;
   bool quiet = false;
   bool verbose = false;
 };

@@ -6,6 +6,7 @@
 
 #include "generate_names.hpp"
 #include "run_manifest.hpp"
+#include "worker.hpp"
 
 int main(int argc, char** argv) {
   // Logs go to stderr; stdout carries the summary table only.
@@ -58,6 +59,35 @@ int main(int argc, char** argv) {
   run->add_flag("-q,--quiet", man.quiet, "warnings and errors only");
   run->add_flag("-v,--verbose", man.verbose, "debug logging");
 
+  for (auto* sub : {names, run}) {
+    auto* target = sub == names ? &gen.cluster : &man.cluster;
+    sub->add_option("--workers", target->workers,
+                    "worker nodes host:port,... (overrides cluster.workers)")
+      ->delimiter(',');
+    sub->add_option("--local-pool", target->local_pool,
+                    "request actors on this node too when --workers is given")
+      ->check(CLI::NonNegativeNumber);
+  }
+
+  evo::worker_options wk;
+  auto* worker = app.add_subcommand(
+    "worker", "lend a pool of request actors to a head (distributed runs)");
+  worker->add_option("--listen", wk.listen, "host:port to listen on (port 0: any)")
+    ->capture_default_str();
+  worker->add_option("--config", wk.config_path,
+                     "datagen config (api settings, model)")
+    ->capture_default_str();
+  worker->add_option("--base-url", wk.base_url, "this node's model server");
+  worker->add_option("--pool", wk.pool, "request actors on this node")
+    ->check(CLI::PositiveNumber);
+  worker->add_option("--tls-cert", wk.tls_cert, "certificate (PEM), for TLS");
+  worker->add_option("--tls-key", wk.tls_key, "private key (PEM), for TLS");
+  worker->add_option("--tls-ca", wk.tls_ca, "CA of the peers (PEM), for TLS");
+  worker->add_option("--protocol-version", wk.protocol_version,
+                     "pretend another protocol version (tests only)")
+    ->group("");
+  worker->add_flag("-v,--verbose", wk.verbose, "debug logging");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -68,5 +98,7 @@ int main(int argc, char** argv) {
     return evo::generate_names(gen);
   if (run->parsed())
     return evo::run_manifest(man);
+  if (worker->parsed())
+    return evo::run_worker(wk);
   return 2;
 }

@@ -58,6 +58,7 @@ int run_manifest(const manifest_options& o) {
     m = load_manifest(o.manifest_path);
     if (o.base_url)
       m.base.api.base_url = normalize_base_url(*o.base_url, "--base-url");
+    o.cluster.apply(m.base.cluster);
   } catch (const config_error& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 2;
@@ -96,7 +97,7 @@ int run_manifest(const manifest_options& o) {
     jobs.push_back(to_job_spec(j));
   }
   try {
-    client c{m.base.api, m.base.model};
+    client c{m.base.api, m.base.model, m.base.cluster};
     spdlog::info("run {}: {} job(s), server {}, pool {}, rate limit {}, "
                  "dedupe {}",
                  o.manifest_path, jobs.size(), c.base_url(),

@@ -6,12 +6,15 @@
 #include <optional>
 #include <string>
 
+#include "generate_names.hpp" // cluster_overrides
+
 namespace evo {
 
 struct manifest_options {
   std::string manifest_path;
   std::optional<std::string> out_dir;
   std::optional<std::string> base_url;
+  cluster_overrides cluster;
   bool resume = false;
   bool quiet = false;
   bool verbose = false;

@@ -100,6 +100,23 @@ struct prompts_config {
   std::string l2r_prompt = "This is an algorithm function.\n\ndef ";
 };
 
+/// Mutually authenticated TLS between head and workers (CAF's openssl
+/// module): all three files, or none.
+struct cluster_tls_config {
+  std::string certificate; ///< this node's certificate (PEM)
+  std::string key;         ///< its private key (PEM)
+  std::string ca;          ///< CA that signed the peers' certificates (PEM)
+  bool enabled() const { return !certificate.empty(); }
+};
+
+/// Section `cluster:`: worker nodes that lend their request actors.
+struct cluster_config {
+  std::vector<std::string> workers; ///< "host:port" of each worker
+  int local_pool = 0;  ///< request actors on the head too (with workers)
+  double grace_s = 30; ///< wait this long for a worker when none is left
+  cluster_tls_config tls;
+};
+
 struct datagen_config {
   std::string source_file;  ///< the datagen yaml, for messages
   api_config api;
@@ -108,6 +125,7 @@ struct datagen_config {
   prompts_config prompts;
   std::string name_regex = "^[a-z_][a-z0-9_]*$";  ///< filters.name_regex
   std::string out_names_dir = "data/generated/names"; ///< io.out_names_dir
+  cluster_config cluster;
 };
 
 } // namespace evo

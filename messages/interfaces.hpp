@@ -42,6 +42,17 @@ using coordinator_actor = caf::typed_actor<
   // Internal: a backed-off work item (job, index, attempt) is due again.
   caf::reacts_to<retry_atom, uint32_t, uint64_t, uint32_t>,
   // Internal: periodic progress log.
-  caf::reacts_to<tick_atom>>;
+  caf::reacts_to<tick_atom>,
+  // Request actors joining the run (a worker node that connected late or
+  // came back).
+  caf::reacts_to<add_pool_atom, worker_pool>,
+  // Internal: the grace period without any request actor is over (its
+  // generation number says which one).
+  caf::reacts_to<grace_atom, uint64_t>>;
+
+/// Published by a worker node: hands its request actors to a head.
+using worker_actor = caf::typed_actor<
+  // Checks the head's protocol version and model; answers with the pool.
+  caf::replies_to<join_atom, worker_join>::with<worker_pool>>;
 
 } // namespace evo

@@ -60,6 +60,9 @@ struct run_plan {
   std::chrono::milliseconds backoff_base{1000};
   std::chrono::milliseconds backoff_max{60000};
   size_t max_in_flight = 10;
+  /// How long a run without any request actor (all worker nodes gone)
+  /// waits for one to join before it stops with an error.
+  std::chrono::milliseconds worker_grace{30000};
   progress_mode progress = progress_mode::none;
   std::chrono::milliseconds progress_interval{2000};
 };

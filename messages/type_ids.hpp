@@ -4,6 +4,8 @@
 
 #include "caf/type_id.hpp"
 
+#include "messages/cluster.hpp"
+
 #include "messages/report.hpp"
 #include "messages/work.hpp"
 
@@ -19,6 +21,8 @@ CAF_BEGIN_TYPE_ID_BLOCK(evo, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(evo, (evo::endpoint_kind))
   CAF_ADD_TYPE_ID(evo, (evo::failure_kind))
   CAF_ADD_TYPE_ID(evo, (std::vector<std::string>))
+  CAF_ADD_TYPE_ID(evo, (evo::worker_join))
+  CAF_ADD_TYPE_ID(evo, (evo::worker_pool))
 
   CAF_ADD_ATOM(evo, evo, acquire_atom, "acquire")
   CAF_ADD_ATOM(evo, evo, refill_atom, "refill")
@@ -27,4 +31,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(evo, caf::first_custom_type_id)
   CAF_ADD_ATOM(evo, evo, tick_atom, "tick")
   CAF_ADD_ATOM(evo, evo, http_done_atom, "http_done")
   CAF_ADD_ATOM(evo, evo, open_atom, "open")
+  CAF_ADD_ATOM(evo, evo, join_atom, "join")
+  CAF_ADD_ATOM(evo, evo, add_pool_atom, "add_pool")
+  CAF_ADD_ATOM(evo, evo, grace_atom, "grace")
 CAF_END_TYPE_ID_BLOCK(evo)

@@ -138,4 +138,21 @@ typename Inspector::result_type inspect(Inspector& f, job_output& x) {
   return f(x.job, x.name, x.dir, x.mode, x.name_regex, x.weaklist);
 }
 
+/// Wire protocol version of head <-> worker; a worker refuses a head
+/// speaking another one (and the other way round).
+constexpr uint32_t cluster_protocol_version = 1;
+
+/// A head asks a worker for its request actors: head -> worker.
+/// The version comes first so that even an old peer can read it.
+struct worker_join {
+  uint32_t protocol_version = cluster_protocol_version;
+  std::string model; ///< models.default of the head: the worker's must match
+  std::string head;  ///< who asks, for the worker's log
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, worker_join& x) {
+  return f(x.protocol_version, x.model, x.head);
+}
+
 } // namespace evo

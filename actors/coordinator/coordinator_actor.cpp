@@ -141,14 +141,19 @@ void coordinator_state::dispatch(request_actor worker, pending item) {
   ++in_flight;
   ++job.in_flight;
   ++job.stats.attempts;
+  busy.emplace(worker.address(), item);
   work_item w{item.job, item.index, item.attempt, job.spec.endpoint,
               job.spec.body};
   self->request(worker, caf::infinite, std::move(w))
     .then([this, worker](attempt_result& r) { on_result(worker, r); },
-          [this, item](caf::error& err) { on_worker_lost(item, err); });
+          [this, addr = worker.address()](caf::error& err) {
+            on_worker_lost(addr, err);
+          });
 }
 
 void coordinator_state::on_result(request_actor worker, attempt_result& r) {
+  if (busy.erase(worker.address()) == 0)
+    return; // already given up as lost
   --in_flight;
   auto& job = jobs[r.job];
   --job.in_flight;
@@ -201,21 +206,53 @@ void coordinator_state::on_result(request_actor worker, attempt_result& r) {
   pump();
 }
 
-void coordinator_state::on_worker_lost(pending item, const caf::error& err) {
-  // The request actor is gone (its node died): the attempt never completed,
-  // so the same attempt goes back to the front of the queue.
+void coordinator_state::on_worker_lost(const caf::actor_addr& worker,
+                                       const caf::error& err) {
+  // The request actor is gone (its node died or was cut off): the attempt
+  // never completed, so the same attempt goes back to the front of the
+  // queue, and the actor is not used again.
+  idle.erase(std::remove_if(idle.begin(), idle.end(),
+                            [&](const request_actor& a) {
+                              return a.address() == worker;
+                            }),
+             idle.end());
+  auto it = busy.find(worker);
+  if (it == busy.end())
+    return;
+  auto item = it->second;
+  busy.erase(it);
   --in_flight;
   --jobs[item.job].in_flight;
   --jobs[item.job].stats.attempts;
   spdlog::warn("request actor lost ({}); re-queueing {} request {}",
                error_text(err), jobs[item.job].spec.name, item.index);
   due.push_front(item);
-  if (idle.empty() && in_flight == 0) {
-    fail(caf::make_error(caf::sec::runtime_error,
-                         std::string{"no request actors left"}));
-    return;
+  check_alive();
+  pump();
+}
+
+void coordinator_state::add_pool(std::vector<request_actor> actors) {
+  for (auto& a : actors) {
+    if (!a)
+      continue;
+    self->monitor(a);
+    idle.push_back(std::move(a));
+  }
+  if (!idle.empty() && grace_armed) {
+    grace_armed = false;
+    ++grace_generation; // the pending grace timer no longer counts
+    spdlog::info("request actors back: {} idle", idle.size());
   }
   pump();
+}
+
+void coordinator_state::check_alive() {
+  if (!running || !idle.empty() || !busy.empty() || grace_armed)
+    return;
+  grace_armed = true;
+  spdlog::warn("no request actor left; waiting up to {} s for a worker to "
+               "join", std::chrono::duration<double>(plan.worker_grace).count());
+  self->delayed_send(self, plan.worker_grace, grace_atom_v, ++grace_generation);
 }
 
 void coordinator_state::finish_item(uint32_t jid) {
@@ -330,18 +367,19 @@ coordinator(coordinator_actor::stateful_pointer<coordinator_state> self,
   }
   plan.jobs.clear(); // the job_runs own the specs now
   st.plan = std::move(plan);
-  st.idle = std::move(pool);
+  st.add_pool(std::move(pool));
   st.limiter = std::move(limiter);
   st.writer = std::move(writer);
   st.jobs_left = st.jobs.size();
+  self->set_down_handler([self](caf::down_msg& dm) {
+    self->state.on_worker_lost(caf::actor_cast<caf::actor_addr>(dm.source),
+                               dm.reason);
+  });
   return {
     [self](run_atom) -> caf::result<run_summary> {
       auto& st = self->state;
       st.done = self->make_response_promise<run_summary>();
       st.started = std::chrono::steady_clock::now();
-      if (st.idle.empty())
-        return caf::make_error(caf::sec::runtime_error,
-                               std::string{"no request actors"});
       st.running = true;
       for (uint32_t j = 0; j < st.jobs.size(); ++j)
         st.check_job(j); // jobs finished by an earlier run
@@ -349,8 +387,30 @@ coordinator(coordinator_actor::stateful_pointer<coordinator_state> self,
         return st.done;
       if (st.plan.progress != progress_mode::none)
         self->delayed_send(self, st.plan.progress_interval, tick_atom_v);
+      st.check_alive();
       st.pump();
       return st.done;
+    },
+    [self](add_pool_atom, worker_pool& pool) {
+      std::vector<request_actor> actors;
+      for (auto& a : pool.actors)
+        actors.push_back(caf::actor_cast<request_actor>(std::move(a)));
+      spdlog::info("worker {} joined with {} request actor(s) ({})",
+                   pool.worker, actors.size(), pool.base_url);
+      self->state.add_pool(std::move(actors));
+    },
+    [self](grace_atom, uint64_t generation) {
+      auto& st = self->state;
+      if (!st.grace_armed || generation != st.grace_generation)
+        return;
+      st.fail(caf::make_error(
+        caf::sec::runtime_error,
+        "no request actor for "
+          + std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                             st.plan.worker_grace)
+                             .count())
+          + " s: every worker is gone; what was written is kept (resume "
+            "with --resume)"));
     },
     [self](retry_atom, uint32_t job, uint64_t index, uint32_t attempt) {
       auto& st = self->state;

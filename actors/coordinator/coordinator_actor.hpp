@@ -9,6 +9,7 @@
 #include <deque>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "coordinator/progress.hpp"
@@ -51,6 +52,12 @@ struct coordinator_state {
   run_plan plan;
   std::optional<retry_policy> retries;
   std::vector<request_actor> idle;
+  /// Request actors with an attempt in flight, and which attempt.
+  std::unordered_map<caf::actor_addr, pending> busy;
+  /// No request actor at all: the run waits this long for some to join.
+  std::chrono::milliseconds grace{0};
+  uint64_t grace_generation = 0;
+  bool grace_armed = false;
   std::deque<pending> due; ///< retries whose backoff elapsed, re-queued items
   std::vector<job_run> jobs;
   size_t next_job = 0; ///< round-robin cursor over jobs for fresh items
@@ -70,7 +77,9 @@ struct coordinator_state {
   void pump();
   void dispatch(request_actor worker, pending item);
   void on_result(request_actor worker, attempt_result& r);
-  void on_worker_lost(pending item, const caf::error& err);
+  void on_worker_lost(const caf::actor_addr& worker, const caf::error& err);
+  void add_pool(std::vector<request_actor> actors);
+  void check_alive();
   void finish_item(uint32_t job);
   void check_job(uint32_t job);
   void fail(const caf::error& err);
@@ -78,6 +87,8 @@ struct coordinator_state {
   run_summary summary() const;
 };
 
+/// `pool` may be empty when request actors are to join later (worker
+/// nodes, add_pool_atom); the run then waits plan.worker_grace for them.
 coordinator_actor::behavior_type
 coordinator(coordinator_actor::stateful_pointer<coordinator_state> self,
             run_plan plan, std::vector<request_actor> pool,

@@ -8,11 +8,10 @@ namespace {
 
 using self_ptr = rate_limiter_actor::stateful_pointer<rate_limiter_state>;
 
-// Serves waiting callers in order while tokens last; arms one timer for the
-// next token otherwise.
-void serve(self_ptr self) {
+// Serves waiting callers in order while tokens last (as of `now`); arms one
+// timer for the next token otherwise.
+void serve(self_ptr self, token_bucket::clock::time_point now) {
   auto& st = self->state;
-  auto now = token_bucket::clock::now();
   while (!st.waiting.empty()) {
     auto& [promise, want] = st.waiting.front();
     auto got = st.bucket->take(want, now);
@@ -23,7 +22,10 @@ void serve(self_ptr self) {
   }
   if (!st.waiting.empty() && !st.timer_armed) {
     st.timer_armed = true;
-    self->delayed_send(self, st.bucket->time_until_token(now), refill_atom_v);
+    st.due = now + st.bucket->time_until_token(now);
+    auto wait = st.due - token_bucket::clock::now(); // `now` may be behind
+    self->delayed_send(self, std::max(wait, token_bucket::clock::duration{0}),
+                       refill_atom_v);
   }
 }
 
@@ -44,12 +46,13 @@ rate_limiter(rate_limiter_actor::stateful_pointer<rate_limiter_state> self,
       }
       auto promise = self->make_response_promise<uint32_t>();
       st.waiting.emplace_back(promise, want);
-      serve(self);
+      serve(self, token_bucket::clock::now());
       return promise;
     },
     [self](refill_atom) {
-      self->state.timer_armed = false;
-      serve(self);
+      auto& st = self->state;
+      st.timer_armed = false;
+      serve(self, std::min(st.due, token_bucket::clock::now()));
     },
   };
 }

@@ -14,6 +14,10 @@ struct rate_limiter_state {
   std::optional<token_bucket> bucket;
   std::deque<std::pair<caf::typed_response_promise<uint32_t>, uint32_t>> waiting;
   bool timer_armed = false;
+  /// When the armed timer's token is due. The timer fires a little late;
+  /// refilling at the due time instead of "now" keeps that lateness in the
+  /// bucket, so the long-run rate stays exact.
+  token_bucket::clock::time_point due;
 };
 
 /// `rate` tokens per second, at most `burst` at once.

@@ -381,12 +381,59 @@ std::string normalize_base_url(const std::string& url, const std::string& what) 
   return out;
 }
 
+namespace {
+
+/// `cluster:` workers (host:port list), local_pool, grace_s, tls.
+void read_cluster(const src_node& root, cluster_config& out) {
+  const std::string p = "cluster";
+  const src_node* c =
+    section(&root, "cluster", p, {"workers", "local_pool", "grace_s", "tls"});
+  if (c == nullptr)
+    return;
+  if (const src_node* w = leaf(c, "workers")) {
+    out.workers = as_string_list(*w, p + ".workers");
+    for (size_t i = 0; i < out.workers.size(); ++i) {
+      auto& hp = out.workers[i];
+      auto colon = hp.rfind(':');
+      bool ok = colon != std::string::npos && colon > 0
+                && colon + 1 < hp.size()
+                && hp.find_first_not_of("0123456789", colon + 1)
+                     == std::string::npos
+                && std::stol(hp.substr(colon + 1)) > 0
+                && std::stol(hp.substr(colon + 1)) < 65536;
+      if (!ok)
+        fail(item(*w, i), item_path(p + ".workers", i),
+             "host:port with a port in 1..65535", quote(hp));
+    }
+  }
+  read_int(c, "local_pool", p + ".local_pool", 0, 100000, out.local_pool);
+  read_number(c, "grace_s", p + ".grace_s", "a number > 0", 0, true, 86400,
+              false, out.grace_s);
+  if (const src_node* t =
+        section(c, "tls", p + ".tls", {"certificate", "key", "ca"})) {
+    std::string* fields[] = {&out.tls.certificate, &out.tls.key, &out.tls.ca};
+    const char* names[] = {"certificate", "key", "ca"};
+    for (int i = 0; i < 3; ++i) {
+      const src_node* n = leaf(t, names[i]);
+      auto key = p + ".tls." + names[i];
+      if (n == nullptr)
+        fail(*t, key, "certificate, key and ca all given", "no such key");
+      *fields[i] = as_string(*n, key, true);
+      std::error_code ec;
+      if (!fs::is_regular_file(*fields[i], ec))
+        fail(*n, key, "an existing file", describe(n->value));
+    }
+  }
+}
+
+} // namespace
+
 datagen_config load_datagen_config(const std::string& path,
                                    const env_lookup& env) {
   src_node root = load_tree(path);
   check_keys(root, "",
              {"model_config", "api", "models", "namegen", "prompts", "filters",
-              "io"});
+              "io", "cluster"});
   datagen_config out;
   out.source_file = path;
   read_api(root, out.api);
@@ -398,6 +445,7 @@ datagen_config load_datagen_config(const std::string& path,
   read_filters(root, out);
   if (const src_node* io = section(&root, "io", "io", {"out_names_dir"}))
     read_string(io, "out_names_dir", "io.out_names_dir", true, out.out_names_dir);
+  read_cluster(root, out.cluster);
 
   if (out.api.api_key.empty() && !out.api.api_key_env.empty()) {
     std::optional<std::string> v;

@@ -1,0 +1,82 @@
+#include "node.hpp"
+
+#include "caf/all.hpp"
+#include "caf/io/all.hpp"
+#include "caf/openssl/all.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "sim_server.hpp"
+
+namespace evo {
+
+void configure_system(caf::actor_system_config& cfg, bool distributed,
+                      const cluster_tls_config& tls) {
+  cfg.add_message_types<caf::id_block::evo>();
+  // Two cores: one scheduler thread each; the HTTP engine and the writer
+  // have threads of their own.
+  cfg.set("scheduler.max-threads", 2);
+  if (!distributed)
+    return;
+  cfg.load<caf::io::middleman>();
+  if (tls.enabled()) {
+    cfg.load<caf::openssl::manager>();
+    cfg.openssl_certificate = tls.certificate;
+    cfg.openssl_key = tls.key;
+    cfg.openssl_cafile = tls.ca;
+  }
+}
+
+std::unique_ptr<sim::sim_server> start_embedded_sim(api_config& api,
+                                                    const std::string& model) {
+  if (!api.is_embedded())
+    return nullptr;
+  auto& e = api.embedded;
+  sim::sim_options o;
+  o.host = "127.0.0.1";
+  o.port = 0;
+  o.latency_ms = e.latency_ms;
+  o.jitter_ms = e.jitter_ms;
+  o.per_token_ms = e.per_token_ms;
+  o.max_concurrency = e.max_concurrency;
+  o.rate_limit = e.rate_limit;
+  o.fault_rate = e.fault_rate;
+  o.faults = e.faults;
+  o.seed = e.seed;
+  o.vocabulary = e.vocabulary;
+  o.model = model;
+  auto server = std::make_unique<sim::sim_server>(o);
+  auto port = server->start();
+  api.base_url = "http://127.0.0.1:" + std::to_string(port) + "/v1";
+  spdlog::info("embedded simulator listening on 127.0.0.1:{}", port);
+  return server;
+}
+
+request_target make_request_target(const api_config& api) {
+  request_target target;
+  target.base_url = api.base_url;
+  target.http.timeout = std::chrono::milliseconds(
+    static_cast<int64_t>(api.timeout_s * 1000.0));
+  target.http.ca_file = api.ca_file;
+  target.http.insecure_skip_verify = api.insecure_skip_verify;
+  if (api.insecure_skip_verify)
+    spdlog::warn("TLS certificate verification is OFF "
+                 "(api.insecure_skip_verify): the server is not authenticated");
+  if (!api.api_key.empty())
+    target.http.headers.push_back("Authorization: Bearer " + api.api_key);
+  for (auto& [name, value] : api.extra_headers)
+    target.http.headers.push_back(name + ": " + value);
+  return target;
+}
+
+std::vector<request_actor> spawn_pool(caf::actor_system& sys,
+                                      http_engine& engine,
+                                      const request_target& target, int size) {
+  std::vector<request_actor> pool;
+  pool.reserve(static_cast<size_t>(std::max(0, size)));
+  for (int i = 0; i < size; ++i)
+    pool.push_back(sys.spawn(request_worker, &engine, target));
+  return pool;
+}
+
+} // namespace evo

@@ -1,0 +1,39 @@
+// What a head and a worker node both set up: the CAF system config, the
+// embedded simulator, the request-actor pool. Include only from CAF
+// translation units.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "caf/fwd.hpp"
+
+#include "messages/config.hpp"
+#include "messages/interfaces.hpp"
+#include "request/http_engine.hpp"
+#include "request/request_actor.hpp"
+
+namespace evo {
+
+namespace sim {
+class sim_server;
+}
+
+/// Registers our types; loads the middleman (and TLS) for distributed runs.
+void configure_system(caf::actor_system_config& cfg, bool distributed,
+                      const cluster_tls_config& tls);
+
+/// For base_url "embedded": starts the simulator on a free loopback port
+/// and points api.base_url at it. Null otherwise.
+std::unique_ptr<sim::sim_server> start_embedded_sim(api_config& api,
+                                                    const std::string& model);
+
+/// Where and how request actors send (URL, timeout, TLS, auth header).
+request_target make_request_target(const api_config& api);
+
+/// `size` request actors sharing `engine` (which must outlive them).
+std::vector<request_actor> spawn_pool(caf::actor_system& sys,
+                                      http_engine& engine,
+                                      const request_target& target, int size);
+
+} // namespace evo

@@ -1,0 +1,29 @@
+// What a worker node answers a head: its request actors. Crosses the
+// middleman, so it holds actor handles (CAF types) and lives apart from the
+// plain structs.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "caf/actor.hpp"
+
+#include "messages/work.hpp"
+
+namespace evo {
+
+/// worker -> head: the request actors of one worker node.
+struct worker_pool {
+  uint32_t protocol_version = cluster_protocol_version;
+  std::string worker;              ///< the worker's name (host:port) for logs
+  std::string base_url;            ///< its model server (userinfo redacted)
+  std::vector<caf::actor> actors;  ///< request actors (request_actor)
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, worker_pool& x) {
+  return f(x.protocol_version, x.worker, x.base_url, x.actors);
+}
+
+} // namespace evo
