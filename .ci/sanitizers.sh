@@ -12,7 +12,16 @@ what="${1:-all}"
 jobs="${EVO_JOBS:-$(nproc)}"
 
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1"
-export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
+# CAF 0.17.6 (Debian) binds a reference to *shared_ptr<std::tuple<>>{} when
+# a function-based stateful actor is spawned without arguments (the writer):
+# undefined behaviour in CAF's own header (caf/detail/init_fun_factory.hpp),
+# harmless in practice (the empty tuple is never read). Suppressed by name so
+# halt_on_error stays on for everything else.
+mkdir -p build-asan
+ubsan_supp="$PWD/build-asan/ubsan.supp"
+printf '%s\n' 'null:*__shared_ptr_access<std::tuple<>*' \
+               'null:*caf/detail/init_fun_factory.hpp' > "$ubsan_supp"
+export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:suppressions=$ubsan_supp"
 # second_deadlock_stack helps read lock-order reports.
 export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1"
 
