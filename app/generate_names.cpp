@@ -36,6 +36,17 @@ datagen_config load_with_overrides(const generate_options& o) {
 
 } // namespace
 
+std::string describe_pool(const client& c, const datagen_config& cfg) {
+  if (cfg.cluster.workers.empty())
+    return "server " + c.base_url() + ", pool "
+           + std::to_string(cfg.api.max_concurrent_requests);
+  return std::to_string(cfg.cluster.workers.size()) + " worker node(s)"
+         + (cfg.cluster.local_pool > 0
+              ? " + local pool " + std::to_string(cfg.cluster.local_pool)
+                  + " on " + c.base_url()
+              : std::string{});
+}
+
 int generate_names(const generate_options& o) {
   if (o.mode != "fim" && o.mode != "l2r" && o.mode != "both") {
     std::fprintf(stderr, "error: --mode: expected fim, l2r or both, got \"%s\"\n",
@@ -75,9 +86,8 @@ int generate_names(const generate_options& o) {
   try {
     client c{cfg.api, cfg.model, cfg.cluster};
     spdlog::info("generate-names: mode {}, {} request(s) x n={} per mode, "
-                 "server {}, pool {}, rate limit {}",
-                 o.mode, ng.num_batches, ng.params.n, c.base_url(),
-                 cfg.api.max_concurrent_requests,
+                 "{}, rate limit {}",
+                 o.mode, ng.num_batches, ng.params.n, describe_pool(c, cfg),
                  cfg.api.rate_limit_per_second
                    ? std::to_string(*cfg.api.rate_limit_per_second) + "/s"
                    : std::string{"none"});

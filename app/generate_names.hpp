@@ -37,6 +37,11 @@ struct generate_options {
   bool verbose = false;
 };
 
+class client;
+
+/// "server URL, pool N" or "K worker node(s) ..." for the start-up log.
+std::string describe_pool(const client& c, const datagen_config& cfg);
+
 /// Exit status: 0 all requests succeeded, 3 some failed for good (see
 /// failures.jsonl), 2 bad command line or config (nothing written),
 /// 1 the run could not go on (e.g. output not writable).

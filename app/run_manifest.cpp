@@ -98,10 +98,8 @@ int run_manifest(const manifest_options& o) {
   }
   try {
     client c{m.base.api, m.base.model, m.base.cluster};
-    spdlog::info("run {}: {} job(s), server {}, pool {}, rate limit {}, "
-                 "dedupe {}",
-                 o.manifest_path, jobs.size(), c.base_url(),
-                 m.base.api.max_concurrent_requests,
+    spdlog::info("run {}: {} job(s), {}, rate limit {}, dedupe {}",
+                 o.manifest_path, jobs.size(), describe_pool(c, m.base),
                  m.base.api.rate_limit_per_second
                    ? std::to_string(*m.base.api.rate_limit_per_second) + "/s"
                    : std::string{"none"},

@@ -130,8 +130,9 @@ void coordinator_state::pump() {
       return;
     if (limiter)
       --tokens;
-    auto worker = std::move(idle.back());
-    idle.pop_back();
+    // Oldest idle first: the load spreads over every actor (and node).
+    auto worker = std::move(idle.front());
+    idle.pop_front();
     dispatch(std::move(worker), *item);
   }
 }
@@ -237,6 +238,7 @@ void coordinator_state::add_pool(std::vector<request_actor> actors) {
       continue;
     self->monitor(a);
     idle.push_back(std::move(a));
+    started_with_actors = true;
   }
   if (!idle.empty() && grace_armed) {
     grace_armed = false;
@@ -250,8 +252,9 @@ void coordinator_state::check_alive() {
   if (!running || !idle.empty() || !busy.empty() || grace_armed)
     return;
   grace_armed = true;
-  spdlog::warn("no request actor left; waiting up to {} s for a worker to "
-               "join", std::chrono::duration<double>(plan.worker_grace).count());
+  spdlog::warn("no request actor {}; waiting up to {} s for a worker to join",
+               started_with_actors ? "left" : "yet",
+               std::chrono::duration<double>(plan.worker_grace).count());
   self->delayed_send(self, plan.worker_grace, grace_atom_v, ++grace_generation);
 }
 
@@ -409,8 +412,7 @@ coordinator(coordinator_actor::stateful_pointer<coordinator_state> self,
           + std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
                              st.plan.worker_grace)
                              .count())
-          + " s: every worker is gone; what was written is kept (resume "
-            "with --resume)"));
+          + " s (no worker reachable); what was written is kept"));
     },
     [self](retry_atom, uint32_t job, uint64_t index, uint32_t attempt) {
       auto& st = self->state;

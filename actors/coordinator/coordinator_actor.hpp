@@ -51,13 +51,14 @@ struct coordinator_state {
   coordinator_actor::pointer self;
   run_plan plan;
   std::optional<retry_policy> retries;
-  std::vector<request_actor> idle;
+  std::deque<request_actor> idle;
   /// Request actors with an attempt in flight, and which attempt.
   std::unordered_map<caf::actor_addr, pending> busy;
   /// No request actor at all: the run waits this long for some to join.
   std::chrono::milliseconds grace{0};
   uint64_t grace_generation = 0;
   bool grace_armed = false;
+  bool started_with_actors = false; ///< some request actor was ever there
   std::deque<pending> due; ///< retries whose backoff elapsed, re-queued items
   std::vector<job_run> jobs;
   size_t next_job = 0; ///< round-robin cursor over jobs for fresh items
