@@ -3,7 +3,11 @@
 #   1. ASan + UBSan (Debug): every test executable and both binaries, all of
 #      ctest (the reliability fault matrix takes ~45 s here; set
 #      EVO_ASAN_SKIP_RELIABILITY=1 to leave it out).
-#   2. TSan: test_unit + test_cli and both binaries.
+#   2. TSan: test_unit (the plain classes and the libcurl-multi HTTP engine
+#      with its I/O thread, against the in-process simulator). The actor
+#      tests are not run under TSan: Debian's libcaf_core is not instrumented,
+#      so TSan cannot see CAF's own hand-offs between threads and reports
+#      races inside CAF that are not there.
 # Build dirs: build-asan, build-tsan. Prints the time each phase took.
 # Usage: .ci/sanitizers.sh [asan|tsan|all]   (default all)
 set -euo pipefail
@@ -28,8 +32,8 @@ export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1"
 phase() { printf '\n=== %s (%s)\n' "$1" "$(date +%T)"; }
 took() { printf '=== %s took %ds\n' "$1" "$(( $(date +%s) - $2 ))"; }
 
-test_targets=(test_unit test_config test_sim test_cli test_reliability
-              evoselfcode evoselfcode-sim)
+test_targets=(test_unit test_config test_manifest test_sim test_cli
+              test_reliability test_distributed evoselfcode evoselfcode-sim)
 
 if [[ "$what" == all || "$what" == asan ]]; then
   t0=$(date +%s)
@@ -51,11 +55,10 @@ if [[ "$what" == all || "$what" == tsan ]]; then
   phase "TSan build"
   cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo \
         -DEVO_SANITIZE=thread >/dev/null
-  cmake --build build-tsan -j"$jobs" --target test_unit test_cli \
-        evoselfcode evoselfcode-sim
+  cmake --build build-tsan -j"$jobs" --target test_unit
   took "TSan build" "$t0"
   t1=$(date +%s)
   phase "TSan ctest"
-  (cd build-tsan && ctest --output-on-failure -R '^(unit|cli)$')
+  (cd build-tsan && ctest --output-on-failure -R '^unit$')
   took "TSan ctest" "$t1"
 fi

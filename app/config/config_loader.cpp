@@ -381,6 +381,29 @@ std::string normalize_base_url(const std::string& url, const std::string& what) 
   return out;
 }
 
+config_error::config_error(const std::string& what)
+  : std::runtime_error([&] {
+      std::string out;
+      out.reserve(what.size());
+      for (char c : what) {
+        auto u = static_cast<unsigned char>(c);
+        if (c == '\n')
+          out += "\\n";
+        else if (c == '\r')
+          out += "\\r";
+        else if (c == '\t')
+          out += "\\t";
+        else if (u < 0x20 || u == 0x7f) {
+          char buf[8];
+          std::snprintf(buf, sizeof(buf), "\\x%02x", u);
+          out += buf;
+        } else
+          out += c;
+      }
+      return out;
+    }()) {
+}
+
 namespace {
 
 /// `cluster:` workers (host:port list), local_pool, grace_s, tls.

@@ -23,7 +23,9 @@ namespace evo {
 /// model_config as written when found relative to the current directory).
 /// The api_key value never appears in a message.
 struct config_error : std::runtime_error {
-  using std::runtime_error::runtime_error;
+  /// Control characters from the file (a newline in a key, an echoed
+  /// escape) are shown escaped: the message stays one line.
+  explicit config_error(const std::string& what);
 };
 
 /// Looks up an environment variable; an empty std::function means std::getenv.

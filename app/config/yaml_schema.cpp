@@ -2,6 +2,8 @@
 // verbatim from config_loader.cpp; every message is unchanged.
 #include "config/yaml_schema.hpp"
 
+#include <yaml-cpp/eventhandler.h>
+
 #include <cctype>
 #include <cerrno>
 #include <cstdio>
@@ -195,6 +197,39 @@ void fail_at_key(const src_node& n, const std::string& path,
 
 // -- reading files ------------------------------------------------------------------
 
+namespace {
+
+// Counts the nodes of one document (and where the first one is) without
+// building it.
+struct document_probe : YAML::EventHandler {
+  int nodes = 0;
+  int first_line = 0;
+  void seen(const YAML::Mark& m) {
+    if (nodes++ == 0)
+      first_line = m.line >= 0 ? m.line + 1 : 1;
+  }
+  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& m, YAML::anchor_t) override { seen(m); }
+  void OnAlias(const YAML::Mark& m, YAML::anchor_t) override { seen(m); }
+  void OnScalar(const YAML::Mark& m, const std::string&, YAML::anchor_t,
+                const std::string&) override {
+    seen(m);
+  }
+  void OnSequenceStart(const YAML::Mark& m, const std::string&,
+                       YAML::anchor_t, YAML::EmitterStyle::value) override {
+    seen(m);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& m, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {
+    seen(m);
+  }
+  void OnMapEnd() override {}
+};
+
+} // namespace
+
 YAML::Node parse_file(const std::string& name, const std::string& what) {
   std::error_code ec;
   if (fs::is_directory(name, ec))
@@ -209,23 +244,31 @@ YAML::Node parse_file(const std::string& name, const std::string& what) {
   text << in.rdbuf();
   if (in.bad())
     throw config_error(name + ": cannot read: " + std::strerror(EIO));
-  std::vector<YAML::Node> docs;
+  // Not YAML::LoadAll: on some malformed input (a lone ",") yaml-cpp 0.7
+  // yields documents without end and LoadAll never returns. Load the first
+  // document, then look at most one document further.
+  YAML::Node first;
+  int second_line = 0;
   try {
-    docs = YAML::LoadAll(text.str());
+    std::istringstream in(text.str());
+    YAML::Parser parser(in);
+    document_probe probe;
+    if (!parser.HandleNextDocument(probe) || probe.nodes == 0)
+      throw config_error(name + ":1: top level: expected a mapping of " + what
+                         + ", got an empty file");
+    document_probe next;
+    if (parser.HandleNextDocument(next) && next.nodes > 0)
+      second_line = next.first_line;
+    first = YAML::Load(text.str());
   } catch (const YAML::Exception& e) {
     throw config_error(name + ":" + std::to_string(e.mark.line + 1) + ":"
                        + std::to_string(e.mark.column + 1)
                        + ": YAML syntax error: " + e.msg);
   }
-  if (docs.empty())
-    throw config_error(name + ":1: top level: expected a mapping of " + what
-                       + ", got an empty file");
-  if (docs.size() > 1) {
-    int line = docs[1].Mark().line >= 0 ? docs[1].Mark().line + 1 : 1;
-    throw config_error(name + ":" + std::to_string(line)
-                       + ": top level: expected one YAML document, got "
-                       + std::to_string(docs.size()));
-  }
+  if (second_line > 0)
+    throw config_error(name + ":" + std::to_string(second_line)
+                       + ": top level: expected one YAML document, got more than one");
+  std::vector<YAML::Node> docs{first};
   const YAML::Node& root = docs.front();
   if (!root.IsMap()) {
     int line = root.Mark().line >= 0 ? root.Mark().line + 1 : 1;
