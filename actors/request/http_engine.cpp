@@ -6,6 +6,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 
@@ -42,6 +43,46 @@ int32_t parse_retry_after(std::string value) {
   auto delta = static_cast<double>(when - std::time(nullptr));
   return delta > 0 ? static_cast<int32_t>(std::min(delta, 86400.0) * 1000.0)
                    : 0;
+}
+
+// The proxy environment, read once. Left to itself libcurl reads it with
+// getenv on every transfer; resolving it here keeps its meaning (same
+// variables, same precedence) off the hot path.
+struct proxy_env {
+  std::string http, https, all, no;
+};
+
+const proxy_env& proxies() {
+  static const proxy_env env = [] {
+    auto get = [](const char* lower, const char* upper) {
+      if (const char* v = std::getenv(lower); v && *v)
+        return std::string{v};
+      if (upper != nullptr)
+        if (const char* v = std::getenv(upper); v && *v)
+          return std::string{v};
+      return std::string{};
+    };
+    proxy_env e;
+    e.http = get("http_proxy", nullptr); // libcurl ignores HTTP_PROXY
+    e.https = get("https_proxy", "HTTPS_PROXY");
+    e.all = get("all_proxy", "ALL_PROXY");
+    e.no = get("no_proxy", "NO_PROXY");
+    return e;
+  }();
+  return env;
+}
+
+void apply_proxy(CURL* easy, const std::string& url) {
+  auto& env = proxies();
+  const std::string& scheme_proxy
+    = url.rfind("https://", 0) == 0 ? env.https : env.http;
+  const std::string& proxy = scheme_proxy.empty() ? env.all : scheme_proxy;
+  if (proxy.empty()) {
+    curl_easy_setopt(easy, CURLOPT_NOPROXY, "*"); // no lookup at all
+    return;
+  }
+  curl_easy_setopt(easy, CURLOPT_PROXY, proxy.c_str());
+  curl_easy_setopt(easy, CURLOPT_NOPROXY, env.no.c_str());
 }
 
 } // namespace
@@ -90,6 +131,7 @@ void http_call::prepare_post(const std::string& url, std::string body) {
   if (url != url_) {
     url_ = url;
     curl_easy_setopt(easy_, CURLOPT_URL, url_.c_str());
+    apply_proxy(easy_, url_);
   }
   request_body_ = std::move(body);
   curl_easy_setopt(easy_, CURLOPT_POSTFIELDS, request_body_.data());
