@@ -92,28 +92,13 @@ int generate_names(const generate_options& o) {
                    ? std::to_string(*cfg.api.rate_limit_per_second) + "/s"
                    : std::string{"none"});
     auto plan = c.make_plan(std::move(jobs));
-    plan.progress = progress_for(o.quiet);
-    if (plan.progress == progress_mode::tty)
-      plan.progress_interval = std::chrono::milliseconds(500);
+    configure_progress(plan, o.quiet);
     auto summary = c.run(std::move(plan), outputs);
     // With both modes on the same prompt, FIM and L2R are an A/B pair.
     std::vector<ab_pair> pairs;
     if (o.mode == "both" && cfg.prompts.fim_prefix == cfg.prompts.l2r_prompt)
       pairs.push_back({0, 1});
-    log_summary(summary);
-    write_report(cfg.out_names_dir, summary, pairs);
-    std::fputs(render_table(summary).c_str(), stdout);
-    std::fputs(render_ab_table(summary, pairs).c_str(), stdout);
-    std::fflush(stdout);
-    uint64_t failed = 0;
-    for (auto& j : summary.jobs)
-      failed += j.failed;
-    if (failed > 0) {
-      spdlog::warn("{} request(s) failed for good: see {}/<mode>/failures.jsonl",
-                   failed, cfg.out_names_dir);
-      return 3;
-    }
-    return 0;
+    return finish_run(summary, pairs, cfg.out_names_dir);
   } catch (const std::exception& e) {
     spdlog::error("{}", e.what());
     return 1;

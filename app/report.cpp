@@ -17,22 +17,8 @@ job_stats total_of(const run_summary& s) {
   job_stats t;
   t.name = "total";
   t.mode = "-";
-  for (auto& j : s.jobs) {
-    t.planned += j.planned;
-    t.done += j.done;
-    t.failed += j.failed;
-    t.attempts += j.attempts;
-    for (size_t k = 0; k < t.retries_by_kind.size(); ++k)
-      t.retries_by_kind[k] += j.retries_by_kind[k];
-    t.choices += j.choices;
-    t.kept += j.kept;
-    t.duplicates += j.duplicates;
-    t.filtered_empty += j.filtered_empty;
-    t.filtered_regex += j.filtered_regex;
-    t.filtered_weak += j.filtered_weak;
-    t.prompt_tokens += j.prompt_tokens;
-    t.completion_tokens += j.completion_tokens;
-  }
+  for (auto& j : s.jobs)
+    t.merge(j);
   t.wall_s = s.wall_s;
   return t;
 }
@@ -115,10 +101,16 @@ std::string render_table(const run_summary& s) {
   return out;
 }
 
-progress_mode progress_for(bool quiet) {
-  if (quiet)
-    return progress_mode::none;
-  return ::isatty(STDERR_FILENO) ? progress_mode::tty : progress_mode::log;
+void configure_progress(run_plan& plan, bool quiet) {
+  if (quiet) {
+    plan.progress = progress_mode::none;
+  } else if (::isatty(STDERR_FILENO)) {
+    plan.progress = progress_mode::tty;
+    plan.progress_interval = std::chrono::milliseconds(500);
+  } else {
+    plan.progress = progress_mode::log;
+    plan.progress_interval = std::chrono::seconds(2);
+  }
 }
 
 namespace {
@@ -223,6 +215,23 @@ void log_summary(const run_summary& s) {
                  j.choices, j.kept, j.duplicates, j.filtered_empty,
                  j.filtered_regex, j.filtered_weak, j.wall_s,
                  rate(j.done + j.failed, j.wall_s));
+}
+
+int finish_run(const run_summary& s, const std::vector<ab_pair>& pairs,
+               const std::string& out_dir) {
+  log_summary(s);
+  write_report(out_dir, s, pairs);
+  std::fputs(render_table(s).c_str(), stdout);
+  std::fputs(render_ab_table(s, pairs).c_str(), stdout);
+  std::fflush(stdout);
+  uint64_t failed = 0;
+  for (auto& j : s.jobs)
+    failed += j.failed;
+  if (failed == 0)
+    return 0;
+  spdlog::warn("{} request(s) failed for good: see {}/<job>/failures.jsonl",
+               failed, out_dir);
+  return 3;
 }
 
 } // namespace evo

@@ -17,9 +17,9 @@ struct ab_pair {
   size_t l2r = 0;
 };
 
-/// How a run shows progress: nothing when quiet, live lines on a terminal,
-/// periodic log lines in a pipe or a log file.
-progress_mode progress_for(bool quiet);
+/// How a run shows progress: nothing when quiet, live lines redrawn twice
+/// a second on a terminal, a log line per job every 2 s in a pipe or file.
+void configure_progress(run_plan& plan, bool quiet);
 
 /// A fixed-width table, one row per job and a total row.
 std::string render_table(const run_summary& s);
@@ -38,5 +38,11 @@ void write_report(const std::string& dir, const run_summary& s,
 
 /// Logs one summary line per job (spdlog, info).
 void log_summary(const run_summary& s);
+
+/// The end of a command's run: summary log, <out>/report.json, the table
+/// (and A/B blocks) on stdout. Returns the exit status: 0, or 3 when some
+/// request failed for good.
+int finish_run(const run_summary& s, const std::vector<ab_pair>& pairs,
+               const std::string& out_dir);
 
 } // namespace evo

@@ -105,25 +105,10 @@ int run_manifest(const manifest_options& o) {
                    : std::string{"none"},
                  ropts.global_dedupe ? "global" : "per job");
     auto plan = c.make_plan(std::move(jobs));
-    plan.progress = progress_for(o.quiet);
-    if (plan.progress == progress_mode::tty)
-      plan.progress_interval = std::chrono::milliseconds(500);
+    configure_progress(plan, o.quiet);
     auto summary = c.run(std::move(plan), outputs, ropts);
     auto pairs = find_ab_pairs(m.jobs);
-    log_summary(summary);
-    write_report(out, summary, pairs);
-    std::fputs(render_table(summary).c_str(), stdout);
-    std::fputs(render_ab_table(summary, pairs).c_str(), stdout);
-    std::fflush(stdout);
-    uint64_t failed = 0;
-    for (auto& j : summary.jobs)
-      failed += j.failed;
-    if (failed > 0) {
-      spdlog::warn("{} request(s) failed for good: see {}/<job>/failures.jsonl",
-                   failed, out);
-      return 3;
-    }
-    return 0;
+    return finish_run(summary, pairs, out);
   } catch (const std::exception& e) {
     spdlog::error("{}", e.what());
     return 1;

@@ -37,6 +37,36 @@ struct job_stats {
   double latency_p99_ms = 0;
   double wall_s = 0;
 
+  /// Counts what the writer did with one request's choices.
+  void add(const write_stats& ws) {
+    choices += ws.choices;
+    kept += ws.kept;
+    duplicates += ws.duplicates;
+    filtered_empty += ws.filtered_empty;
+    filtered_regex += ws.filtered_regex;
+    filtered_weak += ws.filtered_weak;
+  }
+
+  /// Adds another job's counters (for totals; latencies are not summed).
+  void merge(const job_stats& o) {
+    planned += o.planned;
+    done += o.done;
+    failed += o.failed;
+    attempts += o.attempts;
+    for (size_t k = 0; k < retries_by_kind.size(); ++k)
+      retries_by_kind[k] += o.retries_by_kind[k];
+    choices += o.choices;
+    kept += o.kept;
+    duplicates += o.duplicates;
+    filtered_empty += o.filtered_empty;
+    filtered_regex += o.filtered_regex;
+    filtered_weak += o.filtered_weak;
+    prompt_tokens += o.prompt_tokens;
+    completion_tokens += o.completion_tokens;
+    resumed_items += o.resumed_items;
+    resumed_kept += o.resumed_kept;
+  }
+
   uint64_t retries() const {
     uint64_t r = 0;
     for (auto x : retries_by_kind)

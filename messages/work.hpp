@@ -90,16 +90,6 @@ struct write_stats {
   uint32_t filtered_empty = 0;
   uint32_t filtered_regex = 0;
   uint32_t filtered_weak = 0;
-
-  write_stats& operator+=(const write_stats& o) {
-    choices += o.choices;
-    kept += o.kept;
-    duplicates += o.duplicates;
-    filtered_empty += o.filtered_empty;
-    filtered_regex += o.filtered_regex;
-    filtered_weak += o.filtered_weak;
-    return *this;
-  }
 };
 
 template <class Inspector>

@@ -171,14 +171,8 @@ void coordinator_state::on_result(request_actor worker, attempt_result& r) {
                             std::move(r.choices)})
       .then(
         [this, jid](write_stats& ws) {
-          auto& s = jobs[jid].stats;
-          ++s.done;
-          s.choices += ws.choices;
-          s.kept += ws.kept;
-          s.duplicates += ws.duplicates;
-          s.filtered_empty += ws.filtered_empty;
-          s.filtered_regex += ws.filtered_regex;
-          s.filtered_weak += ws.filtered_weak;
+          ++jobs[jid].stats.done;
+          jobs[jid].stats.add(ws);
           finish_item(jid);
         },
         [this](caf::error& err) { fail(err); });
