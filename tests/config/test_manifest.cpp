@@ -130,11 +130,12 @@ TEST_CASE("the shipped example manifest loads with its jobs and the base values"
   CHECK(m.base.source_file == source("configs/manifests/../datagen.yaml"));
   CHECK(m.base.api.is_embedded());
   CHECK(m.base.out_names_dir == "data/generated/names");
-  REQUIRE(m.jobs.size() == 4);
+  REQUIRE(m.jobs.size() == 5);
   CHECK(m.jobs[0].name == "fim_t04");
   CHECK(m.jobs[1].name == "l2r_t04");
   CHECK(m.jobs[2].name == "fim_t10");
   CHECK(m.jobs[3].name == "l2r_t10");
+  CHECK(m.jobs[4].name == "fim_target");
   const std::string text = "This is an algorithm function.\n\ndef ";
   for (const auto& j : m.jobs) {
     CAPTURE(j.name);
@@ -169,21 +170,22 @@ TEST_CASE("the shipped example manifest loads with its jobs and the base values"
   CHECK(m.jobs[1].params.temperature == doctest::Approx(0.4));
   CHECK(m.jobs[2].params.temperature == doctest::Approx(1.0));
   CHECK(m.jobs[3].params.temperature == doctest::Approx(1.0));
-  for (size_t i : {0u, 1u, 3u}) {
+  CHECK(m.jobs[4].params.temperature == doctest::Approx(1.2));
+  for (size_t i : {0u, 1u, 2u, 3u}) {
     CHECK(m.jobs[i].num_batches == 15);
     CHECK(m.jobs[i].target_unique == 0);
     CHECK(m.jobs[i].max_requests == 0);
   }
-  CHECK(m.jobs[2].num_batches == 0);
-  CHECK(m.jobs[2].target_unique == 150);
-  CHECK(m.jobs[2].max_requests == 200);
+  CHECK(m.jobs[4].num_batches == 0);
+  CHECK(m.jobs[4].target_unique == 150);
+  CHECK(m.jobs[4].max_requests == 200);
 }
 
 TEST_CASE("the example loads from the repository root too (relative path)") {
   cwd_guard here(EVO_SOURCE_DIR);
   auto m = load_manifest("configs/manifests/example.yaml", no_env);
   CHECK(m.base.source_file == "configs/manifests/../datagen.yaml");
-  CHECK(m.jobs.size() == 4);
+  CHECK(m.jobs.size() == 5);
 }
 
 TEST_CASE("overrides apply to their job only; other jobs keep the base values") {
