@@ -32,7 +32,7 @@ export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1"
 phase() { printf '\n=== %s (%s)\n' "$1" "$(date +%T)"; }
 took() { printf '=== %s took %ds\n' "$1" "$(( $(date +%s) - $2 ))"; }
 
-test_targets=(test_unit test_config test_manifest test_sim test_cli
+test_targets=(test_unit test_config test_manifest test_sim test_cli test_client
               test_reliability test_distributed evoselfcode evoselfcode-sim)
 
 if [[ "$what" == all || "$what" == asan ]]; then
