@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Runs the issue-7 benchmarks one after the other and prints each one's
-# output, then a summary (one line per script: its last line).
+# Runs the issue-7 benchmarks and issue 5's cluster_scaling one after the
+# other, prints each one's output, then a summary (one line per script: its
+# last line).
 # Env: BUILD_DIR (default build), passed on to every script.
-# Last line: "run_all: N of 5 PASS".
+# Last line: "run_all: N of 6 PASS".
 set -uo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 echo "date: $(date)"
@@ -10,7 +11,8 @@ echo "machine: $(nproc) cores, $(uname -srm), load average $(cut -d' ' -f1-3 /pr
 echo "commit: $(git -C "$HERE/../.." rev-parse --short HEAD 2>/dev/null || echo '?') (working tree as built in ${BUILD_DIR:-build})"
 SUMMARY=()
 PASS=0
-for s in http_path latency_bound rate_precision memory startup; do
+SCRIPTS="http_path latency_bound rate_precision memory startup cluster_scaling"
+for s in $SCRIPTS; do
   echo "== tools/bench/$s.sh"
   OUT=$(timeout 900 "$HERE/$s.sh" 2>&1)
   echo "$OUT"
@@ -20,4 +22,4 @@ for s in http_path latency_bound rate_precision memory startup; do
 done
 echo "== summary"
 printf '%s\n' "${SUMMARY[@]}"
-echo "run_all: $PASS of 5 PASS"
+echo "run_all: $PASS of ${#SUMMARY[@]} PASS"
