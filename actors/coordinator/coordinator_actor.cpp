@@ -19,14 +19,6 @@ std::string error_text(const caf::error& err) {
 
 namespace {
 
-double percentile_ms(std::vector<uint32_t> v, double p) {
-  if (v.empty())
-    return 0;
-  auto k = static_cast<size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
-  std::nth_element(v.begin(), v.begin() + static_cast<long>(k), v.end());
-  return v[k] / 1000.0;
-}
-
 double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t)
     .count();
@@ -160,7 +152,7 @@ void coordinator_state::on_result(request_actor worker, attempt_result& r) {
   --job.in_flight;
   idle.push_back(std::move(worker));
   if (r.latency_us > 0)
-    job.latencies_us.push_back(r.latency_us);
+    job.latencies.record(r.latency_us);
   if (r.ok()) {
     job.stats.prompt_tokens += r.prompt_tokens;
     job.stats.completion_tokens += r.completion_tokens;
@@ -340,9 +332,9 @@ run_summary coordinator_state::summary() const {
     s.target_unique = j.spec.target_unique;
     s.resumed_items = j.spec.finished_before.size();
     s.resumed_kept = j.spec.kept_before;
-    s.latency_p50_ms = percentile_ms(j.latencies_us, 0.50);
-    s.latency_p95_ms = percentile_ms(j.latencies_us, 0.95);
-    s.latency_p99_ms = percentile_ms(j.latencies_us, 0.99);
+    s.latency_p50_ms = j.latencies.quantile_ms(0.50);
+    s.latency_p95_ms = j.latencies.quantile_ms(0.95);
+    s.latency_p99_ms = j.latencies.quantile_ms(0.99);
     out.jobs.push_back(std::move(s));
   }
   return out;

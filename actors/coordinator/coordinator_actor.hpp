@@ -12,6 +12,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "coordinator/latency_histogram.hpp"
 #include "coordinator/progress.hpp"
 #include "coordinator/retry_policy.hpp"
 #include "messages/interfaces.hpp"
@@ -36,7 +37,7 @@ struct coordinator_state {
     size_t skip_pos = 0;      ///< cursor in spec.finished_before
     uint64_t outstanding = 0; ///< issued, not yet written or failed
     uint64_t in_flight = 0;   ///< at a request actor right now
-    std::vector<uint32_t> latencies_us;
+    latency_histogram latencies;
     bool finished = false;
 
     uint64_t kept_total() const { return spec.kept_before + stats.kept; }

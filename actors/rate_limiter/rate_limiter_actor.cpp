@@ -52,7 +52,13 @@ rate_limiter(rate_limiter_actor::stateful_pointer<rate_limiter_state> self,
     [self](refill_atom) {
       auto& st = self->state;
       st.timer_armed = false;
-      serve(self, std::min(st.due, token_bucket::clock::now()));
+      // Refill as of the due time, so the timer's lateness is not lost,
+      // but catch up at most one token interval: a timer far behind must
+      // not release a burst of grants back to back.
+      auto now = token_bucket::clock::now();
+      auto period = std::chrono::duration_cast<token_bucket::clock::duration>(
+        std::chrono::duration<double>(1.0 / st.bucket->rate()));
+      serve(self, std::min(now, std::max(st.due, now - period)));
     },
   };
 }
