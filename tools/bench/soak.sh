@@ -7,7 +7,8 @@
 #      RATE (requests/s, default 500), POOL (32), FAULT_RATE (0.05).
 # Last line: "soak: rss first X MiB last Y MiB, fds first A last B  PASS|FAIL"
 # (PASS when the last RSS is within 10 % + 4 MiB of the first sample taken
-# after warm-up and the descriptor count did not grow).
+# after warm-up and the descriptor count grew by at most 4: connections come
+# and go with the reset faults).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 bench_init soak
@@ -56,7 +57,7 @@ first_rss=${first_rss:-$last_rss}; first_fds=${first_fds:-$last_fds}
 limit=$(( first_rss + first_rss / 10 + 4096 ))
 verdict=PASS
 [ "$last_rss" -le "$limit" ] || verdict=FAIL
-[ "$last_fds" -le "$first_fds" ] || verdict=FAIL
+[ "$last_fds" -le $(( first_fds + 4 )) ] || verdict=FAIL
 printf 'soak: rss first %.1f MiB last %.1f MiB, fds first %d last %d  %s\n' \
   "$(awk -v k="$first_rss" 'BEGIN{print k/1024}')" "$(awk -v k="$last_rss" 'BEGIN{print k/1024}')" \
   "$first_fds" "$last_fds" "$verdict"
