@@ -57,6 +57,9 @@ struct attempt_result {
   uint32_t prompt_tokens = 0;
   uint32_t completion_tokens = 0;
   uint32_t latency_us = 0;
+  /// Requests the server may have seen for this attempt (libcurl re-sends
+  /// on a reused connection that died); 1 nearly always.
+  uint32_t sends = 1;
 
   bool ok() const { return failure == failure_kind::none; }
 };
@@ -65,7 +68,7 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, attempt_result& x) {
   return f(x.job, x.index, x.attempt, x.failure, x.http_status,
            x.retry_after_ms, x.detail, x.choices, x.model, x.prompt_tokens,
-           x.completion_tokens, x.latency_us);
+           x.completion_tokens, x.latency_us, x.sends);
 }
 
 /// Choices of one finished request, for the writer: coordinator -> writer.

@@ -100,11 +100,18 @@ void coordinator_state::pump() {
   while (running && !idle.empty() && in_flight < plan.max_in_flight
          && has_work()) {
     if (limiter) {
+      // Sends libcurl made on its own are paid for before new work goes out.
+      auto pay = std::min<uint64_t>(tokens, token_debt);
+      tokens -= static_cast<uint32_t>(pay);
+      token_debt -= pay;
       if (tokens == 0) {
         if (!acquiring) {
           acquiring = true;
           auto want = static_cast<uint32_t>(
-            std::min(idle.size(), plan.max_in_flight - in_flight));
+            std::min<uint64_t>(std::min(idle.size(),
+                                        plan.max_in_flight - in_flight)
+                                 + token_debt,
+                               UINT32_MAX));
           self->request(limiter, caf::infinite, acquire_atom_v, want)
             .then(
               [this](uint32_t got) {
@@ -151,6 +158,16 @@ void coordinator_state::on_result(request_actor worker, attempt_result& r) {
   auto& job = jobs[r.job];
   --job.in_flight;
   idle.push_back(std::move(worker));
+  if (r.sends > 1) {
+    // libcurl re-sent the request on a fresh connection after the reused
+    // one died: the server saw each send, so each counts as an attempt
+    // (retried for a transport failure).
+    job.stats.attempts += r.sends - 1;
+    job.stats.retries_by_kind[static_cast<size_t>(failure_kind::transport)]
+      += r.sends - 1;
+    if (limiter)
+      token_debt += r.sends - 1; // they took no token: pay afterwards
+  }
   if (r.latency_us > 0)
     job.latencies.record(r.latency_us);
   if (r.ok()) {

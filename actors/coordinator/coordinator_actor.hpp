@@ -67,6 +67,7 @@ struct coordinator_state {
   size_t jobs_left = 0;
   rate_limiter_actor limiter; ///< null = no rate limit
   uint32_t tokens = 0;
+  uint64_t token_debt = 0; ///< libcurl's own re-sends, not yet paid
   bool acquiring = false;
   writer_actor writer;
   caf::typed_response_promise<run_summary> done;

@@ -128,6 +128,8 @@ http_call::~http_call() {
 }
 
 void http_call::prepare_post(const std::string& url, std::string body) {
+  if (url != url_ || body.size() != request_body_.size())
+    single_request_size_ = 0; // other bytes per send
   if (url != url_) {
     url_ = url;
     curl_easy_setopt(easy_, CURLOPT_URL, url_.c_str());
@@ -143,6 +145,7 @@ void http_call::prepare_post(const std::string& url, std::string body) {
   outcome_.body.clear(); // keeps its capacity: no allocation once warm
   outcome_.error.clear();
   outcome_.latency_us = 0;
+  outcome_.sends = 1;
   error_buf_[0] = '\0';
 }
 
@@ -235,6 +238,17 @@ struct http_engine::impl {
       curl_off_t total_us = 0;
       curl_easy_getinfo(easy, CURLINFO_TOTAL_TIME_T, &total_us);
       out.latency_us = static_cast<uint32_t>(total_us);
+      // CURLINFO_REQUEST_SIZE adds up every send of the transfer (a re-send
+      // may go out on another pooled connection, so NUM_CONNECTS cannot
+      // tell). Nearly every transfer sends once: the smallest size seen is
+      // that of one send.
+      long request_size = 0;
+      curl_easy_getinfo(easy, CURLINFO_REQUEST_SIZE, &request_size);
+      auto& single = call->single_request_size_;
+      if (request_size > 0 && (single == 0 || request_size < single))
+        single = request_size;
+      if (single > 0 && request_size > single)
+        out.sends = static_cast<uint32_t>((request_size + single / 2) / single);
       if (code != CURLE_OK)
         out.error = call->error_buf_[0] != '\0'
                       ? std::string{call->error_buf_}

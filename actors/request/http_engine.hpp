@@ -36,6 +36,10 @@ struct http_outcome {
   std::string body;
   std::string error;        ///< curl's message when curl_code != 0
   uint32_t latency_us = 0;
+  /// Requests put on the wire for this transfer. libcurl re-sends by itself
+  /// when a reused connection dies before any answer byte; the server may
+  /// have read the first one, so each send counts as an attempt.
+  uint32_t sends = 1;
 };
 
 class http_call {
@@ -64,6 +68,7 @@ private:
   curl_slist* headers_ = nullptr;
   std::string url_;
   std::string request_body_;
+  long single_request_size_ = 0; ///< bytes of one send: the least seen
   http_outcome outcome_;
   char error_buf_[256];
 };

@@ -389,6 +389,7 @@ attempt_result classify_outcome(const work_item& item,
   r.http_status = static_cast<int32_t>(outcome.status);
   r.retry_after_ms = outcome.retry_after_ms;
   r.latency_us = outcome.latency_us;
+  r.sends = outcome.sends;
   if (outcome.curl_code != CURLE_OK) {
     switch (outcome.curl_code) {
       case CURLE_OPERATION_TIMEDOUT:
