@@ -18,7 +18,7 @@ public:
   using clock = std::chrono::steady_clock;
 
   /// Jitter between a grant and its arrival that the window guard absorbs.
-  static constexpr std::chrono::milliseconds default_margin{3};
+  static constexpr std::chrono::milliseconds default_margin{5};
 
   /// Starts full (`burst` tokens available at `now`).
   token_bucket(double rate_per_s, double burst, clock::time_point now,
