@@ -6,6 +6,9 @@
 # non-zero; the input is left in build-fuzz/findings/<target>/ — add it to
 # tests/fuzz/regressions/<target>/ once understood.
 # Usage: .ci/fuzz.sh [seconds per target]   (default 60; EVO_FUZZ_SECONDS too)
+# EVO_FUZZ_RUNS / EVO_FUZZ_SEED: with a run count and a fixed seed (what CI
+# uses) the same binary explores the same inputs every time, so CI does not
+# pass or fail by luck; fuzz longer without them to find new inputs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs="${1:-${EVO_FUZZ_SECONDS:-60}}"
@@ -33,7 +36,10 @@ for t in "${targets[@]}"; do
   [[ -f tests/fuzz/$t.dict ]] && dict=(-dict="$PWD/tests/fuzz/$t.dict")
   t1=$(date +%s)
   echo "=== $t for ${secs}s"
-  if ! build-fuzz/"$t" "${dict[@]}" -max_total_time="$secs" -timeout=10 \
+  repeat=()
+  [[ -n "${EVO_FUZZ_RUNS:-}" ]] && repeat+=(-runs="$EVO_FUZZ_RUNS")
+  [[ -n "${EVO_FUZZ_SEED:-}" ]] && repeat+=(-seed="$EVO_FUZZ_SEED")
+  if ! build-fuzz/"$t" "${dict[@]}" "${repeat[@]}" -max_total_time="$secs" -timeout=10 \
          -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 \
          -artifact_prefix="$findings/" "$work" 2>"build-fuzz/$t.log"; then
     echo "!!! $t found a problem (input in $findings/):"

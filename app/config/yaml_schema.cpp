@@ -458,6 +458,19 @@ std::vector<std::string> as_string_list(const src_node& n,
 
 std::string as_regex(const src_node& n, const std::string& path) {
   std::string re = as_string(n, path, true);
+  // libstdc++'s regex compiler recurses per group and overflows a signed
+  // long on long numbers (\555...5 or {99...9}): undefined behaviour found
+  // by fuzzing. No useful name filter needs either.
+  if (re.size() > 1000)
+    fail(n, path, "a regular expression of at most 1000 characters",
+         "one of " + std::to_string(re.size()));
+  size_t digits = 0;
+  for (char c : re) {
+    digits = (c >= '0' && c <= '9') ? digits + 1 : 0;
+    if (digits > 9)
+      fail(n, path, "a regular expression whose numbers have at most 9 digits",
+           describe(n.value));
+  }
   try {
     std::regex compiled(re, std::regex::ECMAScript);
     (void) compiled;
