@@ -60,9 +60,7 @@ int generate_names(const generate_options& o) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 2;
   }
-  spdlog::set_level(o.quiet     ? spdlog::level::warn
-                    : o.verbose ? spdlog::level::debug
-                                : spdlog::level::info);
+  set_log_level(o.quiet, o.verbose);
 
   auto& ng = cfg.namegen;
   std::vector<job_spec> jobs;

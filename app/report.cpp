@@ -101,6 +101,12 @@ std::string render_table(const run_summary& s) {
   return out;
 }
 
+void set_log_level(bool quiet, bool verbose) {
+  spdlog::set_level(quiet     ? spdlog::level::warn
+                    : verbose ? spdlog::level::debug
+                              : spdlog::level::info);
+}
+
 void configure_progress(run_plan& plan, bool quiet) {
   if (quiet) {
     plan.progress = progress_mode::none;

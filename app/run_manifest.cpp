@@ -63,9 +63,7 @@ int run_manifest(const manifest_options& o) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 2;
   }
-  spdlog::set_level(o.quiet     ? spdlog::level::warn
-                    : o.verbose ? spdlog::level::debug
-                                : spdlog::level::info);
+  set_log_level(o.quiet, o.verbose);
   auto out = o.out_dir.value_or(m.base.out_names_dir);
 
   std::vector<std::string> names;
