@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include "config/config_loader.hpp"
+#include "config_test_util.hpp"
 
 #include <unistd.h>
 
@@ -19,79 +20,8 @@
 namespace fs = std::filesystem;
 using namespace evo;
 
-namespace {
+using namespace evo::test;
 
-/// A fresh directory under $TMPDIR (or /tmp), removed with its contents.
-struct temp_dir {
-  fs::path path;
-  temp_dir() {
-    std::string tmpl = (fs::temp_directory_path() / "evo-config-XXXXXX").string();
-    std::vector<char> buf(tmpl.begin(), tmpl.end());
-    buf.push_back('\0');
-    REQUIRE(::mkdtemp(buf.data()) != nullptr);
-    path = buf.data();
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
-
-void write(const fs::path& p, const std::string& text) {
-  fs::create_directories(p.parent_path());
-  std::ofstream out(p, std::ios::binary);
-  out << text;
-  REQUIRE(out.good());
-}
-
-std::string read(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-/// Runs in `dir` while alive, then returns to where it was.
-struct cwd_guard {
-  fs::path old;
-  explicit cwd_guard(const fs::path& dir) : old(fs::current_path()) {
-    fs::current_path(dir);
-  }
-  ~cwd_guard() {
-    std::error_code ec;
-    fs::current_path(old, ec);
-  }
-};
-
-/// An environment with exactly these variables.
-env_lookup fake_env(std::map<std::string, std::string> vars) {
-  return [vars](const std::string& name) -> std::optional<std::string> {
-    auto it = vars.find(name);
-    if (it == vars.end())
-      return std::nullopt;
-    return it->second;
-  };
-}
-
-const env_lookup no_env = fake_env({});
-
-/// The message of the config_error `f` throws ("" if it throws nothing).
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const config_error& e) {
-    return e.what();
-  }
-  return "";
-}
-
-std::string source(const std::string& rel) {
-  return std::string(EVO_SOURCE_DIR) + "/" + rel;
-}
-
-} // namespace
 
 TEST_CASE("the shipped configs load and give the documented values") {
   auto c = load_datagen_config(source("configs/datagen.yaml"), no_env);
