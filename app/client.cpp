@@ -36,12 +36,16 @@ collector(writer_actor::stateful_pointer<collector_state> self,
   self->state.failures = std::move(failures);
   return {
     [](open_atom, const job_output&) -> uint64_t { return 0; },
-    [self](write_batch& batch) -> write_stats {
-      write_stats ws;
-      ws.choices = static_cast<uint32_t>(batch.choices.size());
-      ws.kept = ws.choices;
-      (*self->state.results)[batch.job] = std::move(batch.choices);
-      return ws;
+    [self](write_batch& batch) -> write_report {
+      write_report report;
+      for (auto& item : batch.items) {
+        write_stats ws;
+        ws.choices = static_cast<uint32_t>(item.choices.size());
+        ws.kept = ws.choices;
+        (*self->state.results)[item.job] = std::move(item.choices);
+        report.items.push_back(ws);
+      }
+      return report;
     },
     [self](failure_record& rec) -> uint64_t {
       self->state.failures->emplace_back(rec.job, std::move(rec.reason));
@@ -65,7 +69,10 @@ struct client::impl {
   std::unique_ptr<cluster_link> workers; // null = a local run
 
   impl(api_config a, std::string m, cluster_config c)
-    : api(std::move(a)), model(std::move(m)), cluster(std::move(c)) {
+    : api(std::move(a)),
+      model(std::move(m)),
+      cluster(std::move(c)),
+      engine(static_cast<size_t>(api.io_threads)) {
     bool distributed = !cluster.workers.empty();
     configure_system(cfg, distributed, cluster.tls);
     // With worker nodes the head sends no request itself unless asked to
@@ -200,8 +207,7 @@ run_summary client::run(run_plan plan, const std::vector<job_output>& outputs,
       }
     }
   }
-  auto w = impl_->sys->spawn<caf::detached>(writer, opts.journal,
-                                            opts.global_dedupe);
+  auto w = impl_->sys->spawn(writer, opts.journal, opts.global_dedupe);
   auto guard = caf::detail::make_scope_guard(
     [&] { caf::anon_send_exit(w, caf::exit_reason::user_shutdown); });
   return impl_->run_with(std::move(plan), w, outputs);

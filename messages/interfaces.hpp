@@ -30,8 +30,9 @@ using writer_actor = caf::typed_actor<
   // Opens (or reopens) a job's output folder; answers with the number of
   // names the folder already holds (loaded from its hash table).
   caf::replies_to<open_atom, job_output>::with<uint64_t>,
-  // Writes the kept names of one request; answers once they are on disk.
-  caf::replies_to<write_batch>::with<write_stats>,
+  // Writes the kept names of finished requests; answers once they are on
+  // disk.
+  caf::replies_to<write_batch>::with<write_report>,
   // Records a request that failed for good; answers once it is on disk.
   caf::replies_to<failure_record>::with<uint64_t>>;
 

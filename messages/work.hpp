@@ -71,8 +71,8 @@ typename Inspector::result_type inspect(Inspector& f, attempt_result& x) {
            x.completion_tokens, x.latency_us, x.sends);
 }
 
-/// Choices of one finished request, for the writer: coordinator -> writer.
-struct write_batch {
+/// Choices of one finished request, for the writer.
+struct finished_item {
   uint32_t job = 0;
   uint64_t index = 0;
   std::string model;
@@ -80,12 +80,23 @@ struct write_batch {
 };
 
 template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, write_batch& x) {
+typename Inspector::result_type inspect(Inspector& f, finished_item& x) {
   return f(x.job, x.index, x.model, x.choices);
 }
 
-/// What the writer did with one batch: writer -> coordinator. The records are
-/// on disk (written, not necessarily fsynced) when this arrives.
+/// Requests finished while the writer was busy with the previous batch:
+/// coordinator -> writer. Under load one message carries many requests
+/// (one hand-off to the writer's thread instead of one per request).
+struct write_batch {
+  std::vector<finished_item> items;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, write_batch& x) {
+  return f(x.items);
+}
+
+/// What the writer did with one request's choices.
 struct write_stats {
   uint32_t choices = 0;
   uint32_t kept = 0;
@@ -99,6 +110,18 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, write_stats& x) {
   return f(x.choices, x.kept, x.duplicates, x.filtered_empty, x.filtered_regex,
            x.filtered_weak);
+}
+
+/// The writer's answer to a write_batch, one entry per item in the same
+/// order: writer -> coordinator. The records are on disk (written, not
+/// necessarily fsynced) when this arrives.
+struct write_report {
+  std::vector<write_stats> items;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, write_report& x) {
+  return f(x.items);
 }
 
 /// A request that failed for good: coordinator -> writer (failures.jsonl).

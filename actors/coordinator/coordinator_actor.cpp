@@ -173,18 +173,9 @@ void coordinator_state::on_result(request_actor worker, attempt_result& r) {
   if (r.ok()) {
     job.stats.prompt_tokens += r.prompt_tokens;
     job.stats.completion_tokens += r.completion_tokens;
-    auto jid = r.job;
-    self
-      ->request(writer, caf::infinite,
-                write_batch{r.job, r.index, std::move(r.model),
-                            std::move(r.choices)})
-      .then(
-        [this, jid](write_stats& ws) {
-          ++jobs[jid].stats.done;
-          jobs[jid].stats.add(ws);
-          finish_item(jid);
-        },
-        [this](caf::error& err) { fail(err); });
+    unwritten.items.push_back(
+      finished_item{r.job, r.index, std::move(r.model), std::move(r.choices)});
+    flush_writes();
   } else if (retries->should_retry(r.attempt, r.failure, r.http_status)) {
     ++job.stats.retries_by_kind[static_cast<size_t>(r.failure)];
     auto next = r.attempt + 1;
@@ -259,6 +250,41 @@ void coordinator_state::check_alive() {
                started_with_actors ? "left" : "yet",
                std::chrono::duration<double>(plan.worker_grace).count());
   self->delayed_send(self, plan.worker_grace, grace_atom_v, ++grace_generation);
+}
+
+void coordinator_state::flush_writes() {
+  if (writing || unwritten.items.empty())
+    return;
+  writing = true;
+  std::vector<uint32_t> job_ids;
+  job_ids.reserve(unwritten.items.size());
+  for (auto& item : unwritten.items)
+    job_ids.push_back(item.job);
+  write_batch batch;
+  batch.items.swap(unwritten.items);
+  self->request(writer, caf::infinite, std::move(batch))
+    .then(
+      [this, job_ids = std::move(job_ids)](write_report& report) {
+        writing = false;
+        if (report.items.size() != job_ids.size()) {
+          fail(caf::make_error(caf::sec::runtime_error,
+                               "writer answered for "
+                                 + std::to_string(report.items.size())
+                                 + " of " + std::to_string(job_ids.size())
+                                 + " requests"));
+          return;
+        }
+        for (size_t i = 0; i < job_ids.size() && running; ++i) {
+          auto& job = jobs[job_ids[i]];
+          ++job.stats.done;
+          job.stats.add(report.items[i]);
+          --job.outstanding;
+          check_job(job_ids[i]);
+        }
+        flush_writes();
+        pump();
+      },
+      [this](caf::error& err) { fail(err); });
 }
 
 void coordinator_state::finish_item(uint32_t jid) {

@@ -70,6 +70,10 @@ struct coordinator_state {
   uint64_t token_debt = 0; ///< libcurl's own re-sends, not yet paid
   bool acquiring = false;
   writer_actor writer;
+  /// Finished requests waiting for the writer; at most one write_batch is
+  /// at the writer at a time, so under load they go in bulk.
+  write_batch unwritten;
+  bool writing = false;
   caf::typed_response_promise<run_summary> done;
   bool running = false;
   std::chrono::steady_clock::time_point started;
@@ -83,6 +87,7 @@ struct coordinator_state {
   void on_worker_lost(const caf::actor_addr& worker, const caf::error& err);
   void add_pool(std::vector<request_actor> actors);
   void check_alive();
+  void flush_writes();
   void finish_item(uint32_t job);
   void check_job(uint32_t job);
   void fail(const caf::error& err);

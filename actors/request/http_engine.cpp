@@ -6,6 +6,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
@@ -167,13 +168,25 @@ size_t http_call::on_header(char* data, size_t size, size_t n, void* self) {
 
 // -- http_engine ----------------------------------------------------------------
 
-struct http_engine::impl {
+struct http_engine::loop {
   http_engine* owner;
   CURLM* multi = nullptr;
   int epfd = -1;
   int wakefd = -1;
   std::thread io;
   std::atomic<bool> stopping{false};
+
+  loop() = default;
+  loop(const loop&) = delete;
+  loop& operator=(const loop&) = delete;
+  ~loop() { // the thread has been joined by now (or never started)
+    if (multi != nullptr)
+      curl_multi_cleanup(multi);
+    if (epfd >= 0)
+      ::close(epfd);
+    if (wakefd >= 0)
+      ::close(wakefd);
+  }
 
   std::mutex mtx;
   std::vector<std::shared_ptr<http_call>> incoming;
@@ -186,7 +199,7 @@ struct http_engine::impl {
 
   static int on_socket(CURL*, curl_socket_t s, int what, void* userp,
                        void* socketp) {
-    auto* self = static_cast<impl*>(userp);
+    auto* self = static_cast<loop*>(userp);
     epoll_event ev{};
     ev.data.fd = s;
     if (what == CURL_POLL_REMOVE) {
@@ -209,7 +222,7 @@ struct http_engine::impl {
   }
 
   static int on_timer(CURLM*, long timeout_ms, void* userp) {
-    auto* self = static_cast<impl*>(userp);
+    auto* self = static_cast<loop*>(userp);
     self->timeout_ms = timeout_ms;
     if (timeout_ms >= 0)
       self->deadline = std::chrono::steady_clock::now()
@@ -327,45 +340,53 @@ struct http_engine::impl {
   }
 };
 
-http_engine::http_engine() : impl_(std::make_unique<impl>()) {
+http_engine::http_engine(size_t io_threads) {
   global_init_once();
-  auto& d = *impl_;
-  d.owner = this;
-  d.multi = curl_multi_init();
-  d.epfd = epoll_create1(EPOLL_CLOEXEC);
-  d.wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (d.multi == nullptr || d.epfd < 0 || d.wakefd < 0)
-    throw std::runtime_error("http_engine: cannot initialise curl/epoll");
-  epoll_event ev{};
-  ev.events = EPOLLIN;
-  ev.data.fd = d.wakefd;
-  epoll_ctl(d.epfd, EPOLL_CTL_ADD, d.wakefd, &ev);
-  curl_multi_setopt(d.multi, CURLMOPT_SOCKETFUNCTION, &impl::on_socket);
-  curl_multi_setopt(d.multi, CURLMOPT_SOCKETDATA, &d);
-  curl_multi_setopt(d.multi, CURLMOPT_TIMERFUNCTION, &impl::on_timer);
-  curl_multi_setopt(d.multi, CURLMOPT_TIMERDATA, &d);
-  curl_multi_setopt(d.multi, CURLMOPT_MAXCONNECTS, 1024L);
-  d.io = std::thread([&d] { d.run(); });
+  io_threads = std::max<size_t>(io_threads, 1);
+  for (size_t i = 0; i < io_threads; ++i) {
+    auto d = std::make_unique<loop>();
+    d->owner = this;
+    d->multi = curl_multi_init();
+    d->epfd = epoll_create1(EPOLL_CLOEXEC);
+    d->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (d->multi == nullptr || d->epfd < 0 || d->wakefd < 0)
+      throw std::runtime_error("http_engine: cannot initialise curl/epoll");
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = d->wakefd;
+    epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->wakefd, &ev);
+    curl_multi_setopt(d->multi, CURLMOPT_SOCKETFUNCTION, &loop::on_socket);
+    curl_multi_setopt(d->multi, CURLMOPT_SOCKETDATA, d.get());
+    curl_multi_setopt(d->multi, CURLMOPT_TIMERFUNCTION, &loop::on_timer);
+    curl_multi_setopt(d->multi, CURLMOPT_TIMERDATA, d.get());
+    curl_multi_setopt(d->multi, CURLMOPT_MAXCONNECTS, 1024L);
+    loops_.push_back(std::move(d));
+  }
+  for (auto& d : loops_) {
+    auto* raw = d.get();
+    raw->io = std::thread([raw] { raw->run(); });
+  }
 }
 
 http_engine::~http_engine() {
-  auto& d = *impl_;
-  d.stopping = true;
-  uint64_t one = 1;
-  [[maybe_unused]] auto r = ::write(d.wakefd, &one, sizeof(one));
-  if (d.io.joinable())
-    d.io.join();
-  {
-    std::lock_guard<std::mutex> guard{d.mtx};
-    d.incoming.clear();
+  for (auto& d : loops_) {
+    d->stopping = true;
+    uint64_t one = 1;
+    [[maybe_unused]] auto r = ::write(d->wakefd, &one, sizeof(one));
   }
-  curl_multi_cleanup(d.multi);
-  ::close(d.epfd);
-  ::close(d.wakefd);
+  for (auto& d : loops_) {
+    if (d->io.joinable())
+      d->io.join();
+    std::lock_guard<std::mutex> guard{d->mtx};
+    d->incoming.clear();
+  }
+  loops_.clear(); // easy handles still active are removed by run()
 }
 
 void http_engine::submit(std::shared_ptr<http_call> call) {
-  auto& d = *impl_;
+  if (call->loop_ < 0)
+    call->loop_ = static_cast<int>(next_loop_.fetch_add(1) % loops_.size());
+  auto& d = *loops_[static_cast<size_t>(call->loop_)];
   in_flight_.fetch_add(1);
   bool was_empty;
   {

@@ -207,12 +207,10 @@ void output_folder::append(int fd, const std::string& path,
   }
 }
 
-write_stats output_folder::write(uint64_t request_index, std::string_view model,
+write_stats output_folder::stage(uint64_t request_index, std::string_view model,
                                  const std::vector<std::string>& choices) {
   write_stats st;
   st.choices = static_cast<uint32_t>(choices.size());
-  buf_.clear();
-  uids_.clear();
   std::string stamp;
   for (size_t i = 0; i < choices.size(); ++i) {
     auto name = extract_name(choices[i]);
@@ -252,14 +250,28 @@ write_stats output_folder::write(uint64_t request_index, std::string_view model,
     uids_ += uid;
     uids_ += '\n';
   }
-  if (buf_.empty())
-    return st;
-  // An output error ends the run (the writer reports it), so the keys
-  // already inserted above need no rollback.
-  append(names_fd_, dir_ + "/names.jsonl", buf_);
-  append(hashes_fd_, dir_ + "/hash_table.txt", uids_);
-  count_ += st.kept;
+  staged_ += st.kept;
   return st;
+}
+
+void output_folder::flush() {
+  if (buf_.empty())
+    return;
+  // An output error ends the run (the writer reports it), so the keys
+  // already inserted by stage() need no rollback.
+  try {
+    append(names_fd_, dir_ + "/names.jsonl", buf_);
+    append(hashes_fd_, dir_ + "/hash_table.txt", uids_);
+  } catch (...) {
+    buf_.clear();
+    uids_.clear();
+    staged_ = 0;
+    throw;
+  }
+  buf_.clear(); // keeps its capacity
+  uids_.clear();
+  count_ += staged_;
+  staged_ = 0;
 }
 
 void output_folder::record_failure(const failure_record& rec) {

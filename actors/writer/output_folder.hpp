@@ -43,7 +43,18 @@ public:
   /// Extracts, filters and dedupes the choices of request `request_index`
   /// and appends the kept ones. On return they are in the kernel's hands.
   write_stats write(uint64_t request_index, std::string_view model,
+                    const std::vector<std::string>& choices) {
+    auto st = stage(request_index, model, choices);
+    flush();
+    return st;
+  }
+
+  /// As write(), but the kept records wait for flush(): a batch of requests
+  /// costs one write(2) per file.
+  write_stats stage(uint64_t request_index, std::string_view model,
                     const std::vector<std::string>& choices);
+  /// Appends everything staged; on return it is in the kernel's hands.
+  void flush();
 
   /// Appends a request that failed for good to failures.jsonl.
   void record_failure(const failure_record& rec);
@@ -63,8 +74,9 @@ private:
   int names_fd_ = -1;
   int hashes_fd_ = -1;
   int failures_fd_ = -1;
-  std::string buf_;  // reused record buffer
-  std::string uids_; // reused uid buffer
+  std::string buf_;  // staged records (capacity reused)
+  std::string uids_; // staged uids, one per line
+  uint64_t staged_ = 0;
 };
 
 /// Appends `s` to `out` as a JSON string literal (quotes included).

@@ -87,10 +87,14 @@ run_journal::run_journal(std::string path, const std::vector<std::string>& jobs,
     throw output_error("cannot open " + path_ + ": " + std::strerror(errno));
   if (!header_seen) {
     nlohmann::json header{{"journal", 1}, {"jobs", jobs}};
-    line_ = header.dump() + "\n";
-    if (::write(fd_, line_.data(), line_.size())
-        != static_cast<ssize_t>(line_.size()))
-      throw output_error("cannot write " + path_ + ": " + std::strerror(errno));
+    auto line = header.dump() + "\n";
+    if (::write(fd_, line.data(), line.size())
+        != static_cast<ssize_t>(line.size())) {
+      int err = errno;
+      ::close(fd_); // no destructor runs for a throwing constructor
+      fd_ = -1;
+      throw output_error("cannot write " + path_ + ": " + std::strerror(err));
+    }
   }
 }
 
@@ -99,15 +103,23 @@ run_journal::~run_journal() {
     ::close(fd_);
 }
 
-void run_journal::record(const std::string& job, uint64_t index, bool ok) {
-  line_ = "{\"job\":";
+void run_journal::stage(const std::string& job, uint64_t index, bool ok) {
+  line_ += "{\"job\":";
   append_json_string(line_, job);
   line_ += ",\"index\":";
   line_ += std::to_string(index);
   line_ += ok ? ",\"ok\":true}\n" : ",\"ok\":false}\n";
-  // Small lines on an O_APPEND descriptor: one write each, whole or absent.
+}
+
+void run_journal::flush() {
+  if (line_.empty())
+    return;
+  // One write on an O_APPEND descriptor; a short one (disk full) leaves a
+  // torn last line at worst, which the next open cuts.
   auto n = ::write(fd_, line_.data(), line_.size());
-  if (n != static_cast<ssize_t>(line_.size()))
+  auto size = line_.size();
+  line_.clear();
+  if (n != static_cast<ssize_t>(size))
     throw output_error("cannot write " + path_ + ": "
                        + std::strerror(n < 0 ? errno : ENOSPC));
 }

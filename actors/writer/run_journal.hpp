@@ -39,7 +39,14 @@ public:
   const std::map<std::string, job_entry>& loaded() const { return loaded_; }
 
   /// Appends one finished item.
-  void record(const std::string& job, uint64_t index, bool ok);
+  void record(const std::string& job, uint64_t index, bool ok) {
+    stage(job, index, ok);
+    flush();
+  }
+  /// Queues one finished item for the next flush().
+  void stage(const std::string& job, uint64_t index, bool ok);
+  /// Appends every staged item with one write(2).
+  void flush();
 
   const std::string& path() const { return path_; }
 

@@ -2,6 +2,8 @@
 
 #include "caf/all.hpp"
 
+#include <algorithm>
+
 namespace evo {
 
 namespace {
@@ -41,19 +43,35 @@ writer(writer_actor::stateful_pointer<writer_state> self,
         return output_failure(e.what());
       }
     },
-    [self](const write_batch& batch) -> caf::result<write_stats> {
-      auto* job = self->state.find(batch.job);
-      if (job == nullptr)
-        return no_folder(batch.job);
+    [self](const write_batch& batch) -> caf::result<write_report> {
+      auto& st = self->state;
+      write_report report;
+      report.items.reserve(batch.items.size());
+      std::vector<writer_state::job_files*> touched;
+      for (auto& item : batch.items)
+        if (st.find(item.job) == nullptr)
+          return no_folder(item.job);
       try {
-        auto stats = job->folder->write(batch.index, batch.model,
-                                        batch.choices);
-        if (self->state.journal)
-          self->state.journal->record(job->name, batch.index, true);
-        return stats;
+        for (auto& item : batch.items) {
+          auto* job = st.find(item.job);
+          report.items.push_back(
+            job->folder->stage(item.index, item.model, item.choices));
+          if (std::find(touched.begin(), touched.end(), job) == touched.end())
+            touched.push_back(job);
+        }
+        // Names first, then the journal: a journaled item has its names on
+        // disk.
+        for (auto* job : touched)
+          job->folder->flush();
+        if (st.journal) {
+          for (auto& item : batch.items)
+            st.journal->stage(st.find(item.job)->name, item.index, true);
+          st.journal->flush();
+        }
       } catch (const std::exception& e) {
         return output_failure(e.what());
       }
+      return report;
     },
     [self](const failure_record& rec) -> caf::result<uint64_t> {
       auto* job = self->state.find(rec.job);

@@ -1,5 +1,7 @@
 // Actor shell around output_folder and run_journal: owns every job's folder
-// of a run. Spawn it detached: it does blocking file I/O.
+// of a run. It runs on the scheduler although it calls write(2): appends to
+// the page cache take microseconds, and a detached writer cost a thread
+// wake-up per batch (docs/DESIGN.md, "One CAF scheduler thread").
 #pragma once
 
 #include <memory>

@@ -134,7 +134,7 @@ void read_concurrency(const src_node* api, api_config& out) {
   const src_node* c =
     section(api, "concurrency", p,
             {"max_concurrent_requests", "rate_limit_per_second", "burst",
-             "semaphore_size"});
+             "semaphore_size", "io_threads"});
   read_int(c, "max_concurrent_requests", p + ".max_concurrent_requests", 1,
            INT_MAX, out.max_concurrent_requests);
   if (const src_node* n = leaf(c, "rate_limit_per_second");
@@ -146,6 +146,7 @@ void read_concurrency(const src_node* api, api_config& out) {
               out.burst);
   read_int(c, "semaphore_size", p + ".semaphore_size", 1, INT_MAX,
            out.semaphore_size);
+  read_int(c, "io_threads", p + ".io_threads", 1, 16, out.io_threads);
 }
 
 void read_fim(const src_node* api, fim_config& out) {

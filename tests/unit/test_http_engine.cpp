@@ -419,3 +419,63 @@ TEST_CASE("http engine reports latency in microseconds") {
   CHECK(call->outcome().latency_us >= 90000);
   CHECK(call->outcome().latency_us <= wall_us + 1000);
 }
+
+TEST_CASE("http engine with two I/O threads: calls spread over both and keep "
+          "their connection") {
+  httplib::Server srv;
+  std::mutex mu;
+  std::vector<int> remote_ports;
+  srv.Post(".*", [&](const httplib::Request& req, httplib::Response& res) {
+    {
+      std::lock_guard<std::mutex> g{mu};
+      remote_ports.push_back(req.remote_port);
+    }
+    res.set_content(R"({"choices":[{"index":0,"text":"a"}]})", "application/json");
+  });
+  int port = srv.bind_to_any_port("127.0.0.1");
+  REQUIRE(port > 0);
+  std::thread th([&] { srv.listen_after_bind(); });
+  constexpr int calls_n = 4;
+  constexpr int rounds = 5;
+  std::set<std::thread::id> io_threads;
+  int ok = 0;
+  {
+    http_engine engine{2};
+    CHECK(engine.io_threads() == 2);
+    auto url = "http://127.0.0.1:" + std::to_string(port) + "/v1/completions";
+    std::vector<std::shared_ptr<http_call>> calls;
+    for (int i = 0; i < calls_n; ++i)
+      calls.push_back(std::make_shared<http_call>(opts_with()));
+    for (int r = 0; r < rounds; ++r) {
+      std::vector<std::future<std::thread::id>> done;
+      for (auto& c : calls) {
+        auto p = std::make_shared<std::promise<std::thread::id>>();
+        done.push_back(p->get_future());
+        c->on_done = [p] { p->set_value(std::this_thread::get_id()); };
+        c->prepare_post(url, valid_body);
+        engine.submit(c);
+      }
+      for (auto& f : done) {
+        REQUIRE(f.wait_for(10s) == std::future_status::ready);
+        io_threads.insert(f.get());
+      }
+      for (auto& c : calls)
+        ok += c->outcome().status == 200 ? 1 : 0;
+    }
+  }
+  srv.stop();
+  th.join();
+  CHECK(ok == calls_n * rounds);
+  CHECK(io_threads.size() == 2); // both loops carried transfers
+  std::lock_guard<std::mutex> g{mu};
+  REQUIRE(remote_ports.size() == calls_n * rounds);
+  std::set<int> distinct(remote_ports.begin(), remote_ports.end());
+  // A call that moved to the other loop would find no connection in that
+  // multi's cache and open a new one.
+  CHECK(distinct.size() == calls_n);
+}
+
+TEST_CASE("http engine asked for zero I/O threads runs one") {
+  http_engine engine{0};
+  CHECK(engine.io_threads() == 1);
+}

@@ -383,3 +383,30 @@ TEST_CASE("failures.jsonl stays valid JSON for a long non-ASCII server error"
   auto j = json::parse(data.substr(0, data.size() - 1), nullptr, false);
   CHECK_FALSE(j.is_discarded());
 }
+
+TEST_CASE("output_folder stage keeps records off disk until flush writes them "
+          "all") {
+  temp_dir tmp;
+  output_folder folder{tmp.path, "l2r", default_filter()};
+  auto names = tmp.path + "/names.jsonl";
+  auto hashes = tmp.path + "/hash_table.txt";
+  auto a = folder.stage(0, "m", {"alpha(", "beta("});
+  auto b = folder.stage(1, "m", {"alpha(", "gamma("});
+  CHECK(a.kept == 2);
+  CHECK(b.kept == 1); // alpha was staged already: a duplicate
+  CHECK(b.duplicates == 1);
+  CHECK(slurp(names).empty());
+  CHECK(slurp(hashes).empty());
+  CHECK(folder.size() == 0);
+  folder.flush();
+  auto records = json_lines(names);
+  REQUIRE(records.size() == 3);
+  CHECK(records[0]["func_name"] == "alpha");
+  CHECK(records[1]["func_name"] == "beta");
+  CHECK(records[2]["func_name"] == "gamma");
+  CHECK(records[2]["request_index"] == 1);
+  CHECK(lines_of(slurp(hashes)).size() == 3);
+  CHECK(folder.size() == 3);
+  folder.flush(); // nothing staged: nothing appended
+  CHECK(json_lines(names).size() == 3);
+}
