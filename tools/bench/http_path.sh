@@ -5,8 +5,11 @@
 # is driven first by wrk (POST, C connections, min(C,2) threads, DURATION s)
 # then by `evoselfcode datagen generate-names --mode l2r -n 1 --concurrency C`
 # for N requests, N calibrated so that the run lasts ~DURATION s.
-# Prints per C: wrk req/s, pipeline req/s (report.json jobs[0].requests_per_s),
-# ratio, client CPU us/request (user+sys of the whole evoselfcode process / N)
+# Then the floor of libcurl itself: build/evo-bare-curl (tools/bench/bare_curl.cpp,
+# one thread, curl multi + epoll, answers thrown away) at the same C.
+# Prints per C: wrk req/s, bare libcurl req/s, pipeline req/s (report.json
+# jobs[0].requests_per_s), ratio pipeline/wrk, pipeline/bare, client CPU
+# us/request (user+sys of the whole evoselfcode process / N), bare libcurl's
 # and wrk's CPU us/request. Goal: ratio >= 0.5 at C=1, >= 0.4 at C>=8.
 #
 # Env: BUILD_DIR (default build), CONCURRENCIES ("1 8 32 64"), DURATION (5).
@@ -17,6 +20,8 @@ bench_init http_path
 CONCURRENCIES=${CONCURRENCIES:-"1 8 32 64"}
 DURATION=${DURATION:-5}
 command -v wrk >/dev/null || bench_die "wrk missing (apt-get install -y wrk)"
+BARE="$BUILD_DIR/evo-bare-curl"
+[ -x "$BARE" ] || bench_die "missing $BARE (cmake --build $BUILD_DIR --target evo-bare-curl)"
 [ -x /usr/bin/time ] || bench_die "/usr/bin/time missing (apt-get install -y time)"
 
 T=$BENCH_TMP
@@ -46,7 +51,7 @@ run_pipeline() {
   P_CPU_US=$(awk -v u="$u" -v s="$s" -v n="$n" 'BEGIN { printf "%.1f", (u + s) * 1e6 / n }')
 }
 
-printf '%-4s %12s %14s %7s %16s %13s %8s %6s\n' C "wrk req/s" "pipeline req/s" ratio "client us/req" "wrk us/req" N result
+printf '%-4s %10s %10s %14s %6s %9s %14s %12s %11s %8s %6s\n' C "wrk req/s" "bare req/s" "pipeline req/s" ratio "vs bare" "client us/req" "bare us/req" "wrk us/req" N result
 MIN1="" MIN8=""
 ROWS=0 FAILS=0
 for C in $CONCURRENCIES; do
@@ -62,6 +67,13 @@ for C in $CONCURRENCIES; do
   read -r _ wu ws <"$T/wrk.time"
   W_CPU_US=$(awk -v u="$wu" -v s="$ws" -v n="$W_REQ" 'BEGIN { printf "%.1f", (u + s) * 1e6 / n }')
 
+  NB=$(awk -v r="$W_RPS" -v d="$DURATION" 'BEGIN { n = int(r * d / 3); if (n < 5000) n = 5000; if (n > 1000000) n = 1000000; print n }')
+  /usr/bin/time -f "%e %U %S" -o "$T/bare.time" "$BARE" "http://127.0.0.1:$PORT/v1/completions" "$C" "$NB" >"$T/bare.out" 2>&1 ||
+    bench_die "bare libcurl loop failed: $(cat "$T/bare.out")"
+  read -r bw bu bs <"$T/bare.time"
+  B_RPS=$(sed -n 's/^bare_curl: \([0-9.]*\) req.*/\1/p' "$T/bare.out")
+  B_CPU_US=$(awk -v u="$bu" -v s="$bs" -v n="$NB" 'BEGIN { printf "%.1f", (u + s) * 1e6 / n }')
+
   # calibrate N on a short run, then the measured run lasts ~DURATION s
   N0=$((2000 * C)); [ "$N0" -le 20000 ] || N0=20000
   run_pipeline "$C" "$N0" "$T/cal"
@@ -70,6 +82,7 @@ for C in $CONCURRENCIES; do
   [ "$P_RC" -eq 0 ] && [ "$P_DONE" = "$N" ] || echo "warning: C=$C pipeline exit $P_RC, done $P_DONE of $N" >&2
 
   RATIO=$(awk -v p="$P_RPS" -v w="$W_RPS" 'BEGIN { printf "%.2f", p / w }')
+  VSB=$(awk -v p="$P_RPS" -v b="$B_RPS" 'BEGIN { printf "%.2f", p / b }')
   GOAL=$([ "$C" -eq 1 ] && echo 0.5 || echo 0.4)
   if awk -v r="$RATIO" -v g="$GOAL" 'BEGIN { exit !(r >= g) }'; then RES=PASS; else RES=FAIL; FAILS=$((FAILS + 1)); fi
   if [ "$C" -eq 1 ]; then
@@ -77,7 +90,7 @@ for C in $CONCURRENCIES; do
   else
     MIN8=$(awk -v a="${MIN8:-9e9}" -v b="$RATIO" 'BEGIN { print (b < a ? b : a) }')
   fi
-  printf '%-4s %12.0f %14.0f %7s %16s %13s %8s %6s\n' "$C" "$W_RPS" "$P_RPS" "$RATIO" "$P_CPU_US" "$W_CPU_US" "$N" "$RES"
+  printf '%-4s %10.0f %10.0f %14.0f %6s %9s %14s %12s %11s %8s %6s\n' "$C" "$W_RPS" "$B_RPS" "$P_RPS" "$RATIO" "$VSB" "$P_CPU_US" "$B_CPU_US" "$W_CPU_US" "$N" "$RES"
 done
-echo "(goal: ratio >= 0.5 at C=1, >= 0.4 at C>=8; pipeline req/s = report.json jobs[0].requests_per_s; us/req = user+sys CPU of the process / requests)"
+echo "(goal: ratio = pipeline/wrk >= 0.5 at C=1, >= 0.4 at C>=8; vs bare = pipeline / bare single-threaded libcurl loop; pipeline req/s = report.json jobs[0].requests_per_s; us/req = user+sys CPU of the process / requests)"
 echo "http_path: min ratio C=1 ${MIN1:-n/a}, C>=8 ${MIN8:-n/a}  $([ "$FAILS" -eq 0 ] && echo PASS || echo FAIL)"
