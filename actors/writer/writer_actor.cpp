@@ -2,7 +2,7 @@
 
 #include "caf/all.hpp"
 
-#include <algorithm>
+#include <vector>
 
 namespace evo {
 
@@ -45,27 +45,28 @@ writer(writer_actor::stateful_pointer<writer_state> self,
     },
     [self](const write_batch& batch) -> caf::result<write_report> {
       auto& st = self->state;
+      std::vector<writer_state::job_files*> files; // one per item
+      files.reserve(batch.items.size());
+      for (auto& item : batch.items) {
+        files.push_back(st.find(item.job));
+        if (files.back() == nullptr)
+          return no_folder(item.job);
+      }
       write_report report;
       report.items.reserve(batch.items.size());
-      std::vector<writer_state::job_files*> touched;
-      for (auto& item : batch.items)
-        if (st.find(item.job) == nullptr)
-          return no_folder(item.job);
       try {
-        for (auto& item : batch.items) {
-          auto* job = st.find(item.job);
+        for (size_t i = 0; i < batch.items.size(); ++i) {
+          auto& item = batch.items[i];
           report.items.push_back(
-            job->folder->stage(item.index, item.model, item.choices));
-          if (std::find(touched.begin(), touched.end(), job) == touched.end())
-            touched.push_back(job);
+            files[i]->folder->stage(item.index, item.model, item.choices));
         }
         // Names first, then the journal: a journaled item has its names on
-        // disk.
-        for (auto* job : touched)
+        // disk. flush() of a folder with nothing staged writes nothing.
+        for (auto* job : files)
           job->folder->flush();
         if (st.journal) {
-          for (auto& item : batch.items)
-            st.journal->stage(st.find(item.job)->name, item.index, true);
+          for (size_t i = 0; i < batch.items.size(); ++i)
+            st.journal->stage(files[i]->name, batch.items[i].index, true);
           st.journal->flush();
         }
       } catch (const std::exception& e) {

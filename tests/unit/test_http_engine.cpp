@@ -374,35 +374,62 @@ TEST_CASE("http engine: on_done may resubmit the same call from the I/O thread")
 #include <mutex>
 #include <set>
 
-TEST_CASE("http engine keeps the connection alive across requests of one call") {
+namespace {
+
+// A tiny server answering every POST with one choice and recording the
+// client port of each request: distinct ports = distinct TCP connections.
+struct port_recording_server {
   httplib::Server srv;
+  std::thread th;
+  int port = 0;
   std::mutex mu;
   std::vector<int> remote_ports;
-  srv.Post(".*", [&](const httplib::Request& req, httplib::Response& res) {
-    {
-      std::lock_guard<std::mutex> g{mu};
-      remote_ports.push_back(req.remote_port);
-    }
-    res.set_content(R"({"choices":[{"index":0,"text":"a"}]})", "application/json");
-  });
-  int port = srv.bind_to_any_port("127.0.0.1");
-  REQUIRE(port > 0);
-  std::thread th([&] { srv.listen_after_bind(); });
+  port_recording_server() {
+    srv.Post(".*", [this](const httplib::Request& req, httplib::Response& res) {
+      {
+        std::lock_guard<std::mutex> g{mu};
+        remote_ports.push_back(req.remote_port);
+      }
+      res.set_content(R"({"choices":[{"index":0,"text":"a"}]})",
+                      "application/json");
+    });
+    port = srv.bind_to_any_port("127.0.0.1");
+    REQUIRE(port > 0);
+    th = std::thread([this] { srv.listen_after_bind(); });
+  }
+  ~port_recording_server() { stop(); }
+  void stop() {
+    srv.stop();
+    if (th.joinable())
+      th.join();
+  }
+  std::string url() const {
+    return "http://127.0.0.1:" + std::to_string(port) + "/v1/completions";
+  }
+  /// Requests seen and the connections they came on (after stop()).
+  std::pair<size_t, size_t> requests_and_connections() {
+    std::lock_guard<std::mutex> g{mu};
+    std::set<int> distinct(remote_ports.begin(), remote_ports.end());
+    return {remote_ports.size(), distinct.size()};
+  }
+};
+
+} // namespace
+
+TEST_CASE("http engine keeps the connection alive across requests of one call") {
+  port_recording_server srv;
   {
     http_engine engine;
     auto call = std::make_shared<http_call>(opts_with());
-    auto url = "http://127.0.0.1:" + std::to_string(port) + "/v1/completions";
     for (int i = 0; i < 5; ++i) {
-      REQUIRE(run_once(engine, call, url, valid_body));
+      REQUIRE(run_once(engine, call, srv.url(), valid_body));
       REQUIRE(call->outcome().status == 200);
     }
   }
   srv.stop();
-  th.join();
-  std::lock_guard<std::mutex> g{mu};
-  REQUIRE(remote_ports.size() == 5);
-  std::set<int> distinct(remote_ports.begin(), remote_ports.end());
-  CHECK(distinct.size() == 1); // one TCP connection for all five
+  auto [requests, connections] = srv.requests_and_connections();
+  REQUIRE(requests == 5);
+  CHECK(connections == 1); // one TCP connection for all five
 }
 
 TEST_CASE("http engine reports latency in microseconds") {
@@ -422,19 +449,7 @@ TEST_CASE("http engine reports latency in microseconds") {
 
 TEST_CASE("http engine with two I/O threads: calls spread over both and keep "
           "their connection") {
-  httplib::Server srv;
-  std::mutex mu;
-  std::vector<int> remote_ports;
-  srv.Post(".*", [&](const httplib::Request& req, httplib::Response& res) {
-    {
-      std::lock_guard<std::mutex> g{mu};
-      remote_ports.push_back(req.remote_port);
-    }
-    res.set_content(R"({"choices":[{"index":0,"text":"a"}]})", "application/json");
-  });
-  int port = srv.bind_to_any_port("127.0.0.1");
-  REQUIRE(port > 0);
-  std::thread th([&] { srv.listen_after_bind(); });
+  port_recording_server srv;
   constexpr int calls_n = 4;
   constexpr int rounds = 5;
   std::set<std::thread::id> io_threads;
@@ -442,7 +457,6 @@ TEST_CASE("http engine with two I/O threads: calls spread over both and keep "
   {
     http_engine engine{2};
     CHECK(engine.io_threads() == 2);
-    auto url = "http://127.0.0.1:" + std::to_string(port) + "/v1/completions";
     std::vector<std::shared_ptr<http_call>> calls;
     for (int i = 0; i < calls_n; ++i)
       calls.push_back(std::make_shared<http_call>(opts_with()));
@@ -452,7 +466,7 @@ TEST_CASE("http engine with two I/O threads: calls spread over both and keep "
         auto p = std::make_shared<std::promise<std::thread::id>>();
         done.push_back(p->get_future());
         c->on_done = [p] { p->set_value(std::this_thread::get_id()); };
-        c->prepare_post(url, valid_body);
+        c->prepare_post(srv.url(), valid_body);
         engine.submit(c);
       }
       for (auto& f : done) {
@@ -464,15 +478,13 @@ TEST_CASE("http engine with two I/O threads: calls spread over both and keep "
     }
   }
   srv.stop();
-  th.join();
   CHECK(ok == calls_n * rounds);
   CHECK(io_threads.size() == 2); // both loops carried transfers
-  std::lock_guard<std::mutex> g{mu};
-  REQUIRE(remote_ports.size() == calls_n * rounds);
-  std::set<int> distinct(remote_ports.begin(), remote_ports.end());
+  auto [requests, connections] = srv.requests_and_connections();
+  REQUIRE(requests == calls_n * rounds);
   // A call that moved to the other loop would find no connection in that
   // multi's cache and open a new one.
-  CHECK(distinct.size() == calls_n);
+  CHECK(connections == calls_n);
 }
 
 TEST_CASE("http engine asked for zero I/O threads runs one") {
