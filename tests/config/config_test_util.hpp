@@ -6,6 +6,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -91,6 +92,29 @@ std::string error_of(F&& f) {
 
 inline std::string source(const std::string& rel) {
   return std::string(EVO_SOURCE_DIR) + "/" + rel;
+}
+
+/// The case folders of a refusal corpus, sorted (at most 1000).
+inline std::vector<fs::path> corpus_cases(const fs::path& corpus) {
+  std::vector<fs::path> cases;
+  constexpr size_t max_cases = 1000;
+  for (const auto& entry : fs::directory_iterator(corpus)) {
+    if (cases.size() >= max_cases)
+      break;
+    if (entry.is_directory())
+      cases.push_back(entry.path());
+  }
+  std::sort(cases.begin(), cases.end());
+  return cases;
+}
+
+/// A corpus case's expected.txt without its trailing line break.
+inline std::string expected_message(const fs::path& dir) {
+  REQUIRE(fs::exists(dir / "expected.txt"));
+  std::string expected = read(dir / "expected.txt");
+  while (!expected.empty() && (expected.back() == '\n' || expected.back() == '\r'))
+    expected.pop_back();
+  return expected;
 }
 
 } // namespace evo::test
