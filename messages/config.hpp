@@ -44,6 +44,12 @@ struct fim_config {
   std::string middle_token = "<|fim_middle|>";
 };
 
+/// Which HTTP client carries the requests. automatic: the engine's own
+/// HTTP/1.1 client for plain http:// to an IP address or localhost with no
+/// proxy configured (a fifth of libcurl's CPU per request), libcurl for
+/// everything else (https, proxies, host names).
+enum class http_client_kind : uint8_t { automatic, libcurl, native };
+
 struct api_config {
   /// Normalised: ends with "/v1" (appended when missing), no trailing '/'.
   /// The literal "embedded" means: start the simulator in-process.
@@ -63,6 +69,7 @@ struct api_config {
   /// Threads driving libcurl (each handles any number of transfers and
   /// tops out near one core: ~60 k requests/s against a local nginx).
   int io_threads = 2;
+  http_client_kind http_client = http_client_kind::automatic;
   /// TLS: verify by default; a CA bundle may be given; turning verification
   /// off needs insecure_skip_verify and is logged loudly.
   std::string ca_file;

@@ -17,6 +17,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "messages/config.hpp"
+
 typedef void CURL;
 struct curl_slist;
 
@@ -27,6 +29,7 @@ struct http_options {
   std::string ca_file;            ///< extra CA bundle; empty = system default
   bool insecure_skip_verify = false;
   std::vector<std::string> headers; ///< "Name: value" lines, e.g. auth
+  http_client_kind client = http_client_kind::automatic;
 };
 
 /// What one transfer produced. Filled by the engine's I/O thread; read by
