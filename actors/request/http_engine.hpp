@@ -1,7 +1,8 @@
 // HTTP without a thread per request: a few I/O threads (two by default) each
-// drive a libcurl multi handle with epoll (curl_multi_socket_action). A
-// call sticks to the thread it first ran on, so its keep-alive connection
-// stays in that multi's cache. Request actors own an
+// run an epoll loop that drives a libcurl multi handle
+// (curl_multi_socket_action) and the engine's own HTTP/1.1 client for plain
+// http:// (see http_options::client). A call sticks to the thread it first
+// ran on, so its keep-alive connection stays in that thread's pool. Request actors own an
 // http_call each (one reusable easy handle, so keep-alive connections and
 // buffers are reused) and lend it to the engine for one transfer; the engine
 // calls on_done from the I/O thread when the transfer ends. No CAF.
@@ -32,10 +33,17 @@ struct http_options {
   http_client_kind client = http_client_kind::automatic;
 };
 
+/// Whether the engine's own client can carry requests to `url`: plain
+/// http:// to an IP address or localhost, no userinfo, and no http_proxy /
+/// all_proxy in the environment. When not, `why` says what stands in the way.
+bool native_http_eligible(const std::string& url, std::string* why = nullptr);
+
 /// What one transfer produced. Filled by the engine's I/O thread; read by
 /// the owner after on_done fired.
 struct http_outcome {
-  int curl_code = 0;        ///< CURLcode; 0 = a response was received
+  /// CURLcode; 0 = a response was received. The own client reports its
+  /// failures with the same codes, so both classify alike.
+  int curl_code = 0;
   long status = 0;          ///< HTTP status, 0 if none
   int32_t retry_after_ms = -1;
   std::string body;
@@ -61,12 +69,21 @@ public:
   /// Called once per transfer, on the engine's I/O thread.
   std::function<void()> on_done;
 
+  /// Whether the last prepare_post chose the engine's own client.
+  bool uses_native() const { return use_native_; }
+
   const http_outcome& outcome() const { return outcome_; }
   http_outcome& outcome() { return outcome_; }
 
 private:
   friend class http_engine;
+  struct native_state; ///< the own client's per-call state (http_engine.cpp)
   int loop_ = -1; ///< the engine's I/O thread this call sticks to
+  http_client_kind client_;
+  std::chrono::milliseconds timeout_;
+  std::string header_lines_; ///< "Name: value\r\n" of every fixed header
+  std::unique_ptr<native_state> native_;
+  bool use_native_ = false;
   static size_t on_body(char* data, size_t size, size_t n, void* self);
   static size_t on_header(char* data, size_t size, size_t n, void* self);
 

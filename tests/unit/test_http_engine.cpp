@@ -42,6 +42,20 @@ struct sim_fixture {
   }
 };
 
+// Every engine test runs twice: on the engine's own HTTP/1.1 client and on
+// libcurl (the simulator is on 127.0.0.1, where both can go).
+http_client_kind g_client = http_client_kind::native;
+struct via_native {
+  static constexpr auto kind = http_client_kind::native;
+};
+struct via_libcurl {
+  static constexpr auto kind = http_client_kind::libcurl;
+};
+template <class Client>
+void use_client() {
+  g_client = Client::kind;
+}
+
 // Submits `call` once and waits (bounded) for on_done. False on timeout.
 bool run_once(http_engine& engine, const std::shared_ptr<http_call>& call,
               const std::string& url, const std::string& body,
@@ -50,6 +64,7 @@ bool run_once(http_engine& engine, const std::shared_ptr<http_call>& call,
   auto fut = done->get_future();
   call->on_done = [done] { done->set_value(); };
   call->prepare_post(url, body);
+  CHECK(call->uses_native() == (g_client == http_client_kind::native));
   engine.submit(call);
   return fut.wait_for(bound) == std::future_status::ready;
 }
@@ -72,6 +87,7 @@ int closed_port() {
 http_options opts_with(std::vector<std::string> headers = {},
                        std::chrono::milliseconds timeout = 10s) {
   http_options o;
+  o.client = g_client;
   o.timeout = timeout;
   o.headers = std::move(headers);
   return o;
@@ -79,7 +95,9 @@ http_options opts_with(std::vector<std::string> headers = {},
 
 } // namespace
 
-TEST_CASE("http engine POSTs a completion and the body parses into n choices") {
+TEST_CASE_TEMPLATE("http engine POSTs a completion and the body parses into n choices",
+                   client, via_native, via_libcurl) {
+  use_client<client>();
   sim_fixture sim;
   http_engine engine;
   auto call = std::make_shared<http_call>(opts_with());
@@ -97,7 +115,9 @@ TEST_CASE("http engine POSTs a completion and the body parses into n choices") {
   CHECK(engine.in_flight() == 0);
 }
 
-TEST_CASE("http engine reuses one http_call for 50 sequential requests") {
+TEST_CASE_TEMPLATE("http engine reuses one http_call for 50 sequential requests",
+                   client, via_native, via_libcurl) {
+  use_client<client>();
   sim_fixture sim;
   http_engine engine;
   auto call = std::make_shared<http_call>(opts_with());
@@ -115,7 +135,9 @@ TEST_CASE("http engine reuses one http_call for 50 sequential requests") {
   CHECK(ok == 50);
 }
 
-TEST_CASE("http engine completes 32 transfers in flight at once") {
+TEST_CASE_TEMPLATE("http engine completes 32 transfers in flight at once",
+                   client, via_native, via_libcurl) {
+  use_client<client>();
   sim::sim_options o;
   o.latency_ms = 50; // keep them overlapping
   sim_fixture sim{o};
@@ -150,7 +172,9 @@ TEST_CASE("http engine completes 32 transfers in flight at once") {
   CHECK(elapsed < 1500ms);
 }
 
-TEST_CASE("http engine: X-Sim-Fault 503 header gives status 503") {
+TEST_CASE_TEMPLATE("http engine: X-Sim-Fault 503 header gives status 503",
+                   client, via_native, via_libcurl) {
+  use_client<client>();
   sim_fixture sim;
   http_engine engine;
   auto call = std::make_shared<http_call>(opts_with({"X-Sim-Fault: 503"}));
@@ -163,7 +187,9 @@ TEST_CASE("http engine: X-Sim-Fault 503 header gives status 503") {
   CHECK(r.http_status == 503);
 }
 
-TEST_CASE("http engine: a 429 exposes retry_after_ms parsed from Retry-After") {
+TEST_CASE_TEMPLATE("http engine: a 429 exposes retry_after_ms parsed from Retry-After",
+                   client, via_native, via_libcurl) {
+  use_client<client>();
   sim_fixture sim;
   http_engine engine;
   auto call = std::make_shared<http_call>(opts_with({"X-Sim-Fault: 429"}));
@@ -178,7 +204,9 @@ TEST_CASE("http engine: a 429 exposes retry_after_ms parsed from Retry-After") {
   CHECK(call->outcome().retry_after_ms == -1);
 }
 
-TEST_CASE("http engine: prepare_post clears the previous outcome") {
+TEST_CASE_TEMPLATE("http engine: prepare_post clears the previous outcome",
+                   client, via_native, via_libcurl) {
+  use_client<client>();
   sim_fixture sim;
   http_engine engine;
   auto call = std::make_shared<http_call>(opts_with({"X-Sim-Fault: 429"}));
@@ -190,7 +218,9 @@ TEST_CASE("http engine: prepare_post clears the previous outcome") {
   CHECK(call->outcome().body.empty());
 }
 
-TEST_CASE("http engine: timeout against a hung request gives curl code 28 quickly") {
+TEST_CASE_TEMPLATE("http engine: timeout against a hung request gives curl code 28 quickly",
+                   client, via_native, via_libcurl) {
+  use_client<client>();
   sim_fixture sim;
   http_engine engine;
   auto call = std::make_shared<http_call>(opts_with({"X-Sim-Fault: hang"}, 300ms));
@@ -206,7 +236,9 @@ TEST_CASE("http engine: timeout against a hung request gives curl code 28 quickl
   CHECK(classify_outcome(it, call->outcome()).failure == failure_kind::timeout);
 }
 
-TEST_CASE("http engine: connection refused on a closed port gives curl code 7") {
+TEST_CASE_TEMPLATE("http engine: connection refused on a closed port gives curl code 7",
+                   client, via_native, via_libcurl) {
+  use_client<client>();
   http_engine engine;
   auto call = std::make_shared<http_call>(opts_with({}, 5s));
   auto url = "http://127.0.0.1:" + std::to_string(closed_port()) + "/v1/completions";
@@ -217,7 +249,9 @@ TEST_CASE("http engine: connection refused on a closed port gives curl code 7") 
   CHECK(classify_outcome(it, call->outcome()).failure == failure_kind::connect);
 }
 
-TEST_CASE("http engine: reset and malformed faults classify as transport and bad_body") {
+TEST_CASE_TEMPLATE("http engine: reset and malformed faults classify as transport and bad_body",
+                   client, via_native, via_libcurl) {
+  use_client<client>();
   sim_fixture sim;
   http_engine engine;
   {
@@ -237,7 +271,9 @@ TEST_CASE("http engine: reset and malformed faults classify as transport and bad
   }
 }
 
-TEST_CASE("http engine destroyed with a hung transfer in flight returns promptly") {
+TEST_CASE_TEMPLATE("http engine destroyed with a hung transfer in flight returns promptly",
+                   client, via_native, via_libcurl) {
+  use_client<client>();
   sim_fixture sim;
   auto call = std::make_shared<http_call>(opts_with({"X-Sim-Fault: hang"}, 60s));
   std::atomic<bool> called{false};
@@ -326,7 +362,9 @@ std::string http_date(std::time_t t) {
 
 } // namespace
 
-TEST_CASE("http engine parses Retry-After seconds, fractions, dates and garbage") {
+TEST_CASE_TEMPLATE("http engine parses Retry-After seconds, fractions, dates and garbage",
+                   client, via_native, via_libcurl) {
+  use_client<client>();
   CHECK(retry_after_for("7") == 7000);
   CHECK(retry_after_for("0") == 0);
   CHECK(retry_after_for("1.5") == 1500);
@@ -342,7 +380,9 @@ TEST_CASE("http engine parses Retry-After seconds, fractions, dates and garbage"
   CHECK(retry_after_for(http_date(std::time(nullptr) - 3600)) == 0);
 }
 
-TEST_CASE("http engine: on_done may resubmit the same call from the I/O thread") {
+TEST_CASE_TEMPLATE("http engine: on_done may resubmit the same call from the I/O thread",
+                   client, via_native, via_libcurl) {
+  use_client<client>();
   sim_fixture sim;
   http_engine engine;
   auto call = std::make_shared<http_call>(opts_with());
@@ -416,7 +456,9 @@ struct port_recording_server {
 
 } // namespace
 
-TEST_CASE("http engine keeps the connection alive across requests of one call") {
+TEST_CASE_TEMPLATE("http engine keeps the connection alive across requests of one call",
+                   client, via_native, via_libcurl) {
+  use_client<client>();
   port_recording_server srv;
   {
     http_engine engine;
@@ -432,7 +474,9 @@ TEST_CASE("http engine keeps the connection alive across requests of one call") 
   CHECK(connections == 1); // one TCP connection for all five
 }
 
-TEST_CASE("http engine reports latency in microseconds") {
+TEST_CASE_TEMPLATE("http engine reports latency in microseconds",
+                   client, via_native, via_libcurl) {
+  use_client<client>();
   sim::sim_options o;
   o.latency_ms = 100;
   sim_fixture sim{o};
@@ -447,8 +491,9 @@ TEST_CASE("http engine reports latency in microseconds") {
   CHECK(call->outcome().latency_us <= wall_us + 1000);
 }
 
-TEST_CASE("http engine with two I/O threads: calls spread over both and keep "
-          "their connection") {
+TEST_CASE_TEMPLATE("http engine with two I/O threads: calls spread over both and keep "
+          "their connection", client, via_native, via_libcurl) {
+  use_client<client>();
   port_recording_server srv;
   constexpr int calls_n = 4;
   constexpr int rounds = 5;
@@ -487,7 +532,9 @@ TEST_CASE("http engine with two I/O threads: calls spread over both and keep "
   CHECK(connections == calls_n);
 }
 
-TEST_CASE("http engine asked for zero I/O threads runs one") {
+TEST_CASE_TEMPLATE("http engine asked for zero I/O threads runs one",
+                   client, via_native, via_libcurl) {
+  use_client<client>();
   http_engine engine{0};
   CHECK(engine.io_threads() == 1);
 }
