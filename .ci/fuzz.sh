@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 secs="${1:-${EVO_FUZZ_SECONDS:-60}}"
 jobs="${EVO_JOBS:-$(nproc)}"
-targets=(fuzz_response fuzz_config fuzz_name)
+targets=(fuzz_response fuzz_config fuzz_name fuzz_http1)
 
 t0=$(date +%s)
 cmake -S . -B build-fuzz -DEVO_FUZZ=ON -DCMAKE_CXX_COMPILER=clang++-14 \

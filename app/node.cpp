@@ -68,6 +68,14 @@ request_target make_request_target(const api_config& api) {
     static_cast<int64_t>(api.timeout_s * 1000.0));
   target.http.ca_file = api.ca_file;
   target.http.insecure_skip_verify = api.insecure_skip_verify;
+  target.http.client = api.http_client;
+  std::string why = "api.http_client is libcurl";
+  bool native = api.http_client != http_client_kind::libcurl
+                && native_http_eligible(api.base_url, &why);
+  if (api.http_client == http_client_kind::native && !native)
+    spdlog::warn("api.http_client is native, but {}: using libcurl", why);
+  spdlog::info("HTTP client: {}", native ? "own HTTP/1.1 client"
+                                         : "libcurl (" + why + ")");
   if (api.insecure_skip_verify)
     spdlog::warn("TLS certificate verification is OFF "
                  "(api.insecure_skip_verify): the server is not authenticated");

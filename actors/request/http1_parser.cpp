@@ -39,8 +39,9 @@ bool lists_token(std::string_view value, std::string_view token, bool last) {
 }
 
 bool is_tchar(char c) {
+  // strchr would also match the terminating NUL.
   return std::isalnum(static_cast<unsigned char>(c)) != 0
-         || std::strchr("!#$%&'*+-.^_`|~", c) != nullptr;
+         || (c != '\0' && std::strchr("!#$%&'*+-.^_`|~", c) != nullptr);
 }
 
 } // namespace
@@ -76,6 +77,7 @@ void http1_response_parser::reset() {
   remaining_ = 0;
   seen_ = 0;
   body_bytes_ = 0;
+  trailer_bytes_ = 0;
   head_.clear();
   error_.clear();
 }
@@ -128,6 +130,10 @@ size_t http1_response_parser::feed_headers(const char* data, size_t len) {
       return 0;
     }
     return take;
+  }
+  if (end > max_header_bytes) {
+    fail("response header section larger than 64 KiB");
+    return 0;
   }
   auto consumed = end - old;
   head_.resize(end);
@@ -354,6 +360,11 @@ size_t http1_response_parser::feed_chunked(const char* data, size_t len,
       chunk_ = chunk_step::size_line;
       break;
     case chunk_step::trailers:
+      trailer_bytes_ += head_.size();
+      if (trailer_bytes_ > max_header_bytes) {
+        fail("chunked trailers larger than 64 KiB");
+        return 0;
+      }
       if (line.empty())
         state_ = state::done;
       head_.clear();

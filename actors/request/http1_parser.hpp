@@ -76,6 +76,7 @@ private:
   uint64_t remaining_ = 0; ///< Content-Length left, or bytes left of a chunk
   size_t seen_ = 0;
   size_t body_bytes_ = 0;
+  size_t trailer_bytes_ = 0; ///< all trailer lines together, capped too
   std::string head_; ///< header section being collected; chunk lines too
   std::string error_;
 };

@@ -47,11 +47,11 @@ struct http_outcome {
   long status = 0;          ///< HTTP status, 0 if none
   int32_t retry_after_ms = -1;
   std::string body;
-  std::string error;        ///< curl's message when curl_code != 0
+  std::string error;        ///< what failed, when curl_code != 0
   uint32_t latency_us = 0;
-  /// Requests put on the wire for this transfer. libcurl re-sends by itself
-  /// when a reused connection dies before any answer byte; the server may
-  /// have read the first one, so each send counts as an attempt.
+  /// Requests put on the wire for this transfer. Both clients re-send once
+  /// by themselves when a pooled connection dies before any answer byte; the
+  /// server may have read the first one, so each send counts as an attempt.
   uint32_t sends = 1;
 };
 

@@ -227,6 +227,26 @@ void read_embedded(const src_node* api, embedded_sim_config& out) {
   read_int(e, "vocabulary", p + ".vocabulary", 0, INT_MAX, out.vocabulary);
 }
 
+/// `http_client`: auto | libcurl | native.
+void read_http_client(const src_node* api, api_config& out) {
+  const src_node* n = leaf(api, "http_client");
+  if (n == nullptr)
+    return;
+  const std::string path = "api.http_client";
+  const char* expected = "one of auto, libcurl, native";
+  if (!n->value.IsScalar() || kind_of(n->value) != scalar_kind::string)
+    fail(*n, path, expected, describe(n->value));
+  const std::string& s = n->value.Scalar();
+  if (s == "auto")
+    out.http_client = http_client_kind::automatic;
+  else if (s == "libcurl")
+    out.http_client = http_client_kind::libcurl;
+  else if (s == "native")
+    out.http_client = http_client_kind::native;
+  else
+    fail(*n, path, expected, describe(n->value));
+}
+
 /// `extra_headers`: header name -> string value. Values count as secrets.
 void read_extra_headers(const src_node* api, api_config& out) {
   const std::string p = "api.extra_headers";
@@ -255,8 +275,9 @@ void read_api(const src_node& root, api_config& out) {
   const src_node* a =
     section(&root, "api", p,
             {"base_url", "api_key", "api_key_env", "timeout_s", "max_retries",
-             "backoff_base_s", "backoff_max_s", "concurrency", "extra_headers", "ca_file",
-             "insecure_skip_verify", "fim", "embedded"});
+             "backoff_base_s", "backoff_max_s", "concurrency", "http_client",
+             "extra_headers", "ca_file", "insecure_skip_verify", "fim",
+             "embedded"});
   if (const src_node* n = leaf(a, "base_url")) {
     std::string url = as_string(*n, p + ".base_url", true);
     out.base_url =
@@ -275,6 +296,7 @@ void read_api(const src_node& root, api_config& out) {
               "a number > 0 and <= 86400", 0, true, 86400, false,
               out.backoff_max_s);
   read_concurrency(a, out);
+  read_http_client(a, out);
   if (const src_node* n = leaf(a, "ca_file")) {
     out.ca_file = as_string(*n, p + ".ca_file", false);
     std::error_code ec;

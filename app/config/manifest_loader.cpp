@@ -83,6 +83,7 @@ const char* run_level_home(const std::string& key) {
      "api.concurrency.rate_limit_per_second in the base config"},
     {"burst", "api.concurrency.burst in the base config"},
     {"semaphore_size", "api.concurrency.semaphore_size in the base config"},
+    {"http_client", "api.http_client in the base config"},
     {"extra_headers", "api.extra_headers in the base config"},
     {"ca_file", "api.ca_file in the base config"},
     {"insecure_skip_verify", "api.insecure_skip_verify in the base config"},

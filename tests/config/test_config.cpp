@@ -38,6 +38,7 @@ TEST_CASE("the shipped configs load and give the documented values") {
   CHECK_FALSE(c.api.rate_limit_per_second.has_value());
   CHECK(c.api.semaphore_size == 16);
   CHECK(c.api.max_in_flight() == 16);
+  CHECK(c.api.http_client == http_client_kind::automatic);
   CHECK(c.api.ca_file.empty());
   CHECK_FALSE(c.api.insecure_skip_verify);
   CHECK(c.api.fim.mode == fim_mode::special_tokens);
@@ -281,6 +282,31 @@ TEST_CASE("rate_limit_per_second: missing or null means no limit") {
   CHECK(load_datagen_config(d.file("int.yaml"), no_env).api.rate_limit_per_second
         == 5.0);
   CHECK(load_datagen_config(d.file("missing.yaml"), no_env).api.burst == 2);
+}
+
+TEST_CASE("api.http_client: auto, libcurl, native; missing means auto") {
+  temp_dir d;
+  write(d.path / "missing.yaml", "api:\n  timeout_s: 5\n");
+  write(d.path / "auto.yaml", "api:\n  http_client: auto\n");
+  write(d.path / "libcurl.yaml", "api:\n  http_client: libcurl\n");
+  write(d.path / "native.yaml", "api:\n  http_client: native\n");
+  write(d.path / "null.yaml", "api:\n  http_client:\n");
+  write(d.path / "upper.yaml", "api:\n  http_client: Native\n");
+  CHECK(load_datagen_config(d.file("missing.yaml"), no_env).api.http_client
+        == http_client_kind::automatic);
+  CHECK(load_datagen_config(d.file("auto.yaml"), no_env).api.http_client
+        == http_client_kind::automatic);
+  CHECK(load_datagen_config(d.file("libcurl.yaml"), no_env).api.http_client
+        == http_client_kind::libcurl);
+  CHECK(load_datagen_config(d.file("native.yaml"), no_env).api.http_client
+        == http_client_kind::native);
+  CHECK_THROWS_WITH_AS(
+    load_datagen_config(d.file("null.yaml"), no_env),
+    doctest::Contains("key 'api.http_client': expected one of auto, libcurl, "
+                      "native, got null"),
+    config_error);
+  CHECK_THROWS_WITH_AS(load_datagen_config(d.file("upper.yaml"), no_env),
+                       doctest::Contains("got \"Native\""), config_error);
 }
 
 TEST_CASE("api.extra_headers: names and values kept in order") {

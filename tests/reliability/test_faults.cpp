@@ -1,7 +1,10 @@
 // The fault matrix: build/evoselfcode against build/evoselfcode-sim injecting
 // one fault kind at a time (and all of them mixed), 500 requests per run,
 // checked through report.json, names.jsonl, failures.jsonl and the
-// simulator's request log (one line per request the server saw).
+// simulator's request log (one line per request the server saw). Every case
+// runs twice, once per HTTP client (api.http_client: native, then libcurl;
+// the simulator is on 127.0.0.1, where auto would pick native), with the
+// same assertions.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -41,7 +44,19 @@ struct fault_run {
   int max_retries = 2;
   int timeout_s = 5;
   int seed = 1;
+  std::string client = "native"; // api.http_client
 };
+
+// The HTTP client of this run of the current test case: each test case runs
+// once per client, as a doctest subcase named after it (so a failure names
+// the client).
+std::string each_client() {
+  std::string client;
+  SUBCASE("api.http_client: native") { client = "native"; }
+  SUBCASE("api.http_client: libcurl") { client = "libcurl"; }
+  REQUIRE_FALSE(client.empty());
+  return client;
+}
 
 struct run_result {
   int exit_code = -1;
@@ -67,9 +82,9 @@ run_result run_faults(const fault_run& f) {
   c.pool = 16;
   c.max_retries = f.max_retries;
   c.backoff_base_s = 0.02;
-  // datagen.yaml overrides model.yaml key by key: only timeout_s changes.
+  // datagen.yaml overrides model.yaml key by key: only these keys change.
   c.top_extra = "api:\n  timeout_s: " + std::to_string(f.timeout_s)
-                + "\n  backoff_max_s: 0.2\n";
+                + "\n  backoff_max_s: 0.2\n  http_client: " + f.client + "\n";
   auto cfg = write_config(dir, c);
   run_result r;
   auto t0 = std::chrono::steady_clock::now();
@@ -100,7 +115,8 @@ run_result run_faults(const fault_run& f) {
 // server saw is an attempt the client counted, libcurl's own re-sends after
 // a reset included (see "fault matrix: connection reset").
 void check_accounting(const fault_run& f, const run_result& r) {
-  INFO("faults=" << f.faults << " rate=" << f.rate << " stderr tail: "
+  INFO("client=" << f.client << " faults=" << f.faults << " rate=" << f.rate
+                 << " stderr tail: "
                  << r.err.substr(r.err.size() > 2000 ? r.err.size() - 2000 : 0));
   const auto& job = r.job;
   const auto done = job["done"].get<size_t>();
@@ -186,7 +202,9 @@ void check_accounting(const fault_run& f, const run_result& r) {
 
 namespace {
 
-void single_kind(const fault_run& f) {
+void single_kind(fault_run f) {
+  f.client = each_client();
+  INFO("client=" << f.client << " faults=" << f.faults);
   auto r = run_faults(f);
   check_accounting(f, r);
   size_t injected = 0;
@@ -223,7 +241,9 @@ TEST_CASE("fault matrix: malformed body") { single_kind({"malformed", 0.3, 2, 5,
 TEST_CASE("fault matrix: truncated body") { single_kind({"truncated", 0.3, 2, 5, 17}); }
 
 TEST_CASE("all faults mixed at 20% with 5 retries: nothing fails for good") {
-  fault_run f{"429,500,503,hang,reset,malformed,truncated", 0.2, 5, 1, 21};
+  fault_run f{"429,500,503,hang,reset,malformed,truncated", 0.2, 5, 1, 21,
+              each_client()};
+  INFO("client=" << f.client);
   auto r = run_faults(f);
   check_accounting(f, r);
   CHECK(r.job["failed"] == 0);
@@ -241,6 +261,8 @@ TEST_CASE("all faults mixed at 20% with 5 retries: nothing fails for good") {
 // same item (only three items exist), so if no retry came sooner than
 // Retry-After, arrivals i and i-3 are at least one second apart.
 TEST_CASE("Retry-After is never undercut") {
+  const auto client = each_client();
+  INFO("client=" << client);
   auto dir = make_temp_dir();
   auto log = dir + "/sim.jsonl";
   auto sim = start_sim({"--log-requests", log});
@@ -251,7 +273,8 @@ TEST_CASE("Retry-After is never undercut") {
   c.pool = 3;
   c.max_retries = 2;
   c.backoff_base_s = 0.01; // far below Retry-After
-  c.api_extra = "  extra_headers:\n    X-Sim-Fault: \"429\"\n";
+  c.api_extra = "  extra_headers:\n    X-Sim-Fault: \"429\"\n"
+                "  http_client: " + client + "\n";
   auto cfg = write_config(dir, c);
   auto r = run_cli({"datagen", "generate-names", "--config", cfg, "--mode",
                     "l2r"});

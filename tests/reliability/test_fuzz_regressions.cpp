@@ -93,11 +93,19 @@ void configs(const char* sub, size_t at_least) {
         }) >= at_least);
 }
 
+void http1(const char* sub, size_t at_least) {
+  CHECK(replay(sub, "fuzz_http1", [](const uint8_t* d, size_t n) {
+          evo::fuzz::http1_one(d, n);
+        }) >= at_least);
+}
+
 TEST_CASE("fuzz seeds: responses") { responses("corpus", 5); }
 TEST_CASE("fuzz seeds: names") { names("corpus", 5); }
 TEST_CASE("fuzz seeds: configs") { configs("corpus", 5); }
 TEST_CASE("fuzz regressions: responses") { responses("regressions", 0); }
 TEST_CASE("fuzz regressions: names") { names("regressions", 0); }
+TEST_CASE("fuzz seeds: http1 responses") { http1("corpus", 10); }
+TEST_CASE("fuzz regressions: http1 responses") { http1("regressions", 0); }
 
 // Regression (fixed: config_error escapes control characters): config_error
 // messages were not one line, as config_loader.hpp
