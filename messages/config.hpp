@@ -66,8 +66,8 @@ struct api_config {
   std::optional<double> rate_limit_per_second; ///< nullopt = no limit
   double burst = 1;                              ///< token bucket capacity
   int semaphore_size = 10;
-  /// Threads driving libcurl (each handles any number of transfers and
-  /// tops out near one core: ~60 k requests/s against a local nginx).
+  /// I/O threads of the HTTP engine (each handles any number of transfers
+  /// and tops out near one core).
   int io_threads = 2;
   http_client_kind http_client = http_client_kind::automatic;
   /// TLS: verify by default; a CA bundle may be given; turning verification

@@ -439,6 +439,7 @@ struct http_engine::loop {
   // Rewinds the request bytes and the answer for a (re)send.
   static void rewind(http_call* call) {
     auto& t = *call->native_;
+    t.conn = nullptr; // a (re)send starts without one
     t.parser.reset();
     call->outcome_.body.clear();
     t.rx_ready = false;
@@ -875,6 +876,8 @@ struct http_engine::loop {
       if (c && c->fd >= 0)
         ::close(c->fd);
     idle.clear();
+    for (auto& call : native_active)
+      call->native_->conn = nullptr; // the connections die with this loop
     native_active.clear();
   }
 };
@@ -923,7 +926,8 @@ http_engine::~http_engine() {
 }
 
 void http_engine::submit(std::shared_ptr<http_call> call) {
-  if (call->loop_ < 0)
+  // A call that ran on an engine with more loops starts over here.
+  if (call->loop_ < 0 || static_cast<size_t>(call->loop_) >= loops_.size())
     call->loop_ = static_cast<int>(next_loop_.fetch_add(1) % loops_.size());
   auto& d = *loops_[static_cast<size_t>(call->loop_)];
   in_flight_.fetch_add(1);

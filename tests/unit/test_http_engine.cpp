@@ -309,6 +309,13 @@ TEST_CASE_TEMPLATE("http engine destroyed with a hung transfer in flight returns
   auto again = std::make_shared<http_call>(opts_with());
   REQUIRE(run_once(fresh, again, sim.url(), valid_body));
   CHECK(again->outcome().status == 200);
+  // The dropped call itself runs on the fresh engine: nothing of the old
+  // engine (its connection) is left in it.
+  REQUIRE(run_once(fresh, call,
+                   "http://127.0.0.1:" + std::to_string(closed_port())
+                     + "/v1/completions",
+                   valid_body));
+  CHECK(call->outcome().curl_code == CURLE_COULDNT_CONNECT);
   call.reset(); // the easy handle outlived its engine's multi handle safely
 }
 

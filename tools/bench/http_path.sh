@@ -7,6 +7,9 @@
 # for N requests, N calibrated so that the run lasts ~DURATION s.
 # Then the floor of libcurl itself: build/evo-bare-curl (tools/bench/bare_curl.cpp,
 # one thread, curl multi + epoll, answers thrown away) at the same C.
+# The pipeline runs with api.http_client auto (127.0.0.1: the engine's own
+# HTTP/1.1 client; the measured figure) and again, same N, with
+# api.http_client libcurl (for comparison: "curl pipe").
 # Prints per C: wrk req/s, bare libcurl req/s, pipeline req/s (report.json
 # jobs[0].requests_per_s), ratio pipeline/wrk, pipeline/bare, client CPU
 # us/request (user+sys of the whole evoselfcode process / N), bare libcurl's
@@ -35,14 +38,15 @@ wrk.headers["Content-Type"] = "application/json"
 LUA
 
 bench_write_config "$T/cfg" "http://127.0.0.1:$PORT" 16
+bench_write_config "$T/cfg-curl" "http://127.0.0.1:$PORT" 16 "  http_client: libcurl"
 
-# run_pipeline C N OUT: sets P_RPS P_WALL P_CPU_US P_DONE P_RC
+# run_pipeline C N OUT [CFG_DIR]: sets P_RPS P_WALL P_CPU_US P_DONE P_RC
 run_pipeline() {
-  local c=$1 n=$2 out=$3
+  local c=$1 n=$2 out=$3 cfg=${4:-$T/cfg}
   rm -rf "$out"
   P_RC=0
   /usr/bin/time -f "%e %U %S" -o "$out.time" \
-    "$EVO" datagen generate-names --config "$T/cfg/datagen.yaml" --base-url "http://127.0.0.1:$PORT" \
+    "$EVO" datagen generate-names --config "$cfg/datagen.yaml" --base-url "http://127.0.0.1:$PORT" \
     --mode l2r --concurrency "$c" --num-batches "$n" -n 1 --quiet --out "$out" >"$out.stdout" 2>"$out.stderr" || P_RC=$?
   [ -f "$out/report.json" ] || bench_die "no report.json (exit $P_RC): $(tail -n5 "$out.stderr")"
   P_RPS=$(bench_json_num "$out/report.json" requests_per_s)
@@ -51,7 +55,7 @@ run_pipeline() {
   P_CPU_US=$(awk -v u="$u" -v s="$s" -v n="$n" 'BEGIN { printf "%.1f", (u + s) * 1e6 / n }')
 }
 
-printf '%-4s %10s %10s %14s %6s %9s %14s %12s %11s %8s %6s\n' C "wrk req/s" "bare req/s" "pipeline req/s" ratio "vs bare" "client us/req" "bare us/req" "wrk us/req" N result
+printf '%-4s %10s %10s %14s %6s %9s %14s %12s %11s %11s %13s %8s %6s\n' C "wrk req/s" "bare req/s" "pipeline req/s" ratio "vs bare" "client us/req" "bare us/req" "wrk us/req" "curl pipe" "curl us/req" N result
 MIN1="" MIN8=""
 ROWS=0 FAILS=0
 for C in $CONCURRENCIES; do
@@ -80,6 +84,10 @@ for C in $CONCURRENCIES; do
   N=$(awk -v r="$P_RPS" -v d="$DURATION" 'BEGIN { n = int(r * d); if (n < 1000) n = 1000; if (n > 1000000) n = 1000000; print n }')
   run_pipeline "$C" "$N" "$T/run"
   [ "$P_RC" -eq 0 ] && [ "$P_DONE" = "$N" ] || echo "warning: C=$C pipeline exit $P_RC, done $P_DONE of $N" >&2
+  PIPE_RPS=$P_RPS PIPE_CPU_US=$P_CPU_US
+  run_pipeline "$C" "$N" "$T/run-curl" "$T/cfg-curl"
+  CURL_RPS=$P_RPS CURL_CPU_US=$P_CPU_US
+  P_RPS=$PIPE_RPS P_CPU_US=$PIPE_CPU_US
 
   RATIO=$(awk -v p="$P_RPS" -v w="$W_RPS" 'BEGIN { printf "%.2f", p / w }')
   VSB=$(awk -v p="$P_RPS" -v b="$B_RPS" 'BEGIN { printf "%.2f", p / b }')
@@ -90,7 +98,7 @@ for C in $CONCURRENCIES; do
   else
     MIN8=$(awk -v a="${MIN8:-9e9}" -v b="$RATIO" 'BEGIN { print (b < a ? b : a) }')
   fi
-  printf '%-4s %10.0f %10.0f %14.0f %6s %9s %14s %12s %11s %8s %6s\n' "$C" "$W_RPS" "$B_RPS" "$P_RPS" "$RATIO" "$VSB" "$P_CPU_US" "$B_CPU_US" "$W_CPU_US" "$N" "$RES"
+  printf '%-4s %10.0f %10.0f %14.0f %6s %9s %14s %12s %11s %11.0f %13s %8s %6s\n' "$C" "$W_RPS" "$B_RPS" "$P_RPS" "$RATIO" "$VSB" "$P_CPU_US" "$B_CPU_US" "$W_CPU_US" "$CURL_RPS" "$CURL_CPU_US" "$N" "$RES"
 done
-echo "(goal: ratio = pipeline/wrk >= 0.5 at C=1, >= 0.4 at C>=8; vs bare = pipeline / bare single-threaded libcurl loop; pipeline req/s = report.json jobs[0].requests_per_s; us/req = user+sys CPU of the process / requests)"
+echo "(goal: ratio = pipeline/wrk >= 0.5 at C=1, >= 0.4 at C>=8; vs bare = pipeline / bare single-threaded libcurl loop; curl pipe = the pipeline with api.http_client libcurl; pipeline req/s = report.json jobs[0].requests_per_s; us/req = user+sys CPU of the process / requests)"
 echo "http_path: min ratio C=1 ${MIN1:-n/a}, C>=8 ${MIN8:-n/a}  $([ "$FAILS" -eq 0 ] && echo PASS || echo FAIL)"
