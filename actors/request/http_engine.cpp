@@ -559,8 +559,10 @@ struct http_engine::loop {
         }
         if (t.parser.done()) {
           // Bytes past the answer belong to nothing: do not reuse.
+          // A FIN already signalled: the server is closing it.
           finish_native(call, CURLE_OK, {},
-                        used == got && t.parser.keep_alive());
+                        used == got && t.parser.keep_alive()
+                          && !t.peer_closed);
           return;
         }
         if (got < sizeof(rbuf) && !t.peer_closed)
@@ -840,6 +842,7 @@ struct http_engine::loop {
           continue;
         break;
       }
+      bool woken = false;
       for (int i = 0; i < n; ++i) {
         if ((events[i].data.u64 >> 32) != 0) {
           on_native_event(events[i].data.u64, events[i].events);
@@ -847,9 +850,7 @@ struct http_engine::loop {
         }
         int fd = events[i].data.fd;
         if (fd == wakefd) {
-          uint64_t v;
-          [[maybe_unused]] auto r = ::read(wakefd, &v, sizeof(v));
-          take_incoming();
+          woken = true;
           continue;
         }
         int mask = 0;
@@ -864,6 +865,13 @@ struct http_engine::loop {
       if (timeout_ms >= 0 && std::chrono::steady_clock::now() >= deadline) {
         timeout_ms = -1;
         curl_multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, &running);
+      }
+      // New transfers last: a pooled connection whose close came in the
+      // same batch is gone by then, and costs no re-send.
+      if (woken) {
+        uint64_t v;
+        [[maybe_unused]] auto r = ::read(wakefd, &v, sizeof(v));
+        take_incoming();
       }
       if (!native_active.empty() && clock::now() >= native_next)
         sweep_native(clock::now());
