@@ -392,7 +392,11 @@ struct http_engine::loop {
     ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
     ev.data.u64 = (static_cast<uint64_t>(c->gen) << 32)
                   | static_cast<uint32_t>(fd);
-    epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
+    if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+      c->fd = -1;
+      c->gen = 0;
+      return nullptr; // the caller closes fd and fails the connect
+    }
     return c;
   }
 
@@ -491,6 +495,11 @@ struct http_engine::loop {
         continue;
       }
       auto* c = adopt_conn(fd, t.url.key);
+      if (c == nullptr) {
+        t.last_errno = errno;
+        ::close(fd);
+        continue;
+      }
       c->user = call;
       t.conn = c;
       t.conn_reused = false;
