@@ -72,7 +72,7 @@ struct client::impl {
     : api(std::move(a)),
       model(std::move(m)),
       cluster(std::move(c)),
-      engine(static_cast<size_t>(api.io_threads)) {
+      engine(io_threads_for(api)) {
     bool distributed = !cluster.workers.empty();
     configure_system(cfg, distributed, cluster.tls);
     // With worker nodes the head sends no request itself unless asked to

@@ -61,6 +61,27 @@ std::unique_ptr<sim::sim_server> start_embedded_sim(api_config& api,
   return server;
 }
 
+namespace {
+
+// Whether the own HTTP/1.1 client will carry this config's requests. The
+// embedded simulator always listens on 127.0.0.1.
+bool uses_own_client(const api_config& api, std::string* why) {
+  if (api.http_client == http_client_kind::libcurl) {
+    *why = "api.http_client is libcurl";
+    return false;
+  }
+  return api.is_embedded() || native_http_eligible(api.base_url, why);
+}
+
+} // namespace
+
+size_t io_threads_for(const api_config& api) {
+  if (api.io_threads > 0)
+    return static_cast<size_t>(api.io_threads);
+  std::string why;
+  return uses_own_client(api, &why) ? 1 : 2;
+}
+
 request_target make_request_target(const api_config& api) {
   request_target target;
   target.base_url = api.base_url;
@@ -69,13 +90,14 @@ request_target make_request_target(const api_config& api) {
   target.http.ca_file = api.ca_file;
   target.http.insecure_skip_verify = api.insecure_skip_verify;
   target.http.client = api.http_client;
-  std::string why = "api.http_client is libcurl";
-  bool native = api.http_client != http_client_kind::libcurl
-                && native_http_eligible(api.base_url, &why);
+  std::string why;
+  bool native = uses_own_client(api, &why);
   if (api.http_client == http_client_kind::native && !native)
     spdlog::warn("api.http_client is native, but {}: using libcurl", why);
-  spdlog::info("HTTP client: {}", native ? "own HTTP/1.1 client"
-                                         : "libcurl (" + why + ")");
+  auto threads = io_threads_for(api);
+  spdlog::info("HTTP client: {}, {} I/O thread{}",
+               native ? "own HTTP/1.1 client" : "libcurl (" + why + ")",
+               threads, threads == 1 ? "" : "s");
   if (api.insecure_skip_verify)
     spdlog::warn("TLS certificate verification is OFF "
                  "(api.insecure_skip_verify): the server is not authenticated");

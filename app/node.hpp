@@ -31,6 +31,13 @@ std::unique_ptr<sim::sim_server> start_embedded_sim(api_config& api,
 /// Where and how request actors send (URL, timeout, TLS, auth header).
 request_target make_request_target(const api_config& api);
 
+/// api.concurrency.io_threads, or when unset: one I/O thread when the own
+/// HTTP/1.1 client carries the requests (a loop of it needs ~10 µs of CPU
+/// per request; a second thread only adds wake-ups: C = 64 against nginx
+/// 126–146 k vs 75–83 k requests/s), two for libcurl (one libcurl loop tops
+/// out near a core: two gave +15 % at C = 64).
+size_t io_threads_for(const api_config& api);
+
 /// `size` request actors sharing `engine` (which must outlive them).
 std::vector<request_actor> spawn_pool(caf::actor_system& sys,
                                       http_engine& engine,

@@ -109,7 +109,7 @@ int run_worker(const worker_options& o) {
   auto version = o.protocol_version != 0 ? o.protocol_version
                                          : cluster_protocol_version;
   auto sim = start_embedded_sim(cfg.api, cfg.model);
-  http_engine engine{static_cast<size_t>(cfg.api.io_threads)};
+  http_engine engine{io_threads_for(cfg.api)};
   caf::actor_system_config sys_cfg;
   configure_system(sys_cfg, true, tls);
   caf::actor_system sys{sys_cfg};

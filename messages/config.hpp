@@ -67,8 +67,9 @@ struct api_config {
   double burst = 1;                              ///< token bucket capacity
   int semaphore_size = 10;
   /// I/O threads of the HTTP engine (each handles any number of transfers
-  /// and tops out near one core).
-  int io_threads = 2;
+  /// and tops out near one core). 0 = chosen from the client in use: one
+  /// for the own HTTP/1.1 client, two for libcurl (see io_threads_for).
+  int io_threads = 0;
   http_client_kind http_client = http_client_kind::automatic;
   /// TLS: verify by default; a CA bundle may be given; turning verification
   /// off needs insecure_skip_verify and is logged loudly.

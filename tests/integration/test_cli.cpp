@@ -340,3 +340,29 @@ TEST_CASE("the shipped config runs on the embedded simulator") {
   CHECK(r.err.find("embedded simulator listening on 127.0.0.1:")
         != std::string::npos);
 }
+
+TEST_CASE("the run says which HTTP client and how many I/O threads carry it") {
+  auto sim = start_sim({});
+  struct variant {
+    std::string api_extra;
+    std::string expected;
+  };
+  for (const auto& v : std::vector<variant>{
+         {"", "HTTP client: own HTTP/1.1 client, 1 I/O thread"},
+         {"  http_client: libcurl\n",
+          "HTTP client: libcurl (api.http_client is libcurl), 2 I/O threads"}}) {
+    auto dir = make_temp_dir();
+    test_config c;
+    c.base_url = sim.base_url();
+    c.num_batches = 20;
+    c.api_extra = v.api_extra;
+    auto cfg = write_config(dir, c);
+    auto r = run_cli({"datagen", "generate-names", "--config", cfg, "--mode",
+                      "l2r"});
+    INFO(v.expected << "\nstderr: " << r.err);
+    CHECK(r.exit_code == 0);
+    CHECK(r.err.find(v.expected) != std::string::npos);
+    auto report = json::parse(read_file(dir + "/out/report.json"));
+    CHECK(report["jobs"][0]["done"] == 20);
+  }
+}
