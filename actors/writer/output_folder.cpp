@@ -190,7 +190,6 @@ void output_folder::load_existing() {
 
 void output_folder::append(int fd, const std::string& path,
                            const std::string& data) {
-  auto before = ::lseek(fd, 0, SEEK_END);
   size_t done = 0;
   while (done < data.size()) {
     auto n = ::write(fd, data.data() + done, data.size() - done);
@@ -198,9 +197,13 @@ void output_folder::append(int fd, const std::string& path,
       continue;
     if (n <= 0) {
       int err = n < 0 ? errno : ENOSPC;
-      // Leave whole lines only: take back the part that made it.
-      if (before >= 0 && done > 0)
-        [[maybe_unused]] auto r = ::ftruncate(fd, before);
+      // Leave whole lines only: take back the part that made it. This
+      // process is the file's only writer (O_APPEND), so the batch began
+      // `done` bytes before the end; no lseek per batch on the good path.
+      auto end = ::lseek(fd, 0, SEEK_END);
+      if (end >= 0 && done > 0)
+        [[maybe_unused]] auto r
+          = ::ftruncate(fd, end - static_cast<off_t>(done));
       throw output_error(sys_error("cannot write", path, err));
     }
     done += static_cast<size_t>(n);
