@@ -1,24 +1,37 @@
-#include "client.hpp"
+#include "app/client.hpp"
 
 #include "caf/all.hpp"
 
 #include <spdlog/spdlog.h>
 
 
-#include "coordinator/coordinator_actor.hpp"
-#include "rate_limiter/rate_limiter_actor.hpp"
-#include "request/http_engine.hpp"
-#include "request/openai_protocol.hpp"
-#include "request/request_actor.hpp"
-#include "cluster.hpp"
-#include "node.hpp"
-#include "sim_server.hpp"
-#include "writer/run_journal.hpp"
-#include "writer/writer_actor.hpp"
+#include "actors/coordinator/coordinator_actor.hpp"
+#include "actors/rate_limiter/rate_limiter_actor.hpp"
+#include "actors/request/http_engine.hpp"
+#include "actors/request/openai_protocol.hpp"
+#include "actors/request/request_actor.hpp"
+#include "app/cluster.hpp"
+#include "app/node.hpp"
+#include "tools/sim/sim_server.hpp"
+#include "actors/writer/run_journal.hpp"
+#include "actors/writer/writer_actor.hpp"
 
 namespace evo {
 
 namespace {
+
+// Runs a cleanup when the scope ends, however it ends (CAF's scope guard is
+// internal API).
+template <class F>
+struct scope_exit {
+  F fn;
+  ~scope_exit() { fn(); }
+};
+template <class F>
+scope_exit<F> on_scope_exit(F fn) {
+  return scope_exit<F>{std::move(fn)};
+}
+
 
 // Collects choices in memory for complete_batch: a writer that keeps
 // everything, in order. Its data is read only after the run's reply.
@@ -123,7 +136,7 @@ struct client::impl {
     auto coord = sys->spawn(coordinator, std::move(plan), pool, limiter, sink);
     if (workers)
       workers->attach(coord);
-    auto detach = caf::detail::make_scope_guard([&] {
+    auto detach = on_scope_exit([&] {
       if (workers)
         workers->detach();
     });
@@ -143,7 +156,7 @@ struct client::impl {
     auto failures
       = std::make_shared<std::vector<std::pair<size_t, std::string>>>();
     auto sink = sys->spawn(collector, results, failures);
-    auto guard = caf::detail::make_scope_guard(
+    auto guard = on_scope_exit(
       [&] { caf::anon_send_exit(sink, caf::exit_reason::user_shutdown); });
     run_with(std::move(plan), sink, {});
     if (!failures->empty()) {
@@ -208,7 +221,7 @@ run_summary client::run(run_plan plan, const std::vector<job_output>& outputs,
     }
   }
   auto w = impl_->sys->spawn(writer, opts.journal, opts.global_dedupe);
-  auto guard = caf::detail::make_scope_guard(
+  auto guard = on_scope_exit(
     [&] { caf::anon_send_exit(w, caf::exit_reason::user_shutdown); });
   return impl_->run_with(std::move(plan), w, outputs);
 }

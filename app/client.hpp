@@ -12,9 +12,9 @@
 #include <utility>
 #include <vector>
 
-#include "messages/config.hpp"
+#include "messages/settings.hpp"
 #include "messages/plan.hpp"
-#include "messages/report.hpp"
+#include "messages/stats.hpp"
 #include "messages/work.hpp"
 
 namespace evo {

@@ -1,4 +1,4 @@
-#include "cluster.hpp"
+#include "app/cluster.hpp"
 
 #include "caf/all.hpp"
 #include "caf/io/all.hpp"

@@ -1,14 +1,14 @@
-#include "generate_names.hpp"
+#include "app/generate_names.hpp"
 
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
 #include <filesystem>
 
-#include "client.hpp"
-#include "config/config_loader.hpp"
-#include "report.hpp"
-#include "request/openai_protocol.hpp"
+#include "app/client.hpp"
+#include "app/config/config_loader.hpp"
+#include "app/run_report.hpp"
+#include "actors/request/openai_protocol.hpp"
 
 namespace evo {
 

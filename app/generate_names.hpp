@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "messages/config.hpp"
+#include "messages/settings.hpp"
 
 namespace evo {
 

@@ -4,9 +4,9 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
-#include "generate_names.hpp"
-#include "run_manifest.hpp"
-#include "worker.hpp"
+#include "app/generate_names.hpp"
+#include "app/run_manifest.hpp"
+#include "app/worker.hpp"
 
 int main(int argc, char** argv) {
   // Logs go to stderr; stdout carries the summary table only.

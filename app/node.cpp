@@ -1,4 +1,4 @@
-#include "node.hpp"
+#include "app/node.hpp"
 
 #include "caf/all.hpp"
 #include "caf/io/all.hpp"
@@ -6,7 +6,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "sim_server.hpp"
+#include "tools/sim/sim_server.hpp"
 
 namespace evo {
 

@@ -8,10 +8,10 @@
 
 #include "caf/fwd.hpp"
 
-#include "messages/config.hpp"
+#include "messages/settings.hpp"
 #include "messages/interfaces.hpp"
-#include "request/http_engine.hpp"
-#include "request/request_actor.hpp"
+#include "actors/request/http_engine.hpp"
+#include "actors/request/request_actor.hpp"
 
 namespace evo {
 

@@ -1,16 +1,16 @@
-#include "run_manifest.hpp"
+#include "app/run_manifest.hpp"
 
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
 #include <filesystem>
 
-#include "client.hpp"
-#include "config/manifest_loader.hpp"
-#include "report.hpp"
-#include "request/openai_protocol.hpp"
-#include "writer/output_folder.hpp"
-#include "writer/run_journal.hpp"
+#include "app/client.hpp"
+#include "app/config/manifest_loader.hpp"
+#include "app/run_report.hpp"
+#include "actors/request/openai_protocol.hpp"
+#include "actors/writer/output_folder.hpp"
+#include "actors/writer/run_journal.hpp"
 
 namespace evo {
 

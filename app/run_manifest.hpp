@@ -6,7 +6,7 @@
 #include <optional>
 #include <string>
 
-#include "generate_names.hpp" // cluster_overrides
+#include "app/generate_names.hpp" // cluster_overrides
 
 namespace evo {
 

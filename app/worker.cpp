@@ -1,4 +1,4 @@
-#include "worker.hpp"
+#include "app/worker.hpp"
 
 #include "caf/all.hpp"
 #include "caf/io/all.hpp"
@@ -9,10 +9,10 @@
 #include <csignal>
 #include <cstdio>
 
-#include "cluster.hpp"
-#include "config/config_loader.hpp"
-#include "node.hpp"
-#include "sim_server.hpp"
+#include "app/cluster.hpp"
+#include "app/config/config_loader.hpp"
+#include "app/node.hpp"
+#include "tools/sim/sim_server.hpp"
 
 namespace evo {
 

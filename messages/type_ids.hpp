@@ -6,7 +6,7 @@
 
 #include "messages/cluster.hpp"
 
-#include "messages/report.hpp"
+#include "messages/stats.hpp"
 #include "messages/work.hpp"
 
 CAF_BEGIN_TYPE_ID_BLOCK(evo, caf::first_custom_type_id)

@@ -1,5 +1,5 @@
 #include "messages/work.hpp"
-#include "messages/config.hpp"
+#include "messages/settings.hpp"
 
 namespace evo {
 

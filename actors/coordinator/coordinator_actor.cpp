@@ -1,4 +1,4 @@
-#include "coordinator/coordinator_actor.hpp"
+#include "actors/coordinator/coordinator_actor.hpp"
 
 #include "caf/all.hpp"
 

@@ -12,12 +12,12 @@
 #include <unordered_map>
 #include <vector>
 
-#include "coordinator/latency_histogram.hpp"
-#include "coordinator/progress.hpp"
-#include "coordinator/retry_policy.hpp"
+#include "actors/coordinator/latency_histogram.hpp"
+#include "actors/coordinator/progress.hpp"
+#include "actors/coordinator/retry_policy.hpp"
 #include "messages/interfaces.hpp"
 #include "messages/plan.hpp"
-#include "messages/report.hpp"
+#include "messages/stats.hpp"
 
 namespace evo {
 

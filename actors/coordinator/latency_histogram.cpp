@@ -1,4 +1,4 @@
-#include "coordinator/latency_histogram.hpp"
+#include "actors/coordinator/latency_histogram.hpp"
 
 #include <cmath>
 

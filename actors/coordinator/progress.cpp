@@ -1,4 +1,4 @@
-#include "coordinator/progress.hpp"
+#include "actors/coordinator/progress.hpp"
 
 #include <cstdio>
 

@@ -1,4 +1,4 @@
-#include "coordinator/retry_policy.hpp"
+#include "actors/coordinator/retry_policy.hpp"
 
 #include <algorithm>
 

@@ -1,4 +1,4 @@
-#include "rate_limiter/rate_limiter_actor.hpp"
+#include "actors/rate_limiter/rate_limiter_actor.hpp"
 
 #include "caf/all.hpp"
 

@@ -5,7 +5,7 @@
 #include <optional>
 
 #include "messages/interfaces.hpp"
-#include "rate_limiter/token_bucket.hpp"
+#include "actors/rate_limiter/token_bucket.hpp"
 
 namespace evo {
 

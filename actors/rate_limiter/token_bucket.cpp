@@ -1,4 +1,4 @@
-#include "rate_limiter/token_bucket.hpp"
+#include "actors/rate_limiter/token_bucket.hpp"
 
 #include <algorithm>
 #include <cmath>

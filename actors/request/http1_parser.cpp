@@ -1,4 +1,4 @@
-#include "request/http1_parser.hpp"
+#include "actors/request/http1_parser.hpp"
 
 #include <curl/curl.h>
 

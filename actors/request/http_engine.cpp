@@ -1,8 +1,8 @@
-#include "request/http_engine.hpp"
+#include "actors/request/http_engine.hpp"
 
 #include <curl/curl.h>
 
-#include "request/http1_parser.hpp"
+#include "actors/request/http1_parser.hpp"
 
 #include <strings.h>
 

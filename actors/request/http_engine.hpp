@@ -18,7 +18,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "messages/config.hpp"
+#include "messages/settings.hpp"
 
 typedef void CURL;
 struct curl_slist;

@@ -1,11 +1,11 @@
-#include "request/openai_protocol.hpp"
+#include "actors/request/openai_protocol.hpp"
 
 #include <curl/curl.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
 
-#include "request/http_engine.hpp"
+#include "actors/request/http_engine.hpp"
 
 namespace evo {
 

@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-#include "messages/config.hpp"
+#include "messages/settings.hpp"
 #include "messages/work.hpp"
 
 namespace evo {

@@ -1,8 +1,8 @@
-#include "request/request_actor.hpp"
+#include "actors/request/request_actor.hpp"
 
 #include "caf/all.hpp"
 
-#include "request/openai_protocol.hpp"
+#include "actors/request/openai_protocol.hpp"
 
 namespace evo {
 

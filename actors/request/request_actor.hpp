@@ -6,7 +6,7 @@
 #include <string>
 
 #include "messages/interfaces.hpp"
-#include "request/http_engine.hpp"
+#include "actors/request/http_engine.hpp"
 
 namespace evo {
 

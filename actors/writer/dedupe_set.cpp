@@ -1,4 +1,4 @@
-#include "writer/dedupe_set.hpp"
+#include "actors/writer/dedupe_set.hpp"
 
 namespace evo {
 

@@ -1,4 +1,4 @@
-#include "writer/name_filter.hpp"
+#include "actors/writer/name_filter.hpp"
 
 #include <openssl/sha.h>
 

@@ -1,4 +1,4 @@
-#include "writer/output_folder.hpp"
+#include "actors/writer/output_folder.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>

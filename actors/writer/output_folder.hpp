@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "messages/work.hpp"
-#include "writer/dedupe_set.hpp"
-#include "writer/name_filter.hpp"
+#include "actors/writer/dedupe_set.hpp"
+#include "actors/writer/name_filter.hpp"
 
 namespace evo {
 

@@ -1,4 +1,4 @@
-#include "writer/run_journal.hpp"
+#include "actors/writer/run_journal.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -11,7 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "writer/output_folder.hpp"
+#include "actors/writer/output_folder.hpp"
 
 namespace evo {
 

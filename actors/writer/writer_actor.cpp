@@ -1,4 +1,4 @@
-#include "writer/writer_actor.hpp"
+#include "actors/writer/writer_actor.hpp"
 
 #include "caf/all.hpp"
 

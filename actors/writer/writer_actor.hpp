@@ -8,8 +8,8 @@
 #include <unordered_map>
 
 #include "messages/interfaces.hpp"
-#include "writer/output_folder.hpp"
-#include "writer/run_journal.hpp"
+#include "actors/writer/output_folder.hpp"
+#include "actors/writer/run_journal.hpp"
 
 namespace evo {
 

@@ -3,8 +3,8 @@
 // every node remembers the file it came from, then validate that tree against
 // the schema below, key by key, failing on the first problem with
 // "<file>:<line>: key '<dotted.key>': expected ..., got ...".
-#include "config/config_loader.hpp"
-#include "config/yaml_schema.hpp"
+#include "app/config/config_loader.hpp"
+#include "app/config/yaml_schema.hpp"
 
 #include <yaml-cpp/yaml.h>
 

@@ -8,7 +8,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "messages/config.hpp"
+#include "messages/settings.hpp"
 
 namespace evo {
 

@@ -2,8 +2,8 @@
 // load_datagen_config), then lists jobs; each job starts from the base
 // config's values and overrides some of them. Every problem fails here, on
 // the first one found, in file order, with the format of manifest_loader.hpp.
-#include "config/manifest_loader.hpp"
-#include "config/yaml_schema.hpp"
+#include "app/config/manifest_loader.hpp"
+#include "app/config/yaml_schema.hpp"
 
 #include <climits>
 #include <filesystem>

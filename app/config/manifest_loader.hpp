@@ -41,8 +41,8 @@
 #include <string>
 #include <vector>
 
-#include "config/config_loader.hpp" // config_error, env_lookup
-#include "messages/config.hpp"
+#include "app/config/config_loader.hpp" // config_error, env_lookup
+#include "messages/settings.hpp"
 #include "messages/work.hpp"        // job_mode
 
 namespace evo {

@@ -1,6 +1,6 @@
 // The shared pieces of the YAML loaders (see yaml_schema.hpp). Moved here
 // verbatim from config_loader.cpp; every message is unchanged.
-#include "config/yaml_schema.hpp"
+#include "app/config/yaml_schema.hpp"
 
 #include <yaml-cpp/eventhandler.h>
 

@@ -17,7 +17,7 @@
 #include <utility>
 #include <vector>
 
-#include "config/config_loader.hpp"
+#include "app/config/config_loader.hpp"
 
 namespace evo::cfg {
 

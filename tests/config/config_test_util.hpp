@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "config/config_loader.hpp"
+#include "app/config/config_loader.hpp"
 
 namespace fs = std::filesystem;
 

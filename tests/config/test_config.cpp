@@ -3,8 +3,8 @@
 // exact error messages are pinned (tests/config/corpus/README.md).
 #include <doctest/doctest.h>
 
-#include "config/config_loader.hpp"
-#include "config_test_util.hpp"
+#include "app/config/config_loader.hpp"
+#include "tests/config/config_test_util.hpp"
 
 #include <unistd.h>
 

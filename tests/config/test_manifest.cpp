@@ -4,8 +4,8 @@
 // (tests/config/manifest_corpus/README.md).
 #include <doctest/doctest.h>
 
-#include "config/manifest_loader.hpp"
-#include "config_test_util.hpp"
+#include "app/config/manifest_loader.hpp"
+#include "tests/config/config_test_util.hpp"
 
 #include <unistd.h>
 

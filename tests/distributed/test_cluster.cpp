@@ -6,7 +6,7 @@
 #include <csignal>
 #include <set>
 
-#include "cli_harness.hpp"
+#include "tests/integration/cli_harness.hpp"
 
 using namespace evo::test;
 using nlohmann::json;

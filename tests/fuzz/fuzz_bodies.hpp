@@ -19,11 +19,11 @@
 
 #include <nlohmann/json.hpp>
 
-#include "config/config_loader.hpp"
-#include "request/http1_parser.hpp"
-#include "request/openai_protocol.hpp"
-#include "writer/name_filter.hpp"
-#include "writer/output_folder.hpp"
+#include "app/config/config_loader.hpp"
+#include "actors/request/http1_parser.hpp"
+#include "actors/request/openai_protocol.hpp"
+#include "actors/writer/name_filter.hpp"
+#include "actors/writer/output_folder.hpp"
 
 namespace evo::fuzz {
 

@@ -1,5 +1,5 @@
 // libFuzzer target: arbitrary bytes as datagen.yaml (see fuzz_bodies.hpp).
-#include "fuzz_bodies.hpp"
+#include "tests/fuzz/fuzz_bodies.hpp"
 
 #include <stdlib.h>
 #include <unistd.h>

@@ -1,5 +1,5 @@
 // libFuzzer target: see fuzz_bodies.hpp (name).
-#include "fuzz_bodies.hpp"
+#include "tests/fuzz/fuzz_bodies.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   evo::fuzz::name_one(data, size);

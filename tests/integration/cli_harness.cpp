@@ -1,4 +1,4 @@
-#include "cli_harness.hpp"
+#include "tests/integration/cli_harness.hpp"
 
 #include <doctest/doctest.h>
 

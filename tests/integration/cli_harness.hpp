@@ -10,7 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "support/child_process.hpp"
+#include "tests/support/child_process.hpp"
 
 namespace evo::test {
 

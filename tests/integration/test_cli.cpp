@@ -8,7 +8,7 @@
 #include <set>
 #include <thread>
 
-#include "cli_harness.hpp"
+#include "tests/integration/cli_harness.hpp"
 
 using namespace evo::test;
 using nlohmann::json;

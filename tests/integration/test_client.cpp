@@ -2,8 +2,8 @@
 // in-process simulator over real HTTP.
 #include <doctest/doctest.h>
 
-#include "client.hpp"
-#include "sim_server.hpp"
+#include "app/client.hpp"
+#include "tools/sim/sim_server.hpp"
 
 using namespace evo;
 

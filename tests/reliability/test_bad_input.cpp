@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "cli_harness.hpp"
+#include "tests/integration/cli_harness.hpp"
 
 using namespace evo::test;
 namespace fs = std::filesystem;

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "cli_harness.hpp"
+#include "tests/integration/cli_harness.hpp"
 
 using namespace evo::test;
 using nlohmann::json;

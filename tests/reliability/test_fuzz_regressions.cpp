@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "fuzz_bodies.hpp"
-#include "support/child_process.hpp"
+#include "tests/fuzz/fuzz_bodies.hpp"
+#include "tests/support/child_process.hpp"
 
 namespace fs = std::filesystem;
 

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "sim_server.hpp"
+#include "tools/sim/sim_server.hpp"
 
 namespace simtest {
 

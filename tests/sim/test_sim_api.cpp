@@ -3,7 +3,7 @@
 
 #include <set>
 
-#include "sim_test_util.hpp"
+#include "tests/sim/sim_test_util.hpp"
 
 using simtest::json;
 using simtest::sim;

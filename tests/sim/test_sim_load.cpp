@@ -7,8 +7,8 @@
 #include <csignal>
 #include <thread>
 
-#include "child_process.hpp"
-#include "sim_test_util.hpp"
+#include "tests/support/child_process.hpp"
+#include "tests/sim/sim_test_util.hpp"
 
 using simtest::json;
 using simtest::sim;

@@ -5,7 +5,7 @@
 #include <unordered_set>
 #include <vector>
 
-#include "writer/dedupe_set.hpp"
+#include "actors/writer/dedupe_set.hpp"
 
 using evo::dedupe_set;
 

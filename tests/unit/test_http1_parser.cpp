@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-#include "request/http1_parser.hpp"
+#include "actors/request/http1_parser.hpp"
 
 using evo::http1_response_parser;
 using evo::parse_retry_after;

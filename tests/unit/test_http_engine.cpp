@@ -15,9 +15,9 @@
 #include <thread>
 #include <vector>
 
-#include "request/http_engine.hpp"
-#include "request/openai_protocol.hpp"
-#include "sim_server.hpp"
+#include "actors/request/http_engine.hpp"
+#include "actors/request/openai_protocol.hpp"
+#include "tools/sim/sim_server.hpp"
 
 using namespace evo;
 using namespace std::chrono_literals;

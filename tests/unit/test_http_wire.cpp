@@ -20,8 +20,8 @@
 #include <string>
 #include <thread>
 
-#include "request/http_engine.hpp"
-#include "request/openai_protocol.hpp"
+#include "actors/request/http_engine.hpp"
+#include "actors/request/openai_protocol.hpp"
 
 using namespace evo;
 using namespace std::chrono_literals;

@@ -4,7 +4,7 @@
 #include <random>
 #include <vector>
 
-#include "coordinator/latency_histogram.hpp"
+#include "actors/coordinator/latency_histogram.hpp"
 
 using evo::latency_histogram;
 

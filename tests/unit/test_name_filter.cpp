@@ -4,7 +4,7 @@
 #include <regex>
 #include <string>
 
-#include "writer/name_filter.hpp"
+#include "actors/writer/name_filter.hpp"
 
 using namespace evo;
 

@@ -6,8 +6,8 @@
 
 #include <string>
 
-#include "request/http_engine.hpp"
-#include "request/openai_protocol.hpp"
+#include "actors/request/http_engine.hpp"
+#include "actors/request/openai_protocol.hpp"
 
 using namespace evo;
 using nlohmann::json;

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "writer/output_folder.hpp"
+#include "actors/writer/output_folder.hpp"
 
 using namespace evo;
 using nlohmann::json;
@@ -357,7 +357,7 @@ TEST_CASE("output_folder records with hostile raw text stay valid JSON") {
   CHECK(recs[0].at("model") == "mo\"del");
 }
 
-#include "request/openai_protocol.hpp"
+#include "actors/request/openai_protocol.hpp"
 
 // Regression (same root cause, fixed as in test_openai_protocol.cpp): a long non-ASCII
 // server error message is cut mid-character by error_summary(); the reason is

@@ -3,7 +3,7 @@
 
 #include <chrono>
 
-#include "coordinator/retry_policy.hpp"
+#include "actors/coordinator/retry_policy.hpp"
 
 using evo::failure_kind;
 using evo::is_retryable;

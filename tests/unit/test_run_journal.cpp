@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "writer/output_folder.hpp"
-#include "writer/run_journal.hpp"
+#include "actors/writer/output_folder.hpp"
+#include "actors/writer/run_journal.hpp"
 
 using namespace evo;
 namespace fs = std::filesystem;

@@ -6,7 +6,7 @@
 #include <random>
 #include <vector>
 
-#include "rate_limiter/token_bucket.hpp"
+#include "actors/rate_limiter/token_bucket.hpp"
 
 using evo::token_bucket;
 using clk = token_bucket::clock;

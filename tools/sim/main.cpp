@@ -7,7 +7,7 @@
 #include <pthread.h>
 #include <sstream>
 
-#include "sim_server.hpp"
+#include "tools/sim/sim_server.hpp"
 
 int main(int argc, char** argv) {
   evo::sim::sim_options o;

@@ -1,4 +1,4 @@
-#include "name_gen.hpp"
+#include "tools/sim/name_gen.hpp"
 
 #include <algorithm>
 #include <cctype>

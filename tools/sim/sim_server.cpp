@@ -1,6 +1,6 @@
 // The simulator's HTTP server. This is the only translation unit of the
 // library that includes cpp-httplib.
-#include "sim_server.hpp"
+#include "tools/sim/sim_server.hpp"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -27,7 +27,7 @@
 #include <stdexcept>
 #include <thread>
 
-#include "name_gen.hpp"
+#include "tools/sim/name_gen.hpp"
 
 namespace evo::sim {
 

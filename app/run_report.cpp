@@ -1,4 +1,4 @@
-#include "report.hpp"
+#include "app/run_report.hpp"
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>

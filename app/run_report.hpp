@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "messages/plan.hpp"
-#include "messages/report.hpp"
+#include "messages/stats.hpp"
 
 namespace evo {
 
