@@ -78,6 +78,9 @@ struct api_config {
   /// Sent with every request (gateways, tenancy). Values may be secrets:
   /// never logged.
   std::vector<std::pair<std::string, std::string>> extra_headers;
+  /// Largest response body accepted (api.max_response_bytes); a larger one
+  /// fails the attempt for good (failure_kind::response_too_large).
+  uint64_t max_response_bytes = 8u << 20;
   fim_config fim;
   embedded_sim_config embedded;
 
@@ -99,7 +102,14 @@ struct sampling_params {
   std::optional<int64_t> seed;
 };
 
+/// What a record keeps of a completion (namegen.extract).
+enum class extract_kind : uint8_t {
+  name, ///< a function name: up to the first '(', space or newline
+  text, ///< the whole stripped completion (free-text generation)
+};
+
 struct namegen_config {
+  extract_kind extract = extract_kind::name;
   sampling_params params;
   int num_batches = 1;                ///< requests per mode
   std::vector<std::string> weaklist;  ///< names refused, case-insensitive
@@ -135,6 +145,10 @@ struct datagen_config {
   namegen_config namegen;
   prompts_config prompts;
   std::string name_regex = "^[a-z_][a-z0-9_]*$";  ///< filters.name_regex
+  /// filters.min_chars / max_chars: bounds of a free-text record (extract:
+  /// text); 0 = no bound.
+  uint64_t min_chars = 0;
+  uint64_t max_chars = 0;
   std::string out_names_dir = "data/generated/names"; ///< io.out_names_dir
   cluster_config cluster;
 };

@@ -20,6 +20,8 @@ const char* to_string(failure_kind k) {
     case failure_kind::connect: return "connect";
     case failure_kind::transport: return "transport";
     case failure_kind::bad_body: return "bad_body";
+    case failure_kind::response_too_large: return "response_too_large";
+    case failure_kind::interrupted: return "interrupted";
   }
   return "unknown";
 }

@@ -40,6 +40,8 @@ enum class failure_kind : uint8_t {
   connect,     ///< could not connect / resolve
   transport,   ///< connection reset, truncated transfer, other curl errors
   bad_body,    ///< 2xx but the body is not a completion we can read
+  response_too_large, ///< body over api.max_response_bytes: not retried
+  interrupted, ///< the run was stopped (signal) before the attempt ended
 };
 const char* to_string(failure_kind k);
 
@@ -147,11 +149,18 @@ struct job_output {
   std::string mode;      ///< "fim" / "l2r", written into each record
   std::string name_regex;
   std::vector<std::string> weaklist;
+  /// Free-text jobs (namegen.extract: text): keep the whole stripped
+  /// completion within [min_chars, max_chars] (0 = unbounded); no regex or
+  /// weak list.
+  bool extract_text = false;
+  uint64_t min_chars = 0;
+  uint64_t max_chars = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, job_output& x) {
-  return f(x.job, x.name, x.dir, x.mode, x.name_regex, x.weaklist);
+  return f(x.job, x.name, x.dir, x.mode, x.name_regex, x.weaklist,
+           x.extract_text, x.min_chars, x.max_chars);
 }
 
 /// Wire protocol version of head <-> worker; a worker refuses a head

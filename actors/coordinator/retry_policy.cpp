@@ -16,6 +16,9 @@ bool is_retryable(failure_kind kind, int http_status) {
     case failure_kind::transport:
     case failure_kind::bad_body:
       return true;
+    case failure_kind::response_too_large:
+    case failure_kind::interrupted:
+      return false;
   }
   return false;
 }
