@@ -75,11 +75,15 @@ int run_manifest(const manifest_options& o) {
     std::filesystem::create_directories(out);
     ropts.journal = std::make_shared<run_journal>(out + "/journal.jsonl",
                                                   names, o.resume);
-  } catch (const output_error& e) {
+  } catch (const journal_conflict& e) {
     // An existing run in the folder without --resume, or a journal of
     // other jobs: a usage problem, nothing was written.
     std::fprintf(stderr, "error: %s\n", e.what());
     return 2;
+  } catch (const output_error& e) {
+    // The journal cannot be written (a symbolic link, I/O).
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "error: cannot create output folder %s: %s\n",
                  out.c_str(), e.what());

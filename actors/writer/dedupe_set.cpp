@@ -1,6 +1,48 @@
 #include "actors/writer/dedupe_set.hpp"
 
+#include <openssl/sha.h>
+
 namespace evo {
+
+uint64_t uid_key(std::string_view text) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(text.data()), text.size(),
+         digest);
+  uint64_t key = 0;
+  for (int i = 0; i < 8; ++i)
+    key = (key << 8) | digest[i];
+  return key;
+}
+
+std::string uid_hex(uint64_t key) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out(16, '0');
+  for (int i = 15; i >= 0; --i) {
+    out[static_cast<size_t>(i)] = digits[key & 0xF];
+    key >>= 4;
+  }
+  return out;
+}
+
+bool parse_uid(std::string_view hex, uint64_t& key) {
+  if (hex.size() != 16)
+    return false;
+  uint64_t v = 0;
+  for (char c : hex) {
+    int d;
+    if (c >= '0' && c <= '9')
+      d = c - '0';
+    else if (c >= 'a' && c <= 'f')
+      d = c - 'a' + 10;
+    else if (c >= 'A' && c <= 'F')
+      d = c - 'A' + 10;
+    else
+      return false;
+    v = (v << 4) | static_cast<uint64_t>(d);
+  }
+  key = v;
+  return true;
+}
 
 namespace {
 

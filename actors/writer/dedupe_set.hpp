@@ -1,12 +1,26 @@
-// The set of names a folder already holds, as 64-bit keys (8 bytes a name,
-// open addressing, no per-entry allocation). No CAF, no I/O.
+// Deduplication: a record's 64-bit key and uid (from SHA-256 of its name or
+// text) and the set of keys a folder already holds (8 bytes a record, open
+// addressing, no per-entry allocation). No CAF, no I/O.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
+#include <string_view>
 #include <vector>
 
 namespace evo {
+
+/// First 8 bytes of SHA-256(text), big-endian: the key behind a uid. `text`
+/// is the extracted name, or the stripped completion of a free-text record.
+uint64_t uid_key(std::string_view text);
+
+/// The uid: the key as 16 lowercase hex digits (= first 16 hex of SHA-256).
+std::string uid_hex(uint64_t key);
+
+/// Parses 16 hex digits back to a key; false (key untouched) when `hex` is
+/// not one.
+bool parse_uid(std::string_view hex, uint64_t& key);
 
 class dedupe_set {
 public:

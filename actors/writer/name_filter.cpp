@@ -1,9 +1,8 @@
 #include "actors/writer/name_filter.hpp"
 
-#include <openssl/sha.h>
-
 #include <algorithm>
-#include <cctype>
+#include <cstring>
+#include <stdexcept>
 
 namespace evo {
 
@@ -14,11 +13,8 @@ bool is_space(char c) {
          || c == '\v';
 }
 
-std::string lowercase(std::string_view s) {
-  std::string out{s};
-  for (auto& c : out)
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
+char lower(char c) {
+  return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
 }
 
 } // namespace
@@ -35,63 +31,72 @@ std::string_view extract_name(std::string_view raw) {
   return name;
 }
 
-uint64_t name_key(std::string_view name) {
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(name.data()), name.size(),
-         digest);
-  uint64_t key = 0;
-  for (int i = 0; i < 8; ++i)
-    key = (key << 8) | digest[i];
-  return key;
-}
-
-std::string uid_hex(uint64_t key) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string out(16, '0');
-  for (int i = 15; i >= 0; --i) {
-    out[static_cast<size_t>(i)] = digits[key & 0xF];
-    key >>= 4;
+weak_list::weak_list(const std::vector<std::string>& names) {
+  size_t total = 0;
+  for (auto& n : names)
+    total += sizeof(uint32_t) + n.size();
+  if (total > UINT32_MAX)
+    throw std::length_error("namegen.weaklist: more than 4 GiB of names");
+  chars_.reserve(total);
+  offsets_.reserve(names.size());
+  for (auto& n : names) {
+    offsets_.push_back(static_cast<uint32_t>(chars_.size()));
+    auto len = static_cast<uint32_t>(n.size());
+    chars_.append(reinterpret_cast<const char*>(&len), sizeof(len));
+    for (char c : n)
+      chars_ += lower(c);
   }
-  return out;
+  std::sort(offsets_.begin(), offsets_.end(),
+            [this](uint32_t a, uint32_t b) { return at(a) < at(b); });
+  offsets_.erase(std::unique(offsets_.begin(), offsets_.end(),
+                             [this](uint32_t a, uint32_t b) {
+                               return at(a) == at(b);
+                             }),
+                 offsets_.end());
+  offsets_.shrink_to_fit();
 }
 
-bool parse_uid(std::string_view hex, uint64_t& key) {
-  if (hex.size() != 16)
+std::string_view weak_list::at(uint32_t offset) const {
+  uint32_t len;
+  std::memcpy(&len, chars_.data() + offset, sizeof(len));
+  return {chars_.data() + offset + sizeof(len), len};
+}
+
+bool weak_list::contains(std::string_view name) const {
+  if (offsets_.empty())
     return false;
-  uint64_t v = 0;
-  for (char c : hex) {
-    int d;
-    if (c >= '0' && c <= '9')
-      d = c - '0';
-    else if (c >= 'a' && c <= 'f')
-      d = c - 'a' + 10;
-    else if (c >= 'A' && c <= 'F')
-      d = c - 'A' + 10;
-    else
-      return false;
-    v = (v << 4) | static_cast<uint64_t>(d);
+  // Names are at most max_name_length long when they get here; a longer
+  // one is folded on the heap.
+  char small[max_name_length];
+  std::string big;
+  char* folded = small;
+  if (name.size() > sizeof(small)) {
+    big.resize(name.size());
+    folded = big.data();
   }
-  key = v;
-  return true;
+  for (size_t i = 0; i < name.size(); ++i)
+    folded[i] = lower(name[i]);
+  std::string_view key{folded, name.size()};
+  auto it = std::lower_bound(
+    offsets_.begin(), offsets_.end(), key,
+    [this](uint32_t off, std::string_view k) { return at(off) < k; });
+  return it != offsets_.end() && at(*it) == key;
 }
 
 name_filter::name_filter(const std::string& name_regex,
                          const std::vector<std::string>& weaklist)
-  : regex_(name_regex, std::regex::ECMAScript | std::regex::optimize) {
-  for (auto& w : weaklist)
-    weak_.insert(lowercase(w));
+  : regex_(name_regex), weak_(weaklist) {
+  // nop
 }
 
 name_verdict name_filter::check(std::string_view name) const {
   if (name.empty())
     return name_verdict::empty;
-  // libstdc++'s regex recurses per character: a server sending a huge
-  // "name" would overflow the stack. No function name is this long.
   if (name.size() > max_name_length)
     return name_verdict::regex;
-  if (!std::regex_match(name.begin(), name.end(), regex_))
+  if (!regex_.full_match(name))
     return name_verdict::regex;
-  if (!weak_.empty() && weak_.count(lowercase(name)) > 0)
+  if (weak_.contains(name))
     return name_verdict::weak;
   return name_verdict::kept;
 }

@@ -1,17 +1,18 @@
-// From a raw completion to a kept name: extraction, the filters
-// (filters.name_regex, namegen.weaklist) and the uid. No CAF, no I/O.
+// From a raw completion to a name worth keeping: extraction and the filters
+// (filters.name_regex, namegen.weaklist). No CAF, no I/O.
 #pragma once
 
 #include <cstdint>
-#include <regex>
 #include <string>
 #include <string_view>
-#include <unordered_set>
 #include <vector>
+
+#include "actors/writer/name_regex.hpp"
 
 namespace evo {
 
-/// Longer names are refused without running the regex.
+/// Longer names are refused (as a regex mismatch): no function name is this
+/// long, and it keeps a server's megabyte "name" out of the output.
 constexpr size_t max_name_length = 512;
 
 enum class name_verdict : uint8_t { kept, empty, regex, weak };
@@ -21,18 +22,33 @@ enum class name_verdict : uint8_t { kept, empty, regex, weak };
 /// normalised form that dedupe and the uid use.
 std::string_view extract_name(std::string_view raw);
 
-/// First 8 bytes of SHA-256(name), the 64-bit key behind the uid.
-uint64_t name_key(std::string_view name);
+/// namegen.weaklist: names refused whatever their case (ASCII case folding).
+/// Compact for lists of millions: the lowercased names back to back in one
+/// buffer plus a sorted 4-byte offset each (no per-name allocation; lookup
+/// is a binary search).
+class weak_list {
+public:
+  weak_list() = default;
+  explicit weak_list(const std::vector<std::string>& names);
 
-/// The uid: the key as 16 lowercase hex digits (= first 16 hex of SHA-256).
-std::string uid_hex(uint64_t key);
+  bool contains(std::string_view name) const;
+  bool empty() const { return offsets_.empty(); }
+  size_t size() const { return offsets_.size(); }
+  /// Bytes held (the buffer and the offsets).
+  size_t bytes() const {
+    return chars_.capacity() + offsets_.capacity() * sizeof(uint32_t);
+  }
 
-/// Parses 16 hex digits back to a key; false when `hex` is not one.
-bool parse_uid(std::string_view hex, uint64_t& key);
+private:
+  std::string_view at(uint32_t offset) const;
+
+  std::string chars_;             ///< per name: 4-byte length, lowercased bytes
+  std::vector<uint32_t> offsets_; ///< into chars_, sorted by name
+};
 
 class name_filter {
 public:
-  /// Throws std::regex_error on a bad regex.
+  /// Throws std::invalid_argument on a regex name_regex_problem() refuses.
   name_filter(const std::string& name_regex,
               const std::vector<std::string>& weaklist);
 
@@ -40,8 +56,8 @@ public:
   name_verdict check(std::string_view name) const;
 
 private:
-  std::regex regex_;
-  std::unordered_set<std::string> weak_; // lowercase
+  name_regex regex_;
+  weak_list weak_;
 };
 
 } // namespace evo

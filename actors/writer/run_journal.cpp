@@ -1,17 +1,12 @@
 #include "actors/writer/run_journal.hpp"
 
 #include <fcntl.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
-#include <fstream>
-#include <sstream>
 
 #include <nlohmann/json.hpp>
 
-#include "actors/writer/output_folder.hpp"
+#include "actors/writer/json_write.hpp"
 
 namespace evo {
 
@@ -28,30 +23,17 @@ std::string describe_jobs(const std::vector<std::string>& jobs) {
 
 run_journal::run_journal(std::string path, const std::vector<std::string>& jobs,
                          bool resume)
-  : path_(std::move(path)) {
-  std::string data;
-  {
-    std::ifstream in(path_, std::ios::binary);
-    if (in) {
-      std::ostringstream ss;
-      ss << in.rdbuf();
-      data = ss.str();
-    }
-  }
+  : path_(std::move(path)),
+    file_(std::make_unique<jsonl_file>(AT_FDCWD, path_, path_)) {
+  std::string data = file_->read_all();
   if (!data.empty() && !resume)
-    throw output_error(path_ + " exists: the output folder holds another "
-                       "run; continue it with --resume or choose another --out");
-  if (!data.empty() && data.back() != '\n') {
-    auto keep = data.rfind('\n');
-    data.resize(keep == std::string::npos ? 0 : keep + 1);
-    if (::truncate(path_.c_str(), static_cast<off_t>(data.size())) != 0)
-      throw output_error("cannot repair " + path_ + ": " + std::strerror(errno));
-  }
-  std::istringstream lines(data);
-  std::string line;
+    throw journal_conflict(path_ + " exists: the output folder holds another "
+                           "run; continue it with --resume or choose another "
+                           "--out");
+  file_->cut_torn_tail(data);
   size_t lineno = 0;
   bool header_seen = false;
-  while (std::getline(lines, line)) {
+  for_each_line(data, [&](std::string_view line) {
     ++lineno;
     auto j = nlohmann::json::parse(line, nullptr, false);
     if (j.is_discarded() || !j.is_object())
@@ -61,11 +43,11 @@ run_journal::run_journal(std::string path, const std::vector<std::string>& jobs,
       auto names = j.find("jobs");
       if (names == j.end() || !names->is_array()
           || names->get<std::vector<std::string>>() != jobs)
-        throw output_error(
+        throw journal_conflict(
           path_ + ": the journal is of a run with other jobs; this run has: "
           + describe_jobs(jobs));
       header_seen = true;
-      continue;
+      return;
     }
     auto job = j.value("job", std::string{});
     auto idx = j.find("index");
@@ -76,32 +58,25 @@ run_journal::run_journal(std::string path, const std::vector<std::string>& jobs,
     entry.finished.push_back(idx->get<uint64_t>());
     if (!j.value("ok", true))
       ++entry.failed;
-  }
+  });
   for (auto& [name, entry] : loaded_) {
     auto& f = entry.finished;
     std::sort(f.begin(), f.end());
     f.erase(std::unique(f.begin(), f.end()), f.end());
   }
-  fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (fd_ < 0)
-    throw output_error("cannot open " + path_ + ": " + std::strerror(errno));
   if (!header_seen) {
-    nlohmann::json header{{"journal", 1}, {"jobs", jobs}};
-    auto line = header.dump() + "\n";
-    if (::write(fd_, line.data(), line.size())
-        != static_cast<ssize_t>(line.size())) {
-      int err = errno;
-      ::close(fd_); // no destructor runs for a throwing constructor
-      fd_ = -1;
-      throw output_error("cannot write " + path_ + ": " + std::strerror(err));
+    std::string header = "{\"journal\":1,\"jobs\":[";
+    for (size_t i = 0; i < jobs.size(); ++i) {
+      if (i > 0)
+        header += ',';
+      append_json_string(header, jobs[i]);
     }
+    header += "]}\n";
+    file_->append(header);
   }
 }
 
-run_journal::~run_journal() {
-  if (fd_ >= 0)
-    ::close(fd_);
-}
+run_journal::~run_journal() = default;
 
 void run_journal::stage(const std::string& job, uint64_t index, bool ok) {
   line_ += "{\"job\":";
@@ -114,14 +89,10 @@ void run_journal::stage(const std::string& job, uint64_t index, bool ok) {
 void run_journal::flush() {
   if (line_.empty())
     return;
-  // One write on an O_APPEND descriptor; a short one (disk full) leaves a
-  // torn last line at worst, which the next open cuts.
-  auto n = ::write(fd_, line_.data(), line_.size());
-  auto size = line_.size();
-  line_.clear();
-  if (n != static_cast<ssize_t>(size))
-    throw output_error("cannot write " + path_ + ": "
-                       + std::strerror(n < 0 ? errno : ENOSPC));
+  // One append; a failed one takes back what made it, leaving whole lines.
+  std::string lines;
+  lines.swap(line_);
+  file_->append(lines);
 }
 
 } // namespace evo

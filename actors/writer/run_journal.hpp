@@ -13,10 +13,19 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "actors/writer/jsonl_file.hpp"
+
 namespace evo {
+
+/// The journal belongs to another run (it exists without --resume, or names
+/// other jobs): a usage problem, nothing was written.
+struct journal_conflict : output_error {
+  using output_error::output_error;
+};
 
 class run_journal {
 public:
@@ -28,7 +37,8 @@ public:
   /// Opens (creating if needed) the journal at `path` for a run of `jobs`.
   /// With `resume`, an existing journal is loaded and must name the same
   /// jobs; without, an existing non-empty journal is an error (the folder
-  /// holds another run). Throws output_error.
+  /// holds another run). Throws journal_conflict for those two, output_error
+  /// for the rest (a symbolic link there, a torn file, I/O).
   run_journal(std::string path, const std::vector<std::string>& jobs,
               bool resume);
   ~run_journal();
@@ -52,7 +62,7 @@ public:
 
 private:
   std::string path_;
-  int fd_ = -1;
+  std::unique_ptr<jsonl_file> file_;
   std::map<std::string, job_entry> loaded_;
   std::string line_;
 };

@@ -34,8 +34,8 @@ writer(writer_actor::stateful_pointer<writer_state> self,
     [self](open_atom, const job_output& out) -> caf::result<uint64_t> {
       try {
         auto folder = std::make_unique<output_folder>(
-          out.dir, out.mode, name_filter{out.name_regex, out.weaklist},
-          self->state.global_seen);
+          out.dir, out.mode,
+          choice_sieve::for_job(out, self->state.global_seen));
         auto known = folder->preexisting();
         self->state.jobs[out.job] = {out.name, std::move(folder)};
         return known;

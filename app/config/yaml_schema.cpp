@@ -2,6 +2,8 @@
 // verbatim from config_loader.cpp; every message is unchanged.
 #include "app/config/yaml_schema.hpp"
 
+#include "actors/writer/name_regex.hpp"
+
 #include <yaml-cpp/eventhandler.h>
 
 #include <cctype>
@@ -11,7 +13,6 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <regex>
 #include <sstream>
 
 namespace evo::cfg {
@@ -458,26 +459,12 @@ std::vector<std::string> as_string_list(const src_node& n,
 
 std::string as_regex(const src_node& n, const std::string& path) {
   std::string re = as_string(n, path, true);
-  // libstdc++'s regex compiler recurses per group and overflows a signed
-  // long on long numbers (\555...5 or {99...9}): undefined behaviour found
-  // by fuzzing. No useful name filter needs either.
-  if (re.size() > 1000)
-    fail(n, path, "a regular expression of at most 1000 characters",
-         "one of " + std::to_string(re.size()));
-  size_t digits = 0;
-  for (char c : re) {
-    digits = (c >= '0' && c <= '9') ? digits + 1 : 0;
-    if (digits > 9)
-      fail(n, path, "a regular expression whose numbers have at most 9 digits",
-           describe(n.value));
-  }
-  try {
-    std::regex compiled(re, std::regex::ECMAScript);
-    (void) compiled;
-  } catch (const std::regex_error& e) {
-    fail(n, path, "an ECMAScript regular expression",
-         describe(n.value) + " (" + e.what() + ")");
-  }
+  auto problem = name_regex_problem(re);
+  if (!problem.empty())
+    fail(n, path,
+         "a regular expression that RE2 matches in linear time (no "
+         "backreferences or lookaround)",
+         describe(n.value) + " (" + problem + ")");
   return re;
 }
 

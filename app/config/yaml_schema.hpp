@@ -139,7 +139,7 @@ std::vector<std::string> read_stop(const src_node& n, const std::string& path);
 /// `weaklist`: a list of strings.
 std::vector<std::string> as_string_list(const src_node& n,
                                         const std::string& path);
-/// `name_regex`: a non-empty string that compiles as an ECMAScript regex.
+/// `name_regex`: a non-empty string that name_regex_problem() accepts.
 std::string as_regex(const src_node& n, const std::string& path);
 /// `fim.mode`: special_tokens | suffix | chat.
 fim_mode as_fim_mode(const src_node& n, const std::string& path);

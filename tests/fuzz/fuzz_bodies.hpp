@@ -142,7 +142,7 @@ inline void name_one(const uint8_t* data, size_t size) {
   if (name.empty() && v != name_verdict::empty)
     fuzz_fail("empty name not reported as empty");
   uint64_t key = 0;
-  if (!parse_uid(uid_hex(name_key(name)), key) || key != name_key(name))
+  if (!parse_uid(uid_hex(uid_key(name)), key) || key != uid_key(name))
     fuzz_fail("uid_hex / parse_uid round trip");
   for (std::string_view s : {raw, name}) {
     std::string lit;

@@ -111,7 +111,7 @@ TEST_CASE("output_folder writes names.jsonl and hash_table.txt with full records
     }
     auto name = r.at("func_name").get<std::string>();
     names.push_back(name);
-    CHECK(r.at("uid") == uid_hex(name_key(name)));
+    CHECK(r.at("uid") == uid_hex(uid_key(name)));
     CHECK(r.at("mode") == "fim");
     CHECK(r.at("model") == "sim-coder");
     CHECK(r.at("request_index") == 7);
@@ -127,7 +127,7 @@ TEST_CASE("output_folder writes names.jsonl and hash_table.txt with full records
   auto hashes = lines_of(slurp(dir + "/hash_table.txt"));
   REQUIRE(hashes.size() == 3);
   for (size_t i = 0; i < 3; ++i)
-    CHECK(hashes[i] == uid_hex(name_key(names[i])));
+    CHECK(hashes[i] == uid_hex(uid_key(names[i])));
 }
 
 TEST_CASE("output_folder drops duplicates within and across batches and counts filters") {
@@ -230,8 +230,8 @@ TEST_CASE("output_folder cuts a torn last line of hash_table.txt on reopen") {
   CHECK(out.write(1, "m", {"two"}).kept == 1);
   auto hashes = lines_of(slurp(tmp.path + "/hash_table.txt"));
   REQUIRE(hashes.size() == 2);
-  CHECK(hashes[0] == uid_hex(name_key("one")));
-  CHECK(hashes[1] == uid_hex(name_key("two")));
+  CHECK(hashes[0] == uid_hex(uid_key("one")));
+  CHECK(hashes[1] == uid_hex(uid_key("two")));
 }
 
 TEST_CASE("output_folder recovers a uid found only in names.jsonl into hash_table.txt") {
@@ -258,8 +258,8 @@ TEST_CASE("output_folder recovers a uid found only in names.jsonl into hash_tabl
   auto after = lines_of(slurp(tmp.path + "/hash_table.txt"));
   std::set<std::string> uids(after.begin(), after.end());
   CHECK(after.size() == 2);
-  CHECK(uids.count(uid_hex(name_key("lost_one"))) == 1);
-  CHECK(uids.count(uid_hex(name_key("kept_one"))) == 1);
+  CHECK(uids.count(uid_hex(uid_key("lost_one"))) == 1);
+  CHECK(uids.count(uid_hex(uid_key("kept_one"))) == 1);
   CHECK(json_lines(tmp.path + "/names.jsonl").size() == 2);
 }
 
@@ -267,7 +267,7 @@ TEST_CASE("output_folder hash_table.txt alone (no names.jsonl) is honoured") {
   temp_dir tmp;
   {
     std::ofstream h(tmp.path + "/hash_table.txt", std::ios::binary);
-    h << uid_hex(name_key("legacy_name")) << "\n" << "not-a-uid\n";
+    h << uid_hex(uid_key("legacy_name")) << "\n" << "not-a-uid\n";
   }
   output_folder out{tmp.path, "fim", default_filter()};
   CHECK(out.preexisting() == 1);

@@ -1,0 +1,93 @@
+#include "actors/writer/choice_sieve.hpp"
+
+namespace evo {
+
+namespace {
+
+bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f'
+         || c == '\v';
+}
+
+} // namespace
+
+std::string_view strip_text(std::string_view raw) {
+  while (!raw.empty() && is_space(raw.front()))
+    raw.remove_prefix(1);
+  while (!raw.empty() && is_space(raw.back()))
+    raw.remove_suffix(1);
+  return raw;
+}
+
+uint64_t utf8_length(std::string_view s) {
+  uint64_t n = 0;
+  for (char c : s)
+    if ((static_cast<unsigned char>(c) & 0xC0) != 0x80)
+      ++n;
+  return n;
+}
+
+choice_sieve::choice_sieve(std::optional<name_filter> filter,
+                           text_bounds bounds,
+                           std::shared_ptr<dedupe_set> seen)
+  : filter_(std::move(filter)), bounds_(bounds),
+    seen_(seen ? std::move(seen) : std::make_shared<dedupe_set>()) {
+  // nop
+}
+
+choice_sieve choice_sieve::names(name_filter filter,
+                                 std::shared_ptr<dedupe_set> seen) {
+  return choice_sieve{std::move(filter), {}, std::move(seen)};
+}
+
+choice_sieve choice_sieve::texts(text_bounds bounds,
+                                 std::shared_ptr<dedupe_set> seen) {
+  return choice_sieve{std::nullopt, bounds, std::move(seen)};
+}
+
+choice_sieve choice_sieve::for_job(const job_output& out,
+                                   std::shared_ptr<dedupe_set> seen) {
+  if (out.extract_text)
+    return texts({out.min_chars, out.max_chars}, std::move(seen));
+  return names(name_filter{out.name_regex, out.weaklist}, std::move(seen));
+}
+
+write_stats choice_sieve::sift(const std::vector<std::string>& choices,
+                               std::vector<kept_choice>& kept) {
+  write_stats st;
+  st.choices = static_cast<uint32_t>(choices.size());
+  for (size_t i = 0; i < choices.size(); ++i) {
+    std::string_view text;
+    if (filter_) {
+      text = extract_name(choices[i]);
+      switch (filter_->check(text)) {
+        case name_verdict::empty: ++st.filtered_empty; continue;
+        case name_verdict::regex: ++st.filtered_regex; continue;
+        case name_verdict::weak: ++st.filtered_weak; continue;
+        case name_verdict::kept: break;
+      }
+    } else {
+      text = strip_text(choices[i]);
+      if (text.empty()) {
+        ++st.filtered_empty;
+        continue;
+      }
+      auto chars = utf8_length(text);
+      if (chars < bounds_.min_chars
+          || (bounds_.max_chars != 0 && chars > bounds_.max_chars)) {
+        ++st.filtered_regex;
+        continue;
+      }
+    }
+    auto key = uid_key(text);
+    if (!seen_->insert(key)) {
+      ++st.duplicates;
+      continue;
+    }
+    ++st.kept;
+    kept.push_back({static_cast<uint32_t>(i), text, key});
+  }
+  return st;
+}
+
+} // namespace evo

@@ -1,0 +1,74 @@
+// The writer's keep-or-drop step: from one request's choices to the records
+// worth writing. Extract (a name, or the whole stripped text), filter, then
+// dedupe against every record the folder (or the run) holds. No CAF, no I/O.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "messages/work.hpp"
+#include "actors/writer/dedupe_set.hpp"
+#include "actors/writer/name_filter.hpp"
+
+namespace evo {
+
+/// A free-text completion: the raw text without leading and trailing
+/// whitespace (as Python's str.strip() on ASCII whitespace).
+std::string_view strip_text(std::string_view raw);
+
+/// Characters of `s` as Python's len() counts them: code points of UTF-8
+/// (every byte that is not a continuation byte).
+uint64_t utf8_length(std::string_view s);
+
+/// namegen.extract: text: bounds on the stripped text, in characters
+/// (0 = unbounded).
+struct text_bounds {
+  uint64_t min_chars = 0;
+  uint64_t max_chars = 0;
+};
+
+/// One choice that passed: its index in the request, what the record keeps
+/// (the name, or the stripped text; a view into the choice) and its key.
+struct kept_choice {
+  uint32_t choice_index = 0;
+  std::string_view text;
+  uint64_t key = 0;
+};
+
+class choice_sieve {
+public:
+  /// Name jobs: extract_name, then `filter`. `seen` may be shared between
+  /// folders (a run's `dedupe: global`); null = a set of its own.
+  static choice_sieve names(name_filter filter,
+                            std::shared_ptr<dedupe_set> seen = nullptr);
+  /// Free-text jobs: strip_text, then `bounds` (no regex, no weak list).
+  static choice_sieve texts(text_bounds bounds,
+                            std::shared_ptr<dedupe_set> seen = nullptr);
+  /// The sieve a job_output asks for.
+  static choice_sieve for_job(const job_output& out,
+                              std::shared_ptr<dedupe_set> seen = nullptr);
+
+  /// Sorts `choices` into kept (appended to `kept`, their keys now in the
+  /// dedupe set) and dropped (counted). For texts, an empty one counts as
+  /// filtered_empty and one outside the bounds as filtered_regex (the job's
+  /// pattern rule); filtered_weak stays 0.
+  write_stats sift(const std::vector<std::string>& choices,
+                   std::vector<kept_choice>& kept);
+
+  bool keeps_texts() const { return !filter_.has_value(); }
+  dedupe_set& seen() { return *seen_; }
+
+private:
+  choice_sieve(std::optional<name_filter> filter, text_bounds bounds,
+               std::shared_ptr<dedupe_set> seen);
+
+  std::optional<name_filter> filter_; ///< empty = a free-text job
+  text_bounds bounds_;
+  std::shared_ptr<dedupe_set> seen_;
+};
+
+} // namespace evo
