@@ -161,3 +161,49 @@ TEST_CASE("names.jsonl deleted under a running writer: the run goes on") {
   CHECK(read_lines(dir + "/out/l2r/hash_table.txt").size()
         == hashes.size() + read_jsonl(names).size());
 }
+
+// A symbolic link planted where an output file goes: the run refuses to write
+// through it (exit 1, the path and the reason on stderr) and the file it
+// points at, made by this test in its own folder, is unchanged.
+TEST_CASE("a symlinked names.jsonl ends the run with exit 1; its target is unchanged") {
+  auto dir = make_temp_dir();
+  auto sim = start_sim({"--seed", "5"});
+  test_config c;
+  c.base_url = sim.base_url();
+  auto cfg = write_config(dir, c);
+  auto target = dir + "/target.txt";
+  write_file(target, "not yours\n");
+  ::mkdir((dir + "/out").c_str(), 0755);
+  ::mkdir((dir + "/out/fim").c_str(), 0755);
+  REQUIRE(::symlink(target.c_str(), (dir + "/out/fim/names.jsonl").c_str()) == 0);
+  auto r = run_cli({"datagen", "generate-names", "--config", cfg, "--out",
+                    dir + "/out", "--mode", "fim", "--quiet"});
+  INFO(r.err);
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find(dir + "/out/fim/names.jsonl") != std::string::npos);
+  CHECK(r.err.find("symbolic link") != std::string::npos);
+  CHECK(read_file(target) == "not yours\n");
+}
+
+TEST_CASE("a symlinked journal.jsonl ends `datagen run` with exit 1; its target is unchanged") {
+  auto dir = make_temp_dir();
+  auto sim = start_sim({"--seed", "6"});
+  test_config c;
+  c.base_url = sim.base_url();
+  write_config(dir, c);
+  write_file(dir + "/manifest.yaml",
+             "base_config: datagen.yaml\njobs:\n"
+             "  - {name: a, mode: l2r, prompt: \"def \", num_batches: 2}\n");
+  auto target = dir + "/target.txt";
+  write_file(target, "not yours\n");
+  ::mkdir((dir + "/out").c_str(), 0755);
+  REQUIRE(::symlink(target.c_str(), (dir + "/out/journal.jsonl").c_str()) == 0);
+  auto r = run_cli({"datagen", "run", "--manifest", dir + "/manifest.yaml",
+                    "--out", dir + "/out", "--quiet"});
+  INFO(r.err);
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find(dir + "/out/journal.jsonl") != std::string::npos);
+  CHECK(r.err.find("symbolic link") != std::string::npos);
+  CHECK(read_file(target) == "not yours\n");
+  CHECK_FALSE(file_exists(dir + "/out/a/names.jsonl"));
+}
