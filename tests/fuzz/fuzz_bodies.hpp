@@ -22,8 +22,10 @@
 #include "app/config/config_loader.hpp"
 #include "actors/request/http1_parser.hpp"
 #include "actors/request/openai_protocol.hpp"
+#include "actors/writer/choice_sieve.hpp"
+#include "actors/writer/json_write.hpp"
 #include "actors/writer/name_filter.hpp"
-#include "actors/writer/output_folder.hpp"
+#include "actors/writer/name_regex.hpp"
 
 namespace evo::fuzz {
 
@@ -120,7 +122,8 @@ inline void config_one(const uint8_t* data, size_t size, const std::string& dir)
   // Any other exception escapes: libFuzzer reports it as a crash.
 }
 
-// --- fuzz_name: extract_name, name_filter::check, append_json_string ---
+// --- fuzz_name: extract_name, name_filter::check, the free-text sieve,
+// name_regex on arbitrary patterns, append_json_string ---
 inline void name_one(const uint8_t* data, size_t size) {
   std::string_view raw(reinterpret_cast<const char*>(data), size);
   auto name = extract_name(raw);
@@ -144,17 +147,36 @@ inline void name_one(const uint8_t* data, size_t size) {
   uint64_t key = 0;
   if (!parse_uid(uid_hex(uid_key(name)), key) || key != uid_key(name))
     fuzz_fail("uid_hex / parse_uid round trip");
+  // Free text: the stripped completion, within its bounds, keyed by itself.
+  auto text = strip_text(raw);
+  if (strip_text(text) != text)
+    fuzz_fail("strip_text is not idempotent");
+  auto sieve = choice_sieve::texts({4, 64});
+  std::vector<kept_choice> kept;
+  const std::vector<std::string> twice{std::string{raw}, std::string{raw}};
+  auto st = sieve.sift(twice, kept); // kept views into `twice`
+  if (st.kept + st.duplicates + st.filtered_empty + st.filtered_regex != 2
+      || st.kept > 1)
+    fuzz_fail("text sieve lost or doubled a choice");
+  for (auto& k : kept)
+    if (k.text != text || utf8_length(k.text) < 4 || utf8_length(k.text) > 64
+        || k.key != uid_key(text))
+      fuzz_fail("text sieve kept a text its bounds refuse");
+  // The input as a filters.name_regex: checked, and matched when accepted.
+  auto pattern = std::string{raw.substr(0, 200)};
+  if (name_regex_problem(pattern).empty())
+    (void)name_regex{pattern}.full_match(raw);
   for (std::string_view s : {raw, name}) {
     std::string lit;
     append_json_string(lit, s);
     if (lit.find('\n') != std::string::npos)
       fuzz_fail("append_json_string left a raw newline (JSONL record split)");
-    if (!valid_utf8(s))
-      continue;
+    if (!valid_utf8(lit))
+      fuzz_fail("append_json_string wrote invalid UTF-8");
     auto j = nlohmann::json::parse(lit, nullptr, false);
     if (j.is_discarded() || !j.is_string())
-      fuzz_fail("append_json_string of valid UTF-8 is not a JSON string");
-    else if (j.get<std::string>() != s)
+      fuzz_fail("append_json_string did not write a JSON string");
+    else if (valid_utf8(s) && j.get<std::string>() != s)
       fuzz_fail("append_json_string round trip changed the string");
   }
 }
