@@ -1,7 +1,7 @@
 #include "actors/writer/name_filter.hpp"
 
-#include <algorithm>
 #include <cstring>
+#include <functional>
 #include <stdexcept>
 
 namespace evo {
@@ -35,25 +35,28 @@ weak_list::weak_list(const std::vector<std::string>& names) {
   size_t total = 0;
   for (auto& n : names)
     total += sizeof(uint32_t) + n.size();
-  if (total > UINT32_MAX)
+  if (total >= empty_slot)
     throw std::length_error("namegen.weaklist: more than 4 GiB of names");
   chars_.reserve(total);
-  offsets_.reserve(names.size());
+  size_t slots = 16;
+  while (slots * 7 < names.size() * 10) // load factor at most 0.7
+    slots *= 2;
+  slots_.assign(slots, empty_slot);
+  std::string folded;
   for (auto& n : names) {
-    offsets_.push_back(static_cast<uint32_t>(chars_.size()));
-    auto len = static_cast<uint32_t>(n.size());
+    folded.assign(n);
+    for (auto& c : folded)
+      c = lower(c);
+    auto i = find_slot(folded);
+    if (slots_[i] != empty_slot)
+      continue; // a duplicate
+    slots_[i] = static_cast<uint32_t>(chars_.size());
+    auto len = static_cast<uint32_t>(folded.size());
     chars_.append(reinterpret_cast<const char*>(&len), sizeof(len));
-    for (char c : n)
-      chars_ += lower(c);
+    chars_ += folded;
+    ++size_;
   }
-  std::sort(offsets_.begin(), offsets_.end(),
-            [this](uint32_t a, uint32_t b) { return at(a) < at(b); });
-  offsets_.erase(std::unique(offsets_.begin(), offsets_.end(),
-                             [this](uint32_t a, uint32_t b) {
-                               return at(a) == at(b);
-                             }),
-                 offsets_.end());
-  offsets_.shrink_to_fit();
+  chars_.shrink_to_fit();
 }
 
 std::string_view weak_list::at(uint32_t offset) const {
@@ -62,8 +65,16 @@ std::string_view weak_list::at(uint32_t offset) const {
   return {chars_.data() + offset + sizeof(len), len};
 }
 
+size_t weak_list::find_slot(std::string_view folded) const {
+  auto mask = slots_.size() - 1;
+  auto i = std::hash<std::string_view>{}(folded) & mask;
+  while (slots_[i] != empty_slot && at(slots_[i]) != folded)
+    i = (i + 1) & mask;
+  return i;
+}
+
 bool weak_list::contains(std::string_view name) const {
-  if (offsets_.empty())
+  if (size_ == 0)
     return false;
   // Names are at most max_name_length long when they get here; a longer
   // one is folded on the heap.
@@ -76,11 +87,7 @@ bool weak_list::contains(std::string_view name) const {
   }
   for (size_t i = 0; i < name.size(); ++i)
     folded[i] = lower(name[i]);
-  std::string_view key{folded, name.size()};
-  auto it = std::lower_bound(
-    offsets_.begin(), offsets_.end(), key,
-    [this](uint32_t off, std::string_view k) { return at(off) < k; });
-  return it != offsets_.end() && at(*it) == key;
+  return slots_[find_slot({folded, name.size()})] != empty_slot;
 }
 
 name_filter::name_filter(const std::string& name_regex,

@@ -24,26 +24,31 @@ std::string_view extract_name(std::string_view raw);
 
 /// namegen.weaklist: names refused whatever their case (ASCII case folding).
 /// Compact for lists of millions: the lowercased names back to back in one
-/// buffer plus a sorted 4-byte offset each (no per-name allocation; lookup
-/// is a binary search).
+/// buffer, found through an open-addressing table of 4-byte offsets (no
+/// per-name allocation; a lookup hashes, then compares the stored name).
 class weak_list {
 public:
   weak_list() = default;
   explicit weak_list(const std::vector<std::string>& names);
 
   bool contains(std::string_view name) const;
-  bool empty() const { return offsets_.empty(); }
-  size_t size() const { return offsets_.size(); }
-  /// Bytes held (the buffer and the offsets).
+  bool empty() const { return size_ == 0; }
+  size_t size() const { return size_; }
+  /// Bytes held (the buffer and the table).
   size_t bytes() const {
-    return chars_.capacity() + offsets_.capacity() * sizeof(uint32_t);
+    return chars_.capacity() + slots_.capacity() * sizeof(uint32_t);
   }
 
 private:
-  std::string_view at(uint32_t offset) const;
+  static constexpr uint32_t empty_slot = UINT32_MAX;
 
-  std::string chars_;             ///< per name: 4-byte length, lowercased bytes
-  std::vector<uint32_t> offsets_; ///< into chars_, sorted by name
+  std::string_view at(uint32_t offset) const;
+  /// The slot holding `folded`, or the empty slot where it would go.
+  size_t find_slot(std::string_view folded) const;
+
+  std::string chars_;           ///< per name: 4-byte length, lowercased bytes
+  std::vector<uint32_t> slots_; ///< offsets into chars_; empty_slot = free
+  size_t size_ = 0;
 };
 
 class name_filter {

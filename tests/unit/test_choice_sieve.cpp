@@ -125,7 +125,7 @@ TEST_CASE("weak list: case-insensitive, exact, duplicates and odd bytes") {
   CHECK_FALSE(w.contains(std::string(2000, 'a'))); // longer than any name
 }
 
-TEST_CASE("weak list of 200k names: under 24 bytes a name, lookups right") {
+TEST_CASE("weak list of 200k names: under 40 bytes a name, lookups right") {
   std::vector<std::string> names;
   names.reserve(200000);
   char buf[32];
@@ -135,8 +135,9 @@ TEST_CASE("weak list of 200k names: under 24 bytes a name, lookups right") {
   }
   weak_list w{names};
   REQUIRE(w.size() == 200000);
-  // ~15 characters + 4 length + 4 offset bytes a name.
-  CHECK(w.bytes() < 200000 * 24);
+  // ~15 characters + 4 length bytes + a 4-byte slot at load 0.38..0.7
+  // (a std::unordered_set<std::string> held ~100).
+  CHECK(w.bytes() < 200000 * 40);
   CHECK(w.contains("weak_name_0"));
   CHECK(w.contains("WEAK_NAME_199999"));
   CHECK(w.contains("weak_name_123456"));
