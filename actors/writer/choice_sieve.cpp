@@ -2,23 +2,6 @@
 
 namespace evo {
 
-namespace {
-
-bool is_space(char c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f'
-         || c == '\v';
-}
-
-} // namespace
-
-std::string_view strip_text(std::string_view raw) {
-  while (!raw.empty() && is_space(raw.front()))
-    raw.remove_prefix(1);
-  while (!raw.empty() && is_space(raw.back()))
-    raw.remove_suffix(1);
-  return raw;
-}
-
 uint64_t utf8_length(std::string_view s) {
   uint64_t n = 0;
   for (char c : s)

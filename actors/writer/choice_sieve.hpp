@@ -16,10 +16,6 @@
 
 namespace evo {
 
-/// A free-text completion: the raw text without leading and trailing
-/// whitespace (as Python's str.strip() on ASCII whitespace).
-std::string_view strip_text(std::string_view raw);
-
 /// Characters of `s` as Python's len() counts them: code points of UTF-8
 /// (every byte that is not a continuation byte).
 uint64_t utf8_length(std::string_view s);

@@ -31,6 +31,14 @@ std::string_view extract_name(std::string_view raw) {
   return name;
 }
 
+std::string_view strip_text(std::string_view raw) {
+  while (!raw.empty() && is_space(raw.front()))
+    raw.remove_prefix(1);
+  while (!raw.empty() && is_space(raw.back()))
+    raw.remove_suffix(1);
+  return raw;
+}
+
 weak_list::weak_list(const std::vector<std::string>& names) {
   size_t total = 0;
   for (auto& n : names)

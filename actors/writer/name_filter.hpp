@@ -1,5 +1,6 @@
-// From a raw completion to a name worth keeping: extraction and the filters
-// (filters.name_regex, namegen.weaklist). No CAF, no I/O.
+// From a raw completion to what a record keeps: name extraction and the name
+// filters (filters.name_regex, namegen.weaklist), and the stripped text of a
+// free-text record. No CAF, no I/O.
 #pragma once
 
 #include <cstdint>
@@ -21,6 +22,10 @@ enum class name_verdict : uint8_t { kept, empty, regex, weak };
 /// up to the first '(', space, tab or newline, trimmed. This is also the
 /// normalised form that dedupe and the uid use.
 std::string_view extract_name(std::string_view raw);
+
+/// A free-text completion: the raw text without leading and trailing
+/// whitespace (as Python's str.strip() on ASCII whitespace).
+std::string_view strip_text(std::string_view raw);
 
 /// namegen.weaklist: names refused whatever their case (ASCII case folding).
 /// Compact for lists of millions: the lowercased names back to back in one

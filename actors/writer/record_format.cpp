@@ -28,6 +28,17 @@ void append_origin(std::string& out, const record_origin& o,
   out += "}\n";
 }
 
+// {"uid":"<uid>","<field>":<value>: the start of every record.
+void append_head(std::string& out, std::string_view uid, const char* field,
+                 std::string_view value) {
+  out += record_uid_prefix;
+  out += uid;
+  out += "\",\"";
+  out += field;
+  out += "\":";
+  append_json_string(out, value);
+}
+
 } // namespace
 
 std::string utc_timestamp() {
@@ -57,20 +68,14 @@ std::string record_source(std::string_view mode) {
 void append_name_record(std::string& out, const record_origin& o,
                         uint32_t choice_index, std::string_view uid,
                         std::string_view name, std::string_view raw) {
-  out += record_uid_prefix;
-  out += uid;
-  out += "\",\"func_name\":";
-  append_json_string(out, name);
+  append_head(out, uid, "func_name", name);
   append_origin(out, o, choice_index, raw);
 }
 
 void append_text_record(std::string& out, const record_origin& o,
                         uint32_t choice_index, std::string_view uid,
                         std::string_view text, std::string_view raw) {
-  out += record_uid_prefix;
-  out += uid;
-  out += "\",\"problem_description\":";
-  append_json_string(out, text);
+  append_head(out, uid, "problem_description", text);
   out += ",\"source\":";
   append_json_string(out, record_source(o.mode));
   append_origin(out, o, choice_index, raw);

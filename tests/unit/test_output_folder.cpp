@@ -13,52 +13,16 @@
 #include <vector>
 
 #include "actors/writer/output_folder.hpp"
+#include "tests/unit/writer_test_util.hpp"
 
 using namespace evo;
+using namespace evo::test;
 using nlohmann::json;
 namespace fs = std::filesystem;
 
 namespace {
 
 const char* regex_default = "^[a-z_][a-z0-9_]*$";
-
-struct temp_dir {
-  std::string path;
-  temp_dir() {
-    std::string tmpl = (fs::temp_directory_path() / "evo-unit-XXXXXX").string();
-    std::vector<char> buf(tmpl.begin(), tmpl.end());
-    buf.push_back('\0');
-    char* p = ::mkdtemp(buf.data());
-    REQUIRE(p != nullptr);
-    path = p;
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::vector<std::string> lines_of(const std::string& data) {
-  std::vector<std::string> out;
-  size_t pos = 0;
-  while (pos < data.size()) {
-    auto eol = data.find('\n', pos);
-    if (eol == std::string::npos) {
-      out.push_back(data.substr(pos)); // unterminated tail
-      break;
-    }
-    out.push_back(data.substr(pos, eol - pos));
-    pos = eol + 1;
-  }
-  return out;
-}
 
 // Every line must be a whole JSON object; returns them.
 std::vector<json> json_lines(const std::string& path) {

@@ -15,34 +15,13 @@
 
 #include "actors/writer/output_folder.hpp"
 #include "actors/writer/run_journal.hpp"
+#include "tests/unit/writer_test_util.hpp"
 
 using namespace evo;
+using namespace evo::test;
 namespace fs = std::filesystem;
 
 namespace {
-
-struct temp_dir {
-  std::string path;
-  temp_dir() {
-    std::string tmpl = (fs::temp_directory_path() / "evo-links-XXXXXX").string();
-    std::vector<char> buf(tmpl.begin(), tmpl.end());
-    buf.push_back('\0');
-    char* p = ::mkdtemp(buf.data());
-    REQUIRE(p != nullptr);
-    path = p;
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 const std::string target_text = "the target's own content\n";
 
@@ -75,7 +54,7 @@ std::string error_of(F f) {
 TEST_CASE("a symlinked names.jsonl or hash_table.txt is refused and its target unchanged") {
   for (const char* file : {"names.jsonl", "hash_table.txt"}) {
     CAPTURE(file);
-    temp_dir tmp;
+    temp_dir tmp{"evo-links"};
     auto dir = tmp.path + "/out/fim";
     auto target = make_link(tmp, dir + "/" + file);
     auto msg = error_of([&] {
@@ -90,7 +69,7 @@ TEST_CASE("a symlinked names.jsonl or hash_table.txt is refused and its target u
 }
 
 TEST_CASE("a symlinked failures.jsonl is refused at the first failure; target unchanged") {
-  temp_dir tmp;
+  temp_dir tmp{"evo-links"};
   auto dir = tmp.path + "/fim";
   auto target = make_link(tmp, dir + "/failures.jsonl");
   output_folder out{dir, "fim", any_name()};
@@ -103,7 +82,7 @@ TEST_CASE("a symlinked failures.jsonl is refused at the first failure; target un
 }
 
 TEST_CASE("a job folder that is a symlink is refused; the folder it points at stays empty") {
-  temp_dir tmp;
+  temp_dir tmp{"evo-links"};
   auto elsewhere = tmp.path + "/elsewhere";
   fs::create_directories(elsewhere);
   fs::create_directories(tmp.path + "/out");
@@ -119,7 +98,7 @@ TEST_CASE("a job folder that is a symlink is refused; the folder it points at st
 }
 
 TEST_CASE("the output root given by the user may be a symlink (it is followed)") {
-  temp_dir tmp;
+  temp_dir tmp{"evo-links"};
   auto real = tmp.path + "/real";
   fs::create_directories(real);
   REQUIRE(::symlink(real.c_str(), (tmp.path + "/out").c_str()) == 0);
@@ -131,7 +110,7 @@ TEST_CASE("the output root given by the user may be a symlink (it is followed)")
 }
 
 TEST_CASE("a FIFO in place of names.jsonl is refused without blocking") {
-  temp_dir tmp;
+  temp_dir tmp{"evo-links"};
   auto dir = tmp.path + "/fim";
   fs::create_directories(dir);
   REQUIRE(::mkfifo((dir + "/names.jsonl").c_str(), 0644) == 0);
@@ -141,7 +120,7 @@ TEST_CASE("a FIFO in place of names.jsonl is refused without blocking") {
 }
 
 TEST_CASE("a symlinked journal.jsonl is refused as an output error, target unchanged") {
-  temp_dir tmp;
+  temp_dir tmp{"evo-links"};
   auto target = make_link(tmp, tmp.path + "/journal.jsonl");
   for (bool resume : {false, true}) {
     CAPTURE(resume);

@@ -12,28 +12,14 @@
 #include <vector>
 
 #include "actors/writer/output_folder.hpp"
+#include "tests/unit/writer_test_util.hpp"
 
 using namespace evo;
+using namespace evo::test;
 using nlohmann::json;
 namespace fs = std::filesystem;
 
 namespace {
-
-struct temp_dir {
-  std::string path;
-  temp_dir() {
-    std::string tmpl = (fs::temp_directory_path() / "evo-text-XXXXXX").string();
-    std::vector<char> buf(tmpl.begin(), tmpl.end());
-    buf.push_back('\0');
-    char* p = ::mkdtemp(buf.data());
-    REQUIRE(p != nullptr);
-    path = p;
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
 
 std::vector<json> records(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -43,14 +29,6 @@ std::vector<json> records(const std::string& path) {
     REQUIRE_FALSE(j.is_discarded());
     out.push_back(std::move(j));
   }
-  return out;
-}
-
-std::vector<std::string> lines(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::vector<std::string> out;
-  for (std::string l; std::getline(in, l);)
-    out.push_back(l);
   return out;
 }
 
@@ -69,7 +47,7 @@ job_output text_job(const std::string& dir, const std::string& mode) {
 } // namespace
 
 TEST_CASE("text folder: problem_description records, uid of the stripped text") {
-  temp_dir tmp;
+  temp_dir tmp{"evo-text"};
   auto dir = tmp.path + "/l2r";
   const std::string desc = "Write a function that merges two sorted lists.\n"
                            "Input: two lists. Output: one list.";
@@ -91,13 +69,13 @@ TEST_CASE("text folder: problem_description records, uid of the stripped text") 
   CHECK(recs[0].at("choice_index") == 0);
   CHECK(recs[1].at("problem_description") == desc);
   CHECK(recs[1].at("choice_index") == 3);
-  auto hashes = lines(dir + "/hash_table.txt");
+  auto hashes = lines_of(slurp(dir + "/hash_table.txt"));
   REQUIRE(hashes.size() == 2);
   CHECK(hashes[1] == uid_hex(uid_key(desc)));
 }
 
 TEST_CASE("text folder reopened (a second run) drops the texts it holds") {
-  temp_dir tmp;
+  temp_dir tmp{"evo-text"};
   auto dir = tmp.path + "/fim";
   auto job = text_job(dir, "fim");
   {

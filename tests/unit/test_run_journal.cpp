@@ -9,28 +9,19 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "actors/writer/output_folder.hpp"
 #include "actors/writer/run_journal.hpp"
+#include "tests/unit/writer_test_util.hpp"
 
 using namespace evo;
 namespace fs = std::filesystem;
 
 namespace {
 
-struct journal_dir {
-  std::string path;
-  journal_dir() {
-    std::string tmpl = (fs::temp_directory_path() / "evo-journal-XXXXXX").string();
-    std::vector<char> buf(tmpl.begin(), tmpl.end());
-    buf.push_back('\0');
-    char* p = ::mkdtemp(buf.data());
-    REQUIRE(p != nullptr);
-    path = p;
-  }
-  ~journal_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
+struct journal_dir : evo::test::temp_dir {
+  journal_dir() : temp_dir("evo-journal") {}
   std::string file() const { return path + "/journal.jsonl"; }
 };
 
@@ -76,4 +67,43 @@ TEST_CASE("run_journal: an existing journal without resume is refused") {
   journal_dir dir;
   { run_journal j{dir.file(), {"a"}, false}; }
   CHECK_THROWS_AS(run_journal(dir.file(), {"a"}, false), output_error);
+}
+
+TEST_CASE("run_journal: a journal of other jobs is a conflict, not an I/O error") {
+  journal_dir dir;
+  { run_journal j{dir.file(), {"a", "b"}, false}; }
+  CHECK_THROWS_AS(run_journal(dir.file(), {"a"}, true), journal_conflict);
+  CHECK_THROWS_AS(run_journal(dir.file(), {"a", "b"}, false), journal_conflict);
+  CHECK_NOTHROW(run_journal(dir.file(), {"a", "b"}, true));
+}
+
+TEST_CASE("run_journal: a torn last line is cut on resume and later lines stay whole") {
+  journal_dir dir;
+  {
+    run_journal j{dir.file(), {"a"}, false};
+    j.record("a", 0, true);
+  }
+  { std::ofstream(dir.file(), std::ios::app) << "{\"job\":\"a\",\"ind"; }
+  {
+    run_journal j{dir.file(), {"a"}, true};
+    CHECK(j.loaded().at("a").finished == std::vector<uint64_t>{0});
+    j.record("a", 1, true);
+  }
+  auto lines = file_lines(dir.file());
+  REQUIRE(lines.size() == 3);
+  CHECK(lines[2] == "{\"job\":\"a\",\"index\":1,\"ok\":true}");
+  run_journal again{dir.file(), {"a"}, true};
+  CHECK(again.loaded().at("a").finished == std::vector<uint64_t>{0, 1});
+}
+
+TEST_CASE("run_journal: the header is one JSON line naming the jobs, whatever their names") {
+  journal_dir dir;
+  const std::vector<std::string> jobs{"we\"ird", "back\\slash", "x"};
+  { run_journal j{dir.file(), jobs, false}; }
+  auto lines = file_lines(dir.file());
+  REQUIRE(lines.size() == 1);
+  auto h = nlohmann::json::parse(lines[0]);
+  CHECK(h.at("journal") == 1);
+  CHECK(h.at("jobs").get<std::vector<std::string>>() == jobs);
+  CHECK_NOTHROW(run_journal(dir.file(), jobs, true));
 }
