@@ -2,6 +2,7 @@
 // names (default 2,000,000) and prints build time, bytes held per name,
 // resident memory added, and lookups per second; then the same for the
 // std::unordered_set<std::string> it replaced, for comparison.
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -18,6 +19,20 @@ using clock_type = std::chrono::steady_clock;
 
 double seconds_since(clock_type::time_point t0) {
   return std::chrono::duration<double>(clock_type::now() - t0).count();
+}
+
+// The i-th probe, in capitals: every other one a name of the list.
+std::string probe(size_t i, size_t n) {
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "WEAK_FN_%zx_%zu", i * 2654435761u % 1000003,
+                i + (i & 1) * n);
+  return buf;
+}
+
+std::string lowercase(std::string s) {
+  for (auto& c : s)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
 }
 
 long rss_kib() {
@@ -52,11 +67,8 @@ int main(int argc, char** argv) {
   long rss1 = rss_kib();
   t0 = clock_type::now();
   size_t hits = 0;
-  for (size_t i = 0; i < n; i += 1) {
-    std::snprintf(buf, sizeof(buf), "WEAK_FN_%zx_%zu", i * 2654435761u % 1000003,
-                  i + (i & 1) * n); // every other one a miss
-    hits += w.contains(buf);
-  }
+  for (size_t i = 0; i < n; ++i)
+    hits += w.contains(probe(i, n));
   double look_s = seconds_since(t0);
   std::printf("weak_list: build %.2f s, %.1f bytes held per name, RSS +%.1f MiB"
               " (%.1f B per name), %.2f M lookups/s (%zu hits)\n",
@@ -66,24 +78,14 @@ int main(int argc, char** argv) {
   long rss2 = rss_kib();
   t0 = clock_type::now();
   std::unordered_set<std::string> old;
-  for (auto& s : names) {
-    std::string l = s;
-    for (auto& c : l)
-      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    old.insert(std::move(l));
-  }
+  for (auto& s : names)
+    old.insert(lowercase(s));
   double old_build_s = seconds_since(t0);
   long rss3 = rss_kib();
   t0 = clock_type::now();
   size_t old_hits = 0;
-  for (size_t i = 0; i < n; i += 1) {
-    std::snprintf(buf, sizeof(buf), "WEAK_FN_%zx_%zu", i * 2654435761u % 1000003,
-                  i + (i & 1) * n);
-    std::string l = buf;
-    for (auto& c : l)
-      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    old_hits += old.count(l);
-  }
+  for (size_t i = 0; i < n; ++i)
+    old_hits += old.count(lowercase(probe(i, n)));
   double old_look_s = seconds_since(t0);
   std::printf("unordered_set<string> (before): build %.2f s, RSS +%.1f MiB"
               " (%.1f B per name), %.2f M lookups/s (%zu hits)\n",
