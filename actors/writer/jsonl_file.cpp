@@ -25,8 +25,12 @@ std::string link_refused(const std::string& path) {
 
 } // namespace
 
-int open_output_dir(const std::string& dir) {
+int open_output_dir(const std::string& given) {
   namespace fs = std::filesystem;
+  // "out/fim/" would make the kernel follow a link at fim whatever the flags.
+  std::string dir = given;
+  while (dir.size() > 1 && dir.back() == '/')
+    dir.pop_back();
   fs::path p{dir};
   std::error_code ec;
   if (p.has_parent_path() && p.has_filename()) {

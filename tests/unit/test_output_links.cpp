@@ -97,6 +97,16 @@ TEST_CASE("a job folder that is a symlink is refused; the folder it points at st
   CHECK(fs::is_empty(elsewhere));
 }
 
+TEST_CASE("a job folder given with a trailing slash is still refused when it is a symlink") {
+  temp_dir tmp{"evo-links"};
+  auto elsewhere = tmp.path + "/elsewhere";
+  fs::create_directories(elsewhere);
+  REQUIRE(::symlink(elsewhere.c_str(), (tmp.path + "/fim").c_str()) == 0);
+  auto msg = error_of([&] { output_folder out{tmp.path + "/fim//", "fim", any_name()}; });
+  CHECK(msg.find("symbolic link") != std::string::npos);
+  CHECK(fs::is_empty(elsewhere));
+}
+
 TEST_CASE("the output root given by the user may be a symlink (it is followed)") {
   temp_dir tmp{"evo-links"};
   auto real = tmp.path + "/real";
