@@ -49,7 +49,6 @@ size_t utf8_sequence(std::string_view s, size_t i, uint32_t& cp) {
 } // namespace
 
 void append_json_string(std::string& out, std::string_view s) {
-  out.reserve(out.size() + s.size() + 2);
   out += '"';
   size_t i = 0;
   while (i < s.size()) {
