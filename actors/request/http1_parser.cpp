@@ -1,3 +1,4 @@
+// The HTTP/1.x response parser of the own client (see http1_parser.hpp).
 #include "actors/request/http1_parser.hpp"
 
 #include <curl/curl.h>

@@ -129,6 +129,20 @@ std::string escape_controls(std::string_view text) {
   return out;
 }
 
+std::string excerpt(std::string_view s, size_t max) {
+  auto cut = std::min(max, s.size());
+  if (cut < s.size())
+    while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80)
+      --cut; // s[cut] continues a sequence: cut before its lead byte
+  std::string out{s.substr(0, cut)};
+  for (auto& c : out)
+    if (c == '\n' || c == '\r')
+      c = ' ';
+  if (cut < s.size())
+    out += "...";
+  return out;
+}
+
 std::string safe_server_text(std::string_view text,
                              const std::vector<std::string>& secrets) {
   return escape_controls(redact_secrets(text, secrets));

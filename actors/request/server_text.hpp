@@ -27,6 +27,10 @@ std::string redact_secrets(std::string_view text,
 /// and OSC sequences therefore reach no terminal.
 std::string escape_controls(std::string_view text);
 
+/// At most `max` bytes of `s`, never ending inside a UTF-8 sequence (the
+/// text ends up in JSON files), newlines flattened, "..." when cut.
+std::string excerpt(std::string_view s, size_t max = 200);
+
 /// Both: redact, then escape.
 std::string safe_server_text(std::string_view text,
                              const std::vector<std::string>& secrets);
