@@ -263,4 +263,21 @@ TEST_CASE("wire: which URLs the own client takes") {
   CHECK_FALSE(fallback.uses_native());
   fallback.prepare_post("http://127.0.0.1:8000/v1/completions", "{}");
   CHECK(fallback.uses_native());
+
+  // auto: the own client for loopback only; a GPU node on the network gets
+  // libcurl unless native is asked for.
+  CHECK(native_http_eligible("http://127.0.0.1:8000/v1", http_client_kind::automatic));
+  CHECK(native_http_eligible("http://127.3.4.5:8000/v1", http_client_kind::automatic));
+  CHECK(native_http_eligible("http://[::1]:8000/v1", http_client_kind::automatic));
+  CHECK(native_http_eligible("http://localhost:8000/v1", http_client_kind::automatic));
+  CHECK_FALSE(native_http_eligible("http://10.0.0.5:8000/v1", http_client_kind::automatic, &why));
+  CHECK(why.find("loopback") != std::string::npos);
+  CHECK(native_http_eligible("http://10.0.0.5:8000/v1", http_client_kind::native));
+  CHECK_FALSE(native_http_eligible("http://127.0.0.1:8000/v1", http_client_kind::libcurl));
+  o.client = http_client_kind::automatic;
+  http_call automatic{o};
+  automatic.prepare_post("http://10.0.0.5:8000/v1/completions", "{}");
+  CHECK_FALSE(automatic.uses_native());
+  automatic.prepare_post("http://127.0.0.1:8000/v1/completions", "{}");
+  CHECK(automatic.uses_native());
 }
