@@ -106,40 +106,19 @@ size_t on_header(char* data, size_t size, size_t n, void* self) {
   return len;
 }
 
-// The body goes through a read callback, not CURLOPT_POSTFIELDS, for one
-// reason: libcurl re-sends a request by itself when a reused connection dies
-// before any answer byte, and it must rewind the body first. The seek
-// callback sees each rewind, so every send is counted exactly.
-size_t on_read(char* buffer, size_t size, size_t n, void* self) {
-  auto* call = static_cast<http_call*>(self);
-  return curl_transport::read_body(*call, buffer, size * n);
-}
-
-int on_seek(void* self, curl_off_t offset, int origin) {
-  auto* call = static_cast<http_call*>(self);
-  return curl_transport::rewind_body(*call, offset, origin) ? CURL_SEEKFUNC_OK
-                                                            : CURL_SEEKFUNC_CANTSEEK;
+// libcurl re-sends a request by itself when a reused connection dies before
+// any answer byte. It calls the pre-request callback right before each
+// request goes out (first send and re-sends alike), so counting the calls
+// counts the sends exactly.
+int on_prereq(void* self, char*, char*, int, int) {
+  curl_transport::count_send(*static_cast<http_call*>(self));
+  return CURL_PREREQFUNC_OK;
 }
 
 } // namespace
 
-size_t curl_transport::read_body(http_call& call, char* buffer, size_t room) {
-  auto& st = *call.curl_;
-  auto& body = call.request_body_;
-  auto n = std::min(room, body.size() - std::min(st.read_pos, body.size()));
-  std::memcpy(buffer, body.data() + st.read_pos, n);
-  st.read_pos += n;
-  return n;
-}
-
-bool curl_transport::rewind_body(http_call& call, int64_t offset, int origin) {
-  auto& st = *call.curl_;
-  if (origin != SEEK_SET || offset < 0
-      || static_cast<uint64_t>(offset) > call.request_body_.size())
-    return false;
-  st.read_pos = static_cast<size_t>(offset);
-  ++st.rewinds;
-  return true;
+void curl_transport::count_send(http_call& call) {
+  ++call.curl_->sends;
 }
 
 bool http_proxy_configured() {
@@ -180,10 +159,8 @@ void curl_transport::prepare(http_call& call, bool url_changed) {
     curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, st->error_buf);
     curl_easy_setopt(easy, CURLOPT_PRIVATE, &call);
     curl_easy_setopt(easy, CURLOPT_POST, 1L);
-    curl_easy_setopt(easy, CURLOPT_READFUNCTION, &on_read);
-    curl_easy_setopt(easy, CURLOPT_READDATA, &call);
-    curl_easy_setopt(easy, CURLOPT_SEEKFUNCTION, &on_seek);
-    curl_easy_setopt(easy, CURLOPT_SEEKDATA, &call);
+    curl_easy_setopt(easy, CURLOPT_PREREQFUNCTION, &on_prereq);
+    curl_easy_setopt(easy, CURLOPT_PREREQDATA, &call);
     // Refused early when Content-Length says so; on_body counts the rest.
     curl_easy_setopt(easy, CURLOPT_MAXFILESIZE_LARGE,
                      static_cast<curl_off_t>(o.max_response_bytes));
@@ -201,8 +178,8 @@ void curl_transport::prepare(http_call& call, bool url_changed) {
     curl_easy_setopt(st.easy, CURLOPT_URL, call.url_.c_str());
     apply_proxy(st.easy, call.url_);
   }
-  st.read_pos = 0;
-  st.rewinds = 0;
+  st.sends = 0;
+  curl_easy_setopt(st.easy, CURLOPT_POSTFIELDS, call.request_body_.data());
   curl_easy_setopt(st.easy, CURLOPT_POSTFIELDSIZE_LARGE,
                    static_cast<curl_off_t>(call.request_body_.size()));
   st.error_buf[0] = '\0';
@@ -313,7 +290,7 @@ void curl_transport::collect() {
     curl_off_t total_us = 0;
     curl_easy_getinfo(easy, CURLINFO_TOTAL_TIME_T, &total_us);
     out.latency_us = static_cast<uint32_t>(total_us);
-    out.sends = 1 + st.rewinds;
+    out.sends = std::max<uint32_t>(st.sends, 1);
     if (out.error == transport_error::too_large)
       out.error_text = "response body larger than api.max_response_bytes ("
                        + std::to_string(call->opts_.max_response_bytes)

@@ -19,8 +19,7 @@ namespace evo {
 struct curl_call_state {
   CURL* easy = nullptr;
   curl_slist* headers = nullptr;
-  size_t read_pos = 0;  ///< request body bytes handed to libcurl
-  uint32_t rewinds = 0; ///< body rewinds: each one is a re-send
+  uint32_t sends = 0; ///< requests put on the wire for this transfer
   char error_buf[256] = {};
   ~curl_call_state();
 };
@@ -39,9 +38,8 @@ public:
   /// Readies `call` (url and body set) for libcurl, between transfers.
   static void prepare(http_call& call, bool url_changed);
 
-  /// The request body for libcurl's read callback; its rewind (a re-send).
-  static size_t read_body(http_call& call, char* buffer, size_t room);
-  static bool rewind_body(http_call& call, int64_t offset, int origin);
+  /// libcurl is about to put the call's request on the wire.
+  static void count_send(http_call& call);
 
   void start(std::shared_ptr<http_call> call) override;
   void on_event(uint64_t tag, uint32_t events) override;
