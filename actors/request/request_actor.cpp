@@ -38,12 +38,16 @@ request_worker(request_actor::stateful_pointer<request_state> self,
       st.engine->submit(st.call);
       return st.promise;
     },
-    [self](http_done_atom, const http_outcome& outcome) {
+    [self](http_done_atom, http_outcome& outcome) {
       auto& st = self->state;
       if (!st.busy)
         return;
       st.busy = false;
       st.promise.deliver(classify_outcome(st.current, outcome, st.secrets));
+      // The body's buffer goes back to the idle call (the I/O thread is
+      // done with it until the next submit), so a warm call allocates none.
+      outcome.body.clear();
+      st.call->outcome().body.swap(outcome.body);
     },
   };
 }
