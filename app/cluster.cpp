@@ -6,23 +6,9 @@
 
 #include <spdlog/spdlog.h>
 
-namespace evo {
+#include "actors/request/url.hpp"
 
-bool split_host_port(const std::string& hp, std::string& host,
-                     uint16_t& port) {
-  auto colon = hp.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 >= hp.size())
-    return false;
-  char* end = nullptr;
-  auto p = std::strtol(hp.c_str() + colon + 1, &end, 10);
-  if (*end != '\0' || p <= 0 || p > 65535)
-    return false;
-  host = hp.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
-    host = host.substr(1, host.size() - 2); // [::1]:4242
-  port = static_cast<uint16_t>(p);
-  return true;
-}
+namespace evo {
 
 struct cluster_link::worker_link {
   std::string name; // host:port
@@ -40,7 +26,7 @@ cluster_link::cluster_link(caf::actor_system& sys,
   for (auto& w : workers) {
     auto* l = new worker_link;
     l->name = w;
-    if (!split_host_port(w, l->host, l->port)) {
+    if (!url::split_host_port(w, l->host, l->port)) {
       delete l;
       throw std::runtime_error("worker address '" + w
                                + "': expected host:port");

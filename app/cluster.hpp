@@ -48,7 +48,4 @@ private:
   std::thread thread_;
 };
 
-/// Splits "host:port"; false when it is not one.
-bool split_host_port(const std::string& hp, std::string& host, uint16_t& port);
-
 } // namespace evo

@@ -9,6 +9,7 @@
 #include "app/config/config_loader.hpp"
 #include "app/run_report.hpp"
 #include "actors/request/openai_protocol.hpp"
+#include "actors/request/url.hpp"
 
 namespace evo {
 
@@ -38,12 +39,12 @@ datagen_config load_with_overrides(const generate_options& o) {
 
 std::string describe_pool(const client& c, const datagen_config& cfg) {
   if (cfg.cluster.workers.empty())
-    return "server " + c.base_url() + ", pool "
+    return "server " + url::redact(c.base_url()) + ", pool "
            + std::to_string(cfg.api.max_concurrent_requests);
   return std::to_string(cfg.cluster.workers.size()) + " worker node(s)"
          + (cfg.cluster.local_pool > 0
               ? " + local pool " + std::to_string(cfg.cluster.local_pool)
-                  + " on " + c.base_url()
+                  + " on " + url::redact(c.base_url())
               : std::string{});
 }
 

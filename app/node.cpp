@@ -6,6 +6,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "actors/request/server_text.hpp"
 #include "tools/sim/sim_server.hpp"
 
 namespace evo {
@@ -66,11 +67,9 @@ namespace {
 // Whether the own HTTP/1.1 client will carry this config's requests. The
 // embedded simulator always listens on 127.0.0.1.
 bool uses_own_client(const api_config& api, std::string* why) {
-  if (api.http_client == http_client_kind::libcurl) {
-    *why = "api.http_client is libcurl";
-    return false;
-  }
-  return api.is_embedded() || native_http_eligible(api.base_url, why);
+  if (api.is_embedded() && api.http_client != http_client_kind::libcurl)
+    return true;
+  return native_http_eligible(api.base_url, api.http_client, why);
 }
 
 } // namespace
@@ -90,6 +89,8 @@ request_target make_request_target(const api_config& api) {
   target.http.ca_file = api.ca_file;
   target.http.insecure_skip_verify = api.insecure_skip_verify;
   target.http.client = api.http_client;
+  target.http.max_response_bytes = api.max_response_bytes;
+  target.secrets = secret_values(api);
   std::string why;
   bool native = uses_own_client(api, &why);
   if (api.http_client == http_client_kind::native && !native)

@@ -9,6 +9,7 @@
 #include <csignal>
 #include <cstdio>
 
+#include "actors/request/url.hpp"
 #include "app/cluster.hpp"
 #include "app/config/config_loader.hpp"
 #include "app/node.hpp"
@@ -54,16 +55,6 @@ worker_node(worker_actor::stateful_pointer<worker_node_state>,
   };
 }
 
-// Strips user:password@ from a URL before it leaves the node.
-std::string redact(const std::string& url) {
-  auto scheme = url.find("://");
-  auto at = url.find('@');
-  auto slash = url.find('/', scheme == std::string::npos ? 0 : scheme + 3);
-  if (scheme == std::string::npos || at == std::string::npos || at > slash)
-    return url;
-  return url.substr(0, scheme + 3) + "***@" + url.substr(at + 1);
-}
-
 } // namespace
 
 int run_worker(const worker_options& o) {
@@ -71,7 +62,7 @@ int run_worker(const worker_options& o) {
   uint16_t port = 0;
   if (o.listen.size() > 2 && o.listen.substr(o.listen.size() - 2) == ":0") {
     host = o.listen.substr(0, o.listen.size() - 2);
-  } else if (!split_host_port(o.listen, host, port)) {
+  } else if (!url::split_host_port(o.listen, host, port)) {
     std::fprintf(stderr, "error: --listen: expected host:port, got \"%s\"\n",
                  o.listen.c_str());
     return 2;
@@ -117,7 +108,7 @@ int run_worker(const worker_options& o) {
                          cfg.api.max_concurrent_requests);
   auto name = o.listen;
   auto node = sys.spawn(worker_node, pool, cfg.model, name,
-                        redact(cfg.api.base_url), version);
+                        url::redact(cfg.api.base_url), version);
   auto bound = tls.enabled()
                  ? caf::openssl::publish(node, port, host.c_str(), true)
                  : sys.middleman().publish(node, port, host.c_str(), true);
@@ -132,7 +123,7 @@ int run_worker(const worker_options& o) {
   std::printf("worker listening on %s:%u\n", host.c_str(), *bound);
   std::fflush(stdout);
   spdlog::info("worker: {} request actor(s) on {}{}", pool.size(),
-               redact(cfg.api.base_url), tls.enabled() ? ", TLS" : "");
+               url::redact(cfg.api.base_url), tls.enabled() ? ", TLS" : "");
   int sig = 0;
   sigwait(&stop_signals, &sig);
   spdlog::info("worker: signal {}, stopping", sig);

@@ -22,8 +22,8 @@ using rate_limiter_actor = caf::typed_actor<
 using request_actor = caf::typed_actor<
   // Performs the attempt and answers with its classified outcome.
   caf::replies_to<work_item>::with<attempt_result>,
-  // Internal: the I/O thread reports that the current transfer finished.
-  caf::reacts_to<http_done_atom>>;
+  // Internal: the I/O thread hands over what the current transfer produced.
+  caf::reacts_to<http_done_atom, http_outcome>>;
 
 /// Extracts, filters, dedupes and appends records to a job's files.
 using writer_actor = caf::typed_actor<

@@ -5,6 +5,7 @@
 #include "caf/type_id.hpp"
 
 #include "messages/cluster.hpp"
+#include "messages/http_outcome.hpp"
 
 #include "messages/stats.hpp"
 #include "messages/work.hpp"
@@ -23,6 +24,8 @@ CAF_BEGIN_TYPE_ID_BLOCK(evo, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(evo, (std::vector<std::string>))
   CAF_ADD_TYPE_ID(evo, (evo::worker_join))
   CAF_ADD_TYPE_ID(evo, (evo::worker_pool))
+  CAF_ADD_TYPE_ID(evo, (evo::transport_error))
+  CAF_ADD_TYPE_ID(evo, (evo::http_outcome))
 
   CAF_ADD_ATOM(evo, evo, acquire_atom, "acquire")
   CAF_ADD_ATOM(evo, evo, refill_atom, "refill")

@@ -1,3 +1,4 @@
+// The HTTP/1.x response parser of the own client (see http1_parser.hpp).
 #include "actors/request/http1_parser.hpp"
 
 #include <curl/curl.h>
@@ -74,6 +75,7 @@ void http1_response_parser::reset() {
   retry_after_ms_ = -1;
   keep_alive_ = true;
   truncated_ = false;
+  too_large_ = false;
   remaining_ = 0;
   seen_ = 0;
   body_bytes_ = 0;
@@ -86,6 +88,16 @@ void http1_response_parser::fail(const char* what) {
   state_ = state::error;
   keep_alive_ = false;
   error_ = what;
+}
+
+void http1_response_parser::fail_too_large() {
+  fail("");
+  too_large_ = true;
+  constexpr uint64_t mib = 1024 * 1024;
+  error_ = "response body larger than "
+           + (max_body_ % mib == 0 ? std::to_string(max_body_ / mib) + " MiB"
+                                   : std::to_string(max_body_) + " bytes")
+           + " (api.max_response_bytes)";
 }
 
 size_t http1_response_parser::feed(const char* data, size_t len,
@@ -248,8 +260,8 @@ bool http1_response_parser::parse_head() {
   } else if (has_length) {
     framing_ = framing::length;
     remaining_ = length;
-    if (length > max_body_bytes) {
-      fail("response body larger than 256 MiB");
+    if (length > max_body_) {
+      fail_too_large();
       return false;
     }
   } else {
@@ -267,8 +279,8 @@ bool http1_response_parser::parse_head() {
 
 bool http1_response_parser::append_body(const char* data, size_t n,
                                         std::string& body) {
-  if (n > max_body_bytes - body_bytes_) {
-    fail("response body larger than 256 MiB");
+  if (n > max_body_ - std::min<uint64_t>(body_bytes_, max_body_)) {
+    fail_too_large();
     return false;
   }
   body.append(data, n);

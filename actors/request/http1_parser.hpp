@@ -22,8 +22,12 @@ public:
 
   /// Header section larger than this is refused (a server gone wrong).
   static constexpr size_t max_header_bytes = 64 * 1024;
-  /// Bodies larger than this are refused (a completion is kilobytes).
-  static constexpr size_t max_body_bytes = 256u * 1024 * 1024;
+  /// Bodies larger than this are refused unless set_max_body says otherwise
+  /// (the engine sets api.max_response_bytes).
+  static constexpr size_t default_max_body_bytes = 256u * 1024 * 1024;
+
+  /// The body limit; a larger body fails the response (too_large()).
+  void set_max_body(uint64_t bytes) { max_body_ = bytes; }
 
   /// Ready for the next response; keeps buffer capacity.
   void reset();
@@ -54,6 +58,8 @@ public:
   /// Content-Length bytes or the last chunk), as opposed to a malformed
   /// response.
   bool truncated() const { return truncated_; }
+  /// True when the error is the body passing the limit.
+  bool too_large() const { return too_large_; }
 
 private:
   enum class framing : uint8_t { length, chunked, until_close, none };
@@ -65,6 +71,7 @@ private:
   size_t feed_chunked(const char* data, size_t len, std::string& body);
   bool append_body(const char* data, size_t n, std::string& body);
   void fail(const char* what);
+  void fail_too_large();
 
   state state_ = state::headers;
   framing framing_ = framing::none;
@@ -73,6 +80,8 @@ private:
   int32_t retry_after_ms_ = -1;
   bool keep_alive_ = true;
   bool truncated_ = false;
+  bool too_large_ = false;
+  uint64_t max_body_ = default_max_body_bytes;
   uint64_t remaining_ = 0; ///< Content-Length left, or bytes left of a chunk
   size_t seen_ = 0;
   size_t body_bytes_ = 0;

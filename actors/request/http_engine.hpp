@@ -1,27 +1,22 @@
-// HTTP without a thread per request: a few I/O threads (two by default) each
-// run an epoll loop that drives a libcurl multi handle
-// (curl_multi_socket_action) and the engine's own HTTP/1.1 client for plain
-// http:// (see http_options::client). A call sticks to the thread it first
-// ran on, so its keep-alive connection stays in that thread's pool. Request actors own an
-// http_call each (one reusable easy handle, so keep-alive connections and
-// buffers are reused) and lend it to the engine for one transfer; the engine
-// calls on_done from the I/O thread when the transfer ends. No CAF.
+// HTTP without a thread per request: a few I/O threads each run an epoll
+// loop that drives two transports, libcurl (curl_transport) and the own
+// HTTP/1.1 client for loopback plain http (native_transport). A call sticks
+// to the thread it first ran on, so its keep-alive connection stays in that
+// thread's pool. Request actors own an http_call each and lend it to the
+// engine for one transfer; the engine calls on_done from the I/O thread when
+// the transfer ends. No CAF.
 #pragma once
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
-#include <unordered_map>
 #include <vector>
 
+#include "messages/http_outcome.hpp"
 #include "messages/settings.hpp"
-
-typedef void CURL;
-struct curl_slist;
 
 namespace evo {
 
@@ -31,29 +26,20 @@ struct http_options {
   bool insecure_skip_verify = false;
   std::vector<std::string> headers; ///< "Name: value" lines, e.g. auth
   http_client_kind client = http_client_kind::automatic;
+  /// A larger body fails the transfer (transport_error::too_large).
+  uint64_t max_response_bytes = 8u << 20;
 };
 
-/// Whether the engine's own client can carry requests to `url`: plain
-/// http:// to an IP address or localhost, no userinfo, and no http_proxy /
+/// Whether the engine's own client carries requests to `url` when asked for
+/// `client`: never for libcurl; for automatic only plain http:// to a
+/// loopback address or localhost; for native any plain http:// to an IP
+/// literal or localhost. Never with user information or with http_proxy /
 /// all_proxy in the environment. When not, `why` says what stands in the way.
-bool native_http_eligible(const std::string& url, std::string* why = nullptr);
+bool native_http_eligible(const std::string& url, http_client_kind client,
+                          std::string* why = nullptr);
 
-/// What one transfer produced. Filled by the engine's I/O thread; read by
-/// the owner after on_done fired.
-struct http_outcome {
-  /// CURLcode; 0 = a response was received. The own client reports its
-  /// failures with the same codes, so both classify alike.
-  int curl_code = 0;
-  long status = 0;          ///< HTTP status, 0 if none
-  int32_t retry_after_ms = -1;
-  std::string body;
-  std::string error;        ///< what failed, when curl_code != 0
-  uint32_t latency_us = 0;
-  /// Requests put on the wire for this transfer. Both clients re-send once
-  /// by themselves when a pooled connection dies before any answer byte; the
-  /// server may have read the first one, so each send counts as an attempt.
-  uint32_t sends = 1;
-};
+struct curl_call_state;   // curl_transport.hpp
+struct native_call_state; // native_transport.hpp
 
 class http_call {
 public:
@@ -66,7 +52,8 @@ public:
   /// `url` and clears the previous outcome.
   void prepare_post(const std::string& url, std::string body);
 
-  /// Called once per transfer, on the engine's I/O thread.
+  /// Called once per transfer, on the engine's I/O thread. The outcome is
+  /// the I/O thread's until then; on_done may move it out.
   std::function<void()> on_done;
 
   /// Whether the last prepare_post chose the engine's own client.
@@ -75,25 +62,22 @@ public:
   const http_outcome& outcome() const { return outcome_; }
   http_outcome& outcome() { return outcome_; }
 
+  const http_options& options() const { return opts_; }
+  const std::string& url() const { return url_; }
+  const std::string& request_body() const { return request_body_; }
+
 private:
   friend class http_engine;
-  struct native_state; ///< the own client's per-call state (http_engine.cpp)
+  friend class curl_transport;
+  friend class native_transport;
+  http_options opts_;
   int loop_ = -1; ///< the engine's I/O thread this call sticks to
-  http_client_kind client_;
-  std::chrono::milliseconds timeout_;
-  std::string header_lines_; ///< "Name: value\r\n" of every fixed header
-  std::unique_ptr<native_state> native_;
   bool use_native_ = false;
-  static size_t on_body(char* data, size_t size, size_t n, void* self);
-  static size_t on_header(char* data, size_t size, size_t n, void* self);
-
-  CURL* easy_;
-  curl_slist* headers_ = nullptr;
   std::string url_;
   std::string request_body_;
-  long single_request_size_ = 0; ///< bytes of one send: the least seen
   http_outcome outcome_;
-  char error_buf_[256];
+  std::unique_ptr<curl_call_state> curl_;     ///< libcurl's per-call state
+  std::unique_ptr<native_call_state> native_; ///< the own client's
 };
 
 class http_engine {

@@ -1,11 +1,13 @@
+// Request bodies for FIM and L2R, and the SAX parsing of completion and
+// server-sent-events bodies.
 #include "actors/request/openai_protocol.hpp"
 
-#include <curl/curl.h>
+#include "actors/request/server_text.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
 
-#include "actors/request/http_engine.hpp"
 
 namespace evo {
 
@@ -22,22 +24,6 @@ void put_sampling(json& body, const sampling_params& p) {
     body["stop"] = p.stop;
   if (p.seed)
     body["seed"] = *p.seed;
-}
-
-// At most `max` bytes of `s`, never ending inside a UTF-8 sequence (the
-// text ends up in JSON files), newlines flattened.
-std::string excerpt(std::string_view s, size_t max = 200) {
-  auto cut = std::min(max, s.size());
-  if (cut < s.size())
-    while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80)
-      --cut; // s[cut] continues a sequence: cut before its lead byte
-  std::string out{s.substr(0, cut)};
-  for (auto& c : out)
-    if (c == '\n' || c == '\r')
-      c = ' ';
-  if (cut < s.size())
-    out += "...";
-  return out;
 }
 
 uint32_t to_u32(const json& j) {
@@ -359,75 +345,6 @@ std::optional<std::string> parse_sse_completion(std::string_view body,
   if (!done)
     return std::string{"stream ended without data: [DONE]"};
   return std::nullopt;
-}
-
-std::string error_summary(std::string_view body) {
-  auto doc = json::parse(body.begin(), body.end(), nullptr, false);
-  if (!doc.is_discarded() && doc.is_object()) {
-    auto err = doc.find("error");
-    if (err != doc.end()) {
-      if (err->is_string())
-        return excerpt(err->get<std::string>());
-      if (err->is_object()) {
-        auto msg = err->find("message");
-        if (msg != err->end() && msg->is_string())
-          return excerpt(msg->get<std::string>());
-      }
-    }
-    if (auto msg = doc.find("message"); msg != doc.end() && msg->is_string())
-      return excerpt(msg->get<std::string>());
-  }
-  return excerpt(body);
-}
-
-attempt_result classify_outcome(const work_item& item,
-                                const http_outcome& outcome) {
-  attempt_result r;
-  r.job = item.job;
-  r.index = item.index;
-  r.attempt = item.attempt;
-  r.http_status = static_cast<int32_t>(outcome.status);
-  r.retry_after_ms = outcome.retry_after_ms;
-  r.latency_us = outcome.latency_us;
-  r.sends = outcome.sends;
-  if (outcome.curl_code != CURLE_OK) {
-    switch (outcome.curl_code) {
-      case CURLE_OPERATION_TIMEDOUT:
-        r.failure = failure_kind::timeout;
-        break;
-      case CURLE_COULDNT_CONNECT:
-      case CURLE_COULDNT_RESOLVE_HOST:
-      case CURLE_COULDNT_RESOLVE_PROXY:
-        r.failure = failure_kind::connect;
-        break;
-      default:
-        r.failure = failure_kind::transport;
-    }
-    r.detail = outcome.error;
-    return r;
-  }
-  if (outcome.status < 200 || outcome.status >= 300) {
-    r.failure = failure_kind::http_status;
-    r.detail = "HTTP " + std::to_string(outcome.status) + ": "
-               + error_summary(outcome.body);
-    return r;
-  }
-  parsed_completion parsed;
-  std::optional<std::string> err;
-  if (outcome.body.rfind("data:", 0) == 0)
-    err = parse_sse_completion(outcome.body, parsed);
-  else
-    err = parse_completion(outcome.body, parsed);
-  if (err) {
-    r.failure = failure_kind::bad_body;
-    r.detail = std::move(*err);
-    return r;
-  }
-  r.choices = std::move(parsed.choices);
-  r.model = std::move(parsed.model);
-  r.prompt_tokens = parsed.prompt_tokens;
-  r.completion_tokens = parsed.completion_tokens;
-  return r;
 }
 
 } // namespace evo

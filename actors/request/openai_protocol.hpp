@@ -8,12 +8,11 @@
 #include <string_view>
 #include <vector>
 
+#include "messages/http_outcome.hpp"
 #include "messages/settings.hpp"
 #include "messages/work.hpp"
 
 namespace evo {
-
-struct http_outcome;
 
 /// A job's request: which endpoint and the JSON body every attempt sends.
 struct request_spec {
@@ -50,11 +49,16 @@ std::optional<std::string> parse_completion(std::string_view body,
 std::optional<std::string> parse_sse_completion(std::string_view body,
                                                 parsed_completion& out);
 
-/// The message of an OpenAI error body, or a short excerpt of the body.
-std::string error_summary(std::string_view body);
+/// The message of an OpenAI error body, or a short excerpt of the body,
+/// with every one of `secrets` redacted before it is cut short.
+std::string error_summary(std::string_view body,
+                          const std::vector<std::string>& secrets = {});
 
 /// Turns what the HTTP layer saw into the classified result of one attempt.
+/// The failure reason (`detail`) is safe text: `secrets` redacted, valid
+/// UTF-8, no raw control characters (see server_text.hpp).
 attempt_result classify_outcome(const work_item& item,
-                                const http_outcome& outcome);
+                                const http_outcome& outcome,
+                                const std::vector<std::string>& secrets = {});
 
 } // namespace evo

@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "messages/interfaces.hpp"
 #include "actors/request/http_engine.hpp"
@@ -14,6 +15,8 @@ namespace evo {
 struct request_target {
   std::string base_url; ///< normalised, ends with /v1
   http_options http;    ///< timeout, TLS, headers (the auth header is secret)
+  /// Redacted from any server text in failure reasons (secret_values).
+  std::vector<std::string> secrets;
 };
 
 struct request_state {
@@ -21,6 +24,7 @@ struct request_state {
   std::shared_ptr<http_call> call;
   http_engine* engine = nullptr;
   std::string base_url;
+  std::vector<std::string> secrets;
   work_item current; ///< job/index/attempt of the transfer in flight
   caf::typed_response_promise<attempt_result> promise;
   bool busy = false;

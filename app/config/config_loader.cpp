@@ -5,6 +5,7 @@
 // "<file>:<line>: key '<dotted.key>': expected ..., got ...".
 #include "app/config/config_loader.hpp"
 #include "app/config/yaml_schema.hpp"
+#include "actors/request/url.hpp"
 
 #include <yaml-cpp/yaml.h>
 
@@ -277,7 +278,7 @@ void read_api(const src_node& root, api_config& out) {
             {"base_url", "api_key", "api_key_env", "timeout_s", "max_retries",
              "backoff_base_s", "backoff_max_s", "concurrency", "http_client",
              "extra_headers", "ca_file", "insecure_skip_verify", "fim",
-             "embedded"});
+             "embedded", "max_response_bytes"});
   if (const src_node* n = leaf(a, "base_url")) {
     std::string url = as_string(*n, p + ".base_url", true);
     out.base_url =
@@ -305,6 +306,8 @@ void read_api(const src_node& root, api_config& out) {
   }
   read_bool(a, "insecure_skip_verify", p + ".insecure_skip_verify",
             out.insecure_skip_verify);
+  read_int(a, "max_response_bytes", p + ".max_response_bytes", 1024,
+           1LL << 30, out.max_response_bytes);
   read_fim(a, out.fim);
   read_embedded(a, out.embedded);
   read_extra_headers(a, out);
@@ -356,52 +359,11 @@ void read_filters(const src_node& root, datagen_config& out) {
 } // namespace
 
 std::string normalize_base_url(const std::string& url, const std::string& what) {
-  if (url == "embedded")
-    return url;
-  auto bad = [&]() -> void {
-    throw config_error(what
-                       + ": expected an http:// or https:// URL or \"embedded\", got "
-                       + quote(redact_userinfo(url)));
-  };
-  auto lower_prefix = [&](const char* prefix) {
-    size_t n = std::strlen(prefix);
-    if (url.size() < n)
-      return false;
-    for (size_t i = 0; i < n; ++i)
-      if (std::tolower(static_cast<unsigned char>(url[i])) != prefix[i])
-        return false;
-    return true;
-  };
-  size_t host_begin = 0;
-  if (lower_prefix("http://"))
-    host_begin = 7;
-  else if (lower_prefix("https://"))
-    host_begin = 8;
-  else
-    bad();
-  for (char c : url)
-    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f)
-      bad();
-  size_t host_end = url.find_first_of("/?#", host_begin);
-  if (host_end == host_begin)
-    bad();
-  if (host_end != std::string::npos && url[host_end] != '/')
-    bad(); // a query or fragment has no place in a base URL
-  if (url.find_first_of("?#") != std::string::npos)
-    bad();
-  std::string out = url;
-  while (out.size() > host_begin && out.back() == '/')
-    out.pop_back();
-  if (out.size() <= host_begin)
-    bad();
-  // "/v1" must be a path segment after the host ("http://v1" has no path).
-  const size_t path_begin = out.find('/', host_begin);
-  const bool ends_v1 = path_begin != std::string::npos
-                       && out.size() - 3 >= path_begin
-                       && out.compare(out.size() - 3, 3, "/v1") == 0;
-  if (!ends_v1)
-    out += "/v1";
-  return out;
+  if (auto out = url::normalise_base(url))
+    return *out;
+  throw config_error(what
+                     + ": expected an http:// or https:// URL or \"embedded\", got "
+                     + quote(url::redact(url)));
 }
 
 config_error::config_error(const std::string& what)

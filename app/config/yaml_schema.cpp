@@ -163,19 +163,6 @@ std::string describe(const YAML::Node& v, bool secret) {
   return "a value";
 }
 
-/// "http://user:pw@host/..." -> "http://***@host/..." for messages.
-std::string redact_userinfo(const std::string& url) {
-  auto scheme_end = url.find("://");
-  if (scheme_end == std::string::npos)
-    return url;
-  auto auth_begin = scheme_end + 3;
-  auto auth_end = url.find_first_of("/?#", auth_begin);
-  auto at = url.rfind('@', auth_end == std::string::npos ? url.size() : auth_end);
-  if (at == std::string::npos || at < auth_begin)
-    return url;
-  return url.substr(0, auth_begin) + "***" + url.substr(at);
-}
-
 // -- failing -----------------------------------------------------------------------
 
 std::string where(const src_node& n, const std::string& path, int line) {

@@ -64,8 +64,6 @@ std::string quote(const std::string& s);
 /// What was found, for the "got ..." part. A secret is described by its kind
 /// only, never by its text.
 std::string describe(const YAML::Node& v, bool secret = false);
-/// "http://user:pw@host/..." -> "http://***@host/..." for messages.
-std::string redact_userinfo(const std::string& url);
 
 // -- failing --------------------------------------------------------------------------
 

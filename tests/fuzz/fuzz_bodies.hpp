@@ -211,7 +211,7 @@ inline http1_result http1_run(http1_response_parser& p, std::string_view in,
     if (n > len)
       fuzz_fail("feed consumed more bytes than it was given");
     r.consumed += n;
-    if (r.body.size() > http1_response_parser::max_body_bytes)
+    if (r.body.size() > http1_response_parser::default_max_body_bytes)
       fuzz_fail("body larger than max_body_bytes");
     if (p.bytes_seen() != r.consumed)
       fuzz_fail("bytes_seen differs from the bytes feed consumed");

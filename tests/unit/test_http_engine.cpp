@@ -2,7 +2,6 @@
 // Synchronisation by promise/future with bounded waits, never by sleeping.
 #include <doctest/doctest.h>
 
-#include <curl/curl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -103,10 +102,10 @@ TEST_CASE_TEMPLATE("http engine POSTs a completion and the body parses into n ch
   auto call = std::make_shared<http_call>(opts_with());
   REQUIRE(run_once(engine, call, sim.url(), valid_body));
   auto& out = call->outcome();
-  CHECK(out.curl_code == 0);
+  CHECK(out.error == transport_error::none);
   CHECK(out.status == 200);
   CHECK(out.retry_after_ms == -1);
-  CHECK(out.error.empty());
+  CHECK(out.error_text.empty());
   parsed_completion parsed;
   auto err = parse_completion(out.body, parsed);
   CAPTURE(out.body);
@@ -125,7 +124,7 @@ TEST_CASE_TEMPLATE("http engine reuses one http_call for 50 sequential requests"
   for (int i = 0; i < 50; ++i) {
     REQUIRE(run_once(engine, call, sim.url(), valid_body));
     CAPTURE(i);
-    REQUIRE(call->outcome().curl_code == 0);
+    REQUIRE(call->outcome().error == transport_error::none);
     REQUIRE(call->outcome().status == 200);
     parsed_completion parsed;
     REQUIRE_FALSE(parse_completion(call->outcome().body, parsed).has_value());
@@ -164,7 +163,7 @@ TEST_CASE_TEMPLATE("http engine completes 32 transfers in flight at once",
   CHECK(finished.load() == N);
   int ok = 0;
   for (auto& c : calls)
-    if (c->outcome().curl_code == 0 && c->outcome().status == 200)
+    if (c->outcome().error == transport_error::none && c->outcome().status == 200)
       ++ok;
   CHECK(ok == N);
   CHECK(engine.in_flight() == 0);
@@ -179,7 +178,7 @@ TEST_CASE_TEMPLATE("http engine: X-Sim-Fault 503 header gives status 503",
   http_engine engine;
   auto call = std::make_shared<http_call>(opts_with({"X-Sim-Fault: 503"}));
   REQUIRE(run_once(engine, call, sim.url(), valid_body));
-  CHECK(call->outcome().curl_code == 0);
+  CHECK(call->outcome().error == transport_error::none);
   CHECK(call->outcome().status == 503);
   work_item it;
   auto r = classify_outcome(it, call->outcome());
@@ -227,9 +226,8 @@ TEST_CASE_TEMPLATE("http engine: timeout against a hung request gives curl code 
   auto start = std::chrono::steady_clock::now();
   REQUIRE(run_once(engine, call, sim.url(), valid_body));
   auto elapsed = std::chrono::steady_clock::now() - start;
-  CHECK(call->outcome().curl_code == CURLE_OPERATION_TIMEDOUT);
-  CHECK(call->outcome().curl_code == 28);
-  CHECK_FALSE(call->outcome().error.empty());
+  CHECK(call->outcome().error == transport_error::timeout);
+  CHECK_FALSE(call->outcome().error_text.empty());
   CHECK(elapsed >= 250ms);
   CHECK(elapsed < 5s);
   work_item it;
@@ -243,7 +241,7 @@ TEST_CASE_TEMPLATE("http engine: connection refused on a closed port gives curl 
   auto call = std::make_shared<http_call>(opts_with({}, 5s));
   auto url = "http://127.0.0.1:" + std::to_string(closed_port()) + "/v1/completions";
   REQUIRE(run_once(engine, call, url, valid_body));
-  CHECK(call->outcome().curl_code == CURLE_COULDNT_CONNECT);
+  CHECK(call->outcome().error == transport_error::connect);
   CHECK(call->outcome().status == 0);
   work_item it;
   CHECK(classify_outcome(it, call->outcome()).failure == failure_kind::connect);
@@ -257,14 +255,14 @@ TEST_CASE_TEMPLATE("http engine: reset and malformed faults classify as transpor
   {
     auto call = std::make_shared<http_call>(opts_with({"X-Sim-Fault: reset"}));
     REQUIRE(run_once(engine, call, sim.url(), valid_body));
-    CHECK(call->outcome().curl_code != 0);
+    CHECK(call->outcome().error != transport_error::none);
     work_item it;
     CHECK(classify_outcome(it, call->outcome()).failure == failure_kind::transport);
   }
   {
     auto call = std::make_shared<http_call>(opts_with({"X-Sim-Fault: malformed"}));
     REQUIRE(run_once(engine, call, sim.url(), valid_body));
-    CHECK(call->outcome().curl_code == 0);
+    CHECK(call->outcome().error == transport_error::none);
     CHECK(call->outcome().status == 200);
     work_item it;
     CHECK(classify_outcome(it, call->outcome()).failure == failure_kind::bad_body);
@@ -315,7 +313,7 @@ TEST_CASE_TEMPLATE("http engine destroyed with a hung transfer in flight returns
                    "http://127.0.0.1:" + std::to_string(closed_port())
                      + "/v1/completions",
                    valid_body));
-  CHECK(call->outcome().curl_code == CURLE_COULDNT_CONNECT);
+  CHECK(call->outcome().error == transport_error::connect);
   call.reset(); // the easy handle outlived its engine's multi handle safely
 }
 
@@ -400,7 +398,7 @@ TEST_CASE_TEMPLATE("http engine: on_done may resubmit the same call from the I/O
   const std::string url = sim.url();
   std::function<void()> again;
   again = [&] {
-    if (call->outcome().curl_code == 0 && call->outcome().status == 200)
+    if (call->outcome().error == transport_error::none && call->outcome().status == 200)
       ++ok_count;
     if (++done_count == 10) {
       all->set_value();

@@ -5,7 +5,6 @@
 // them alike. Synchronisation by futures with bounded waits.
 #include <doctest/doctest.h>
 
-#include <curl/curl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -22,118 +21,17 @@
 
 #include "actors/request/http_engine.hpp"
 #include "actors/request/openai_protocol.hpp"
+#include "tests/unit/scripted_server.hpp"
 
 using namespace evo;
+using evo::test::reply;
+using evo::test::scripted_server;
 using namespace std::chrono_literals;
 
 namespace {
 
 const std::string completion = R"({"model":"m","choices":[{"index":0,"text":"merge_sorted"}]})";
 const std::string request_body = R"({"model":"m","prompt":"def ","n":1})";
-
-/// What the server does with one request: bytes to write, then whether to
-/// close the connection.
-struct reply {
-  std::string bytes;
-  bool close = false;
-};
-
-// Serves one connection at a time on 127.0.0.1:0; request `i` (counted over
-// all connections) gets script(i). Every wait is bounded by poll timeouts.
-class scripted_server {
-public:
-  explicit scripted_server(std::function<reply(int)> script)
-    : script_(std::move(script)) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    REQUIRE(fd_ >= 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-    REQUIRE(::listen(fd_, 16) == 0);
-    socklen_t len = sizeof a;
-    REQUIRE(::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) == 0);
-    port_ = ntohs(a.sin_port);
-    th_ = std::thread([this] { serve(); });
-  }
-  ~scripted_server() {
-    stop_ = true;
-    th_.join();
-    ::close(fd_);
-  }
-  std::string url() const {
-    return "http://127.0.0.1:" + std::to_string(port_) + "/v1/completions";
-  }
-  int connections() const { return connections_.load(); }
-  int requests() const { return requests_.load(); }
-
-private:
-  bool wait_readable(int fd) {
-    for (int i = 0; i < 200 && !stop_; ++i) { // 10 s at most
-      pollfd p{fd, POLLIN, 0};
-      if (::poll(&p, 1, 50) > 0)
-        return true;
-    }
-    return false;
-  }
-
-  void serve() {
-    while (!stop_) {
-      if (!wait_readable(fd_))
-        return;
-      int c = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
-      if (c < 0)
-        continue;
-      ++connections_;
-      serve_connection(c);
-      ::close(c);
-    }
-  }
-
-  void serve_connection(int c) {
-    std::string in;
-    char buf[4096];
-    while (!stop_) {
-      // One request: headers, then Content-Length bytes of body.
-      size_t head_end;
-      while ((head_end = in.find("\r\n\r\n")) == std::string::npos) {
-        if (!wait_readable(c))
-          return;
-        auto n = ::recv(c, buf, sizeof buf, 0);
-        if (n <= 0)
-          return;
-        in.append(buf, static_cast<size_t>(n));
-      }
-      size_t length = 0;
-      auto cl = in.find("Content-Length: ");
-      if (cl != std::string::npos && cl < head_end)
-        length = std::strtoul(in.c_str() + cl + 16, nullptr, 10);
-      while (in.size() < head_end + 4 + length) {
-        if (!wait_readable(c))
-          return;
-        auto n = ::recv(c, buf, sizeof buf, 0);
-        if (n <= 0)
-          return;
-        in.append(buf, static_cast<size_t>(n));
-      }
-      in.erase(0, head_end + 4 + length);
-      auto r = script_(requests_++);
-      if (!r.bytes.empty()
-          && ::send(c, r.bytes.data(), r.bytes.size(), MSG_NOSIGNAL) < 0)
-        return;
-      if (r.close)
-        return;
-    }
-  }
-
-  std::function<reply(int)> script_;
-  int fd_ = -1;
-  int port_ = 0;
-  std::atomic<bool> stop_{false};
-  std::atomic<int> connections_{0};
-  std::atomic<int> requests_{0};
-  std::thread th_;
-};
 
 std::string ok_with_length(const std::string& body, const char* extra = "") {
   return "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
@@ -193,7 +91,7 @@ TEST_CASE_TEMPLATE("wire: a chunked body is reassembled and the connection "
   for (int i = 0; i < 3; ++i) {
     auto& out = post<client>(engine, call, srv.url());
     CAPTURE(i);
-    CHECK(out.curl_code == 0);
+    CHECK(out.error == transport_error::none);
     CHECK(out.status == 200);
     CHECK(out.body == completion);
     CHECK(out.sends == 1);
@@ -213,7 +111,7 @@ TEST_CASE_TEMPLATE("wire: Connection: close means a new connection per "
   for (int i = 0; i < 3; ++i) {
     auto& out = post<client>(engine, call, srv.url());
     CAPTURE(i);
-    CHECK(out.curl_code == 0);
+    CHECK(out.error == transport_error::none);
     CHECK(out.status == 200);
     CHECK(out.body == completion);
   }
@@ -230,7 +128,7 @@ TEST_CASE_TEMPLATE("wire: an HTTP/1.0 body without length ends at the close",
   http_engine engine{1};
   std::shared_ptr<http_call> call;
   auto& out = post<client>(engine, call, srv.url());
-  CHECK(out.curl_code == 0);
+  CHECK(out.error == transport_error::none);
   CHECK(out.status == 200);
   CHECK(out.body == completion);
 }
@@ -243,7 +141,7 @@ TEST_CASE_TEMPLATE("wire: 100 Continue before the answer is skipped", client,
   http_engine engine{1};
   std::shared_ptr<http_call> call;
   auto& out = post<client>(engine, call, srv.url());
-  CHECK(out.curl_code == 0);
+  CHECK(out.error == transport_error::none);
   CHECK(out.status == 200);
   CHECK(out.body == completion);
 }
@@ -265,7 +163,7 @@ TEST_CASE_TEMPLATE("wire: a pooled connection closed under the next request "
   CHECK(first.status == 200);
   CHECK(first.sends == 1);
   auto& second = post<client>(engine, call, srv.url());
-  CHECK(second.curl_code == 0);
+  CHECK(second.error == transport_error::none);
   CHECK(second.status == 200);
   CHECK(second.body == completion);
   CHECK(second.sends == 2); // the server read two requests for this transfer
@@ -283,7 +181,7 @@ TEST_CASE_TEMPLATE("wire: a server that closes after each answer without "
   for (int i = 0; i < 10; ++i) {
     auto& out = post<client>(engine, call, srv.url());
     CAPTURE(i);
-    CHECK(out.curl_code == 0);
+    CHECK(out.error == transport_error::none);
     CHECK(out.status == 200);
     CHECK(out.body == completion);
     sends += static_cast<int>(out.sends);
@@ -305,7 +203,7 @@ TEST_CASE_TEMPLATE("wire: an empty reply on a new connection is not re-sent",
   http_engine engine{1};
   std::shared_ptr<http_call> call;
   auto& out = post<client>(engine, call, srv.url());
-  CHECK(out.curl_code == CURLE_GOT_NOTHING);
+  CHECK(out.error == transport_error::no_reply);
   CHECK(out.sends == 1);
   CHECK(classify(out) == failure_kind::transport);
   CHECK(srv.requests() == 1);
@@ -320,8 +218,8 @@ TEST_CASE_TEMPLATE("wire: a body cut before Content-Length is a transport "
   http_engine engine{1};
   std::shared_ptr<http_call> call;
   auto& out = post<client>(engine, call, srv.url());
-  CHECK(out.curl_code == CURLE_PARTIAL_FILE);
-  CHECK(out.error.find("bytes remaining") != std::string::npos);
+  CHECK(out.error == transport_error::truncated);
+  CHECK(out.error_text.find("bytes remaining") != std::string::npos);
   CHECK(classify(out) == failure_kind::transport);
 }
 
@@ -333,24 +231,24 @@ TEST_CASE_TEMPLATE("wire: garbage instead of a status line is a transport "
   http_engine engine{1};
   std::shared_ptr<http_call> call;
   auto& out = post<client>(engine, call, srv.url());
-  CHECK(out.curl_code != 0);
-  CHECK_FALSE(out.error.empty());
+  CHECK(out.error != transport_error::none);
+  CHECK_FALSE(out.error_text.empty());
   CHECK(classify(out) == failure_kind::transport);
 }
 
 TEST_CASE("wire: which URLs the own client takes") {
   std::string why;
-  CHECK(native_http_eligible("http://127.0.0.1:8000/v1/completions"));
-  CHECK(native_http_eligible("http://localhost:8000/v1"));
-  CHECK(native_http_eligible("HTTP://LOCALHOST/v1"));
-  CHECK(native_http_eligible("http://[::1]:9/v1/completions"));
-  CHECK_FALSE(native_http_eligible("https://127.0.0.1:8000/v1", &why));
+  CHECK(native_http_eligible("http://127.0.0.1:8000/v1/completions", http_client_kind::native));
+  CHECK(native_http_eligible("http://localhost:8000/v1", http_client_kind::native));
+  CHECK(native_http_eligible("HTTP://LOCALHOST/v1", http_client_kind::native));
+  CHECK(native_http_eligible("http://[::1]:9/v1/completions", http_client_kind::native));
+  CHECK_FALSE(native_http_eligible("https://127.0.0.1:8000/v1", http_client_kind::native, &why));
   CHECK(why.find("http://") != std::string::npos);
-  CHECK_FALSE(native_http_eligible("http://gpu-node-3:8000/v1", &why));
+  CHECK_FALSE(native_http_eligible("http://gpu-node-3:8000/v1", http_client_kind::native, &why));
   CHECK(why.find("name") != std::string::npos);
-  CHECK_FALSE(native_http_eligible("http://user:pw@127.0.0.1:8000/v1", &why));
-  CHECK_FALSE(native_http_eligible("http://127.0.0.1:99999/v1", &why));
-  CHECK_FALSE(native_http_eligible("http://127.0.0.1:8x/v1", &why));
+  CHECK_FALSE(native_http_eligible("http://user:pw@127.0.0.1:8000/v1", http_client_kind::native, &why));
+  CHECK_FALSE(native_http_eligible("http://127.0.0.1:99999/v1", http_client_kind::native, &why));
+  CHECK_FALSE(native_http_eligible("http://127.0.0.1:8x/v1", http_client_kind::native, &why));
 
   // libcurl when asked for, whatever the URL; native falls back where it
   // cannot go.
@@ -365,4 +263,21 @@ TEST_CASE("wire: which URLs the own client takes") {
   CHECK_FALSE(fallback.uses_native());
   fallback.prepare_post("http://127.0.0.1:8000/v1/completions", "{}");
   CHECK(fallback.uses_native());
+
+  // auto: the own client for loopback only; a GPU node on the network gets
+  // libcurl unless native is asked for.
+  CHECK(native_http_eligible("http://127.0.0.1:8000/v1", http_client_kind::automatic));
+  CHECK(native_http_eligible("http://127.3.4.5:8000/v1", http_client_kind::automatic));
+  CHECK(native_http_eligible("http://[::1]:8000/v1", http_client_kind::automatic));
+  CHECK(native_http_eligible("http://localhost:8000/v1", http_client_kind::automatic));
+  CHECK_FALSE(native_http_eligible("http://10.0.0.5:8000/v1", http_client_kind::automatic, &why));
+  CHECK(why.find("loopback") != std::string::npos);
+  CHECK(native_http_eligible("http://10.0.0.5:8000/v1", http_client_kind::native));
+  CHECK_FALSE(native_http_eligible("http://127.0.0.1:8000/v1", http_client_kind::libcurl));
+  o.client = http_client_kind::automatic;
+  http_call automatic{o};
+  automatic.prepare_post("http://10.0.0.5:8000/v1/completions", "{}");
+  CHECK_FALSE(automatic.uses_native());
+  automatic.prepare_post("http://127.0.0.1:8000/v1/completions", "{}");
+  CHECK(automatic.uses_native());
 }

@@ -1,7 +1,6 @@
 // The OpenAI wire format: request bodies, response parsing, classification.
 #include <doctest/doctest.h>
 
-#include <curl/curl.h>
 #include <nlohmann/json.hpp>
 
 #include <string>
@@ -256,20 +255,19 @@ work_item item_example() {
   return it;
 }
 
-http_outcome curl_failure(int code) {
+http_outcome transport_failure(transport_error code) {
   http_outcome o;
-  o.curl_code = code;
-  o.error = "curl said no";
+  o.error = code;
+  o.error_text = "curl said no";
   o.latency_us = 1234;
   return o;
 }
 
 } // namespace
 
-TEST_CASE("classify_outcome: curl 28 is a timeout, 7 a connect failure, 56 transport") {
+TEST_CASE("classify_outcome: a timeout, a connect failure, a receive failure") {
   auto it = item_example();
-  auto t = classify_outcome(it, curl_failure(CURLE_OPERATION_TIMEDOUT));
-  CHECK(CURLE_OPERATION_TIMEDOUT == 28);
+  auto t = classify_outcome(it, transport_failure(transport_error::timeout));
   CHECK(t.failure == failure_kind::timeout);
   CHECK(t.http_status == 0);
   CHECK(t.detail == "curl said no");
@@ -279,16 +277,14 @@ TEST_CASE("classify_outcome: curl 28 is a timeout, 7 a connect failure, 56 trans
   CHECK(t.latency_us == 1234);
   CHECK_FALSE(t.ok());
 
-  auto c = classify_outcome(it, curl_failure(CURLE_COULDNT_CONNECT));
-  CHECK(CURLE_COULDNT_CONNECT == 7);
+  auto c = classify_outcome(it, transport_failure(transport_error::connect));
   CHECK(c.failure == failure_kind::connect);
-  CHECK(classify_outcome(it, curl_failure(CURLE_COULDNT_RESOLVE_HOST)).failure
+  CHECK(classify_outcome(it, transport_failure(transport_error::connect)).failure
         == failure_kind::connect);
 
-  auto r = classify_outcome(it, curl_failure(CURLE_RECV_ERROR));
-  CHECK(CURLE_RECV_ERROR == 56);
+  auto r = classify_outcome(it, transport_failure(transport_error::recv));
   CHECK(r.failure == failure_kind::transport);
-  CHECK(classify_outcome(it, curl_failure(CURLE_PARTIAL_FILE)).failure
+  CHECK(classify_outcome(it, transport_failure(transport_error::truncated)).failure
         == failure_kind::transport);
 }
 
