@@ -280,6 +280,10 @@ TEST_CASE("TLS: good certificates are accepted, a wrong CA is refused") {
                       dir + "/datagen.yaml", "--workers", node.address(),
                       "--num-batches", "5", "--out", dir + "/bad"});
   CHECK(bad.exit_code == 1);
+  // Refused at the TLS handshake (not a worker that never answered).
+  CHECK(bad.err.find("worker " + node.address() + ": cannot connect")
+        != std::string::npos);
+  CHECK(bad.err.find("handshake") != std::string::npos);
   CHECK(read_file(dir + "/bad/l2r/names.jsonl").empty());
 
   // A head without TLS cannot talk to a TLS worker either.
@@ -288,4 +292,7 @@ TEST_CASE("TLS: good certificates are accepted, a wrong CA is refused") {
                         dir + "/datagen.yaml", "--workers", node.address(),
                         "--num-batches", "5", "--out", dir + "/plain"});
   CHECK(plain.exit_code == 1);
+  CHECK(plain.err.find("worker " + node.address() + ": cannot connect")
+        != std::string::npos);
+  CHECK(plain.err.find("handshake") != std::string::npos);
 }
