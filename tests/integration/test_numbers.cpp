@@ -230,3 +230,36 @@ TEST_CASE("a target_unique job keeps at most ceil(missing / names per "
   CHECK(max_in_flight(entries) <= 31);
   CHECK(entries.size() <= 34);
 }
+
+TEST_CASE("the in-flight cap is min(pool, semaphore) as the server sees it") {
+  struct sizes {
+    int pool, semaphore;
+  };
+  for (auto [pool, semaphore] : {sizes{8, 3}, sizes{3, 8}}) {
+    CAPTURE(pool);
+    CAPTURE(semaphore);
+    auto dir = make_temp_dir();
+    auto log = dir + "/sim.jsonl";
+    auto sim = start_sim({"--latency-ms", "60", "--log-requests", log});
+    test_config c;
+    c.base_url = sim.base_url();
+    c.pool = pool;
+    c.num_batches = 24;
+    auto cfg = write_config(dir, c);
+    auto model = read_file(dir + "/model.yaml");
+    auto at = model.find("semaphore_size: " + std::to_string(pool));
+    REQUIRE(at != std::string::npos);
+    write_file(dir + "/model.yaml",
+               model.replace(at, std::string{"semaphore_size: "}.size()
+                                   + std::to_string(pool).size(),
+                             "semaphore_size: " + std::to_string(semaphore)));
+    auto r = run_cli({"datagen", "generate-names", "--config", cfg, "--mode",
+                      "l2r", "--quiet"});
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    auto entries = stop_and_read_log(sim, log);
+    REQUIRE(entries.size() == 24);
+    // 24 requests of 60 ms: the cap is reached, never passed.
+    CHECK(max_in_flight(entries) == 3);
+  }
+}
