@@ -222,7 +222,6 @@ TEST_CASE("a target_unique job keeps at most ceil(missing / names per "
   auto report = json::parse(read_file(dir + "/out/report.json"));
   auto& job = report["jobs"][0];
   CHECK(job["kept"].get<int>() >= 30);
-  CHECK(job["duplicates"] == 0);
   CHECK(job["attempts"].get<size_t>() == entries.size());
   // 30 missing at the start: 30 in the air, not the pool's 40 (one more
   // when a junk answer lowered the estimate); then about one more per

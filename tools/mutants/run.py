@@ -172,6 +172,12 @@ def sync_tree(src, dst):
                 os.remove(os.path.join(dst, r))
 
 
+def cases_run(out):
+    """Test cases doctest ran, from its summary line (None if absent)."""
+    m = re.findall(r"test cases:\s*(\d+)", out)
+    return int(m[-1]) if m else None
+
+
 def test_cmd(build_dir, test):
     argv = shlex.split(test)
     argv[0] = os.path.join(build_dir, argv[0])
@@ -246,9 +252,13 @@ def main():
         for cmd in sorted({t for m in mutants for t in m.tests}):
             limit = max(m.timeout for m in mutants if cmd in m.tests)
             rc, secs, out = sh(test_cmd(build, cmd), build, limit, log)
-            state = "ok" if rc == 0 else "FAILS"
-            print(f"baseline {state:5} {secs:5.1f} s  {cmd}", flush=True)
-            if rc != 0:
+            n = cases_run(out)
+            state = "ok" if rc == 0 and n else "FAILS"
+            if rc == 0 and not n:
+                state = "EMPTY"  # the filter matches no test case
+            print(f"baseline {state:5} {secs:5.1f} s  {n} case(s)  {cmd}",
+                  flush=True)
+            if state != "ok":
                 baseline_bad.add(cmd)
                 print(out[-2000:])
 
@@ -276,6 +286,9 @@ def main():
                 for test in m.tests:  # stop at the first that kills it
                     rc, _, out = sh(test_cmd(build, test), build, m.timeout,
                                     log)
+                    if rc == 0 and not cases_run(out):
+                        verdict, detail = "no-test", f"{test}: no test case ran"
+                        break
                     if rc is None:
                         verdict, detail = "killed", f"timeout {m.timeout} s"
                     elif rc != 0:
