@@ -3,7 +3,8 @@
 scratch copy of the tree, rebuilds only the targets it names (ccache), runs
 the tests that should kill it, reverts, and prints killed/survived.
 
-Usage: tools/mutants/run.py [--quick] [--list] [--scratch DIR] [NAME ...]
+Usage: tools/mutants/run.py [--quick] [--list] [--check TREE] [--scratch DIR]
+                            [NAME ...]
 Exit status: 0 every selected mutant killed; 1 a mutant survived, did not
 apply (snippet not found exactly once), did not compile, or a test failed
 on the unmutated tree (baseline); 2 bad command line or mutant list.
@@ -198,6 +199,9 @@ def main():
     ap.add_argument("--table", action="store_true",
                     help="also print a markdown table of the results")
     ap.add_argument("-j", type=int, default=2, help="build jobs (default 2)")
+    ap.add_argument("--check", metavar="TREE",
+                    help="only check that every snippet occurs exactly once "
+                         "in TREE (e.g. an exported branch); no build")
     a = ap.parse_args()
 
     mutants = parse(LIST)
@@ -210,6 +214,14 @@ def main():
         mutants = [m for m in mutants if m.name in a.names]
     if a.quick:
         mutants = [m for m in mutants if m.quick]
+    if a.check:
+        bad = 0
+        for m in mutants:
+            _, err = locate(os.path.realpath(a.check), m)
+            print(err if err else f"ok  {m.name}")
+            bad += err is not None
+        print(f"{len(mutants) - bad} of {len(mutants)} snippets found once")
+        return 1 if bad else 0
     if a.list:
         for m in mutants:
             print(f"{m.name:32} {'quick ' if m.quick else ''}{m.rule}")
