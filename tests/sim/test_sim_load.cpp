@@ -199,25 +199,28 @@ TEST_CASE("sim: latency, jitter and per-token latency") {
   auto ms = simtest::ms_since(t0);
   CHECK(ms >= 60);
   CHECK(ms < 2000);
-  // Jitter: ten requests, each held latency + uniform(0, jitter) as the
-  // server's log shows; their spread is far from zero (a range under 4 ms
-  // of 20 has odds ~1e-5).
+  // Jitter: sixteen requests at latency 10 + uniform(0, 200) ms, each held
+  // as long as the server's log shows; their spread is far above
+  // scheduling noise (a range under 60 ms has odds ~1e-7).
   const auto dir = evo::test::make_temp_dir();
-  o.log_requests = dir + "/jitter.jsonl";
+  evo::sim::sim_options jo;
+  jo.latency_ms = 10;
+  jo.jitter_ms = 200;
+  jo.log_requests = dir + "/jitter.jsonl";
   {
-    sim js(o);
-    for (int i = 0; i < 10; ++i) js.completions(k_body);
+    sim js(jo);
+    for (int i = 0; i < 16; ++i) js.completions(k_body);
   }
-  auto held = simtest::read_log(o.log_requests);
-  REQUIRE(held.size() == 10);
+  auto held = simtest::read_log(jo.log_requests);
+  REQUIRE(held.size() == 16);
   double lo = 1e9, hi = 0;
   for (const auto& l : held) {
     double d = double(l.at("end_us").get<int64_t>() - l.at("start_us").get<int64_t>()) / 1000;
     lo = std::min(lo, d);
     hi = std::max(hi, d);
   }
-  CHECK(lo >= 60);
-  CHECK(hi - lo >= 4);
+  CHECK(lo >= 10);
+  CHECK(hi - lo >= 60);
 
   evo::sim::sim_options p;
   p.per_token_ms = 10;
