@@ -435,3 +435,39 @@ TEST_CASE("every broken config of the corpus fails with its exact message") {
     CHECK(got.find('\n') == std::string::npos);
   }
 }
+
+TEST_CASE("number bounds: backoff_max_s, grace_s, latency_ms, per_token_ms") {
+  temp_dir d;
+  struct bad_case {
+    std::string yaml, key, expected, got;
+  };
+  const bad_case cases[] = {
+    {"api:\n  backoff_max_s: 0\n", "api.backoff_max_s",
+     "a number > 0 and <= 86400", "0"},
+    {"api:\n  backoff_max_s: -5\n", "api.backoff_max_s",
+     "a number > 0 and <= 86400", "-5"},
+    {"cluster:\n  grace_s: 0\n", "cluster.grace_s", "a number > 0", "0"},
+    {"cluster:\n  grace_s: -1\n", "cluster.grace_s", "a number > 0", "-1"},
+    {"api:\n  embedded:\n    latency_ms: -1\n", "api.embedded.latency_ms",
+     "a number >= 0", "-1"},
+    {"api:\n  embedded:\n    per_token_ms: -0.5\n",
+     "api.embedded.per_token_ms", "a number >= 0", "-0.5"},
+  };
+  for (auto& c : cases) {
+    CAPTURE(c.yaml);
+    write(d.path / "datagen.yaml", c.yaml);
+    auto msg = error_of([&] { load_datagen_config(d.file("datagen.yaml"), no_env); });
+    auto line = std::count(c.yaml.begin(), c.yaml.end(), '\n');
+    CHECK(msg == d.file("datagen.yaml") + ":" + std::to_string(line) + ": key '"
+                   + c.key + "': expected " + c.expected + ", got " + c.got);
+  }
+  // The bounds themselves are accepted.
+  write(d.path / "datagen.yaml",
+        "api:\n  backoff_max_s: 0.001\n  embedded:\n    latency_ms: 0\n"
+        "    per_token_ms: 0\ncluster:\n  grace_s: 0.5\n");
+  auto c = load_datagen_config(d.file("datagen.yaml"), no_env);
+  CHECK(c.api.backoff_max_s == doctest::Approx(0.001));
+  CHECK(c.api.embedded.latency_ms == 0);
+  CHECK(c.api.embedded.per_token_ms == 0);
+  CHECK(c.cluster.grace_s == doctest::Approx(0.5));
+}

@@ -75,7 +75,8 @@ TEST_CASE("runs over two and three workers give the counts of a local run") {
     write_head_config(dir);
     std::vector<worker_node> nodes;
     for (int i = 0; i < workers; ++i)
-      nodes.push_back(start_worker(dir, {"--latency-ms", "10"}));
+      nodes.push_back(start_worker(dir, {"--latency-ms", "10", "--log-requests",
+                                         dir + "/sim" + std::to_string(i) + ".jsonl"}));
     auto r = run_cli({"datagen", "generate-names", "--config",
                       dir + "/datagen.yaml", "--workers",
                       join_addresses(nodes), "--quiet"});
@@ -90,11 +91,18 @@ TEST_CASE("runs over two and three workers give the counts of a local run") {
       auto mode = job["mode"].get<std::string>();
       CHECK(job["kept"] == uids_of(dir + "/out/" + mode + "/names.jsonl").size());
     }
-    // Every worker's server took part.
-    for (auto& n : nodes) {
+    // Every worker's server took part, and together they saw each request
+    // once.
+    size_t seen = 0;
+    for (int i = 0; i < workers; ++i) {
+      auto& n = nodes[static_cast<size_t>(i)];
       n.proc->signal(SIGTERM);
       CHECK(n.proc->wait(std::chrono::seconds(10)).value_or(-1) == 0);
+      auto entries = read_sim_log(dir + "/sim" + std::to_string(i) + ".jsonl");
+      CHECK_MESSAGE(!entries.empty(), "worker " << i << "'s server saw nothing");
+      seen += entries.size();
     }
+    CHECK(seen == 60);
   }
 }
 
@@ -272,6 +280,10 @@ TEST_CASE("TLS: good certificates are accepted, a wrong CA is refused") {
                       dir + "/datagen.yaml", "--workers", node.address(),
                       "--num-batches", "5", "--out", dir + "/bad"});
   CHECK(bad.exit_code == 1);
+  // Refused at the TLS handshake (not a worker that never answered).
+  CHECK(bad.err.find("worker " + node.address() + ": cannot connect")
+        != std::string::npos);
+  CHECK(bad.err.find("handshake") != std::string::npos);
   CHECK(read_file(dir + "/bad/l2r/names.jsonl").empty());
 
   // A head without TLS cannot talk to a TLS worker either.
@@ -280,4 +292,7 @@ TEST_CASE("TLS: good certificates are accepted, a wrong CA is refused") {
                         dir + "/datagen.yaml", "--workers", node.address(),
                         "--num-batches", "5", "--out", dir + "/plain"});
   CHECK(plain.exit_code == 1);
+  CHECK(plain.err.find("worker " + node.address() + ": cannot connect")
+        != std::string::npos);
+  CHECK(plain.err.find("handshake") != std::string::npos);
 }

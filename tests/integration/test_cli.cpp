@@ -43,8 +43,9 @@ std::vector<json> check_folder(const std::string& dir) {
 } // namespace
 
 TEST_CASE("generate-names writes deduped FIM and L2R names and a report") {
-  auto sim = start_sim({"--seed", "7"});
   auto dir = make_temp_dir();
+  auto log = dir + "/sim.jsonl";
+  auto sim = start_sim({"--seed", "7", "--log-requests", log});
   test_config c;
   c.base_url = sim.base_url();
   c.num_batches = 12;
@@ -85,9 +86,17 @@ TEST_CASE("generate-names writes deduped FIM and L2R names and a report") {
   CHECK(r.out.find("fim") != std::string::npos);
   CHECK(r.out.find("l2r") != std::string::npos);
   CHECK(r.err.find("summary fim") != std::string::npos);
-  // Every request reached the server exactly once (no faults: no retries).
+  // Every request reached the server exactly once (no faults: no retries):
+  // 12 per mode, each answered 200 with the 6 choices asked.
   sim.proc->signal(SIGTERM);
-  sim.proc->wait(std::chrono::seconds(5));
+  REQUIRE(sim.proc->wait(std::chrono::seconds(5)).has_value());
+  auto entries = read_sim_log(log);
+  CHECK(entries.size() == 24);
+  for (auto& e : entries) {
+    CHECK(e["status"] == 200);
+    CHECK(e["n"] == 6);
+  }
+  CHECK(report["total"]["attempts"] == entries.size());
 }
 
 TEST_CASE("a second run into the same folder never writes a name twice") {

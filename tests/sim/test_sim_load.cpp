@@ -199,6 +199,28 @@ TEST_CASE("sim: latency, jitter and per-token latency") {
   auto ms = simtest::ms_since(t0);
   CHECK(ms >= 60);
   CHECK(ms < 2000);
+  // Jitter: sixteen requests at latency 10 + uniform(0, 200) ms, each held
+  // as long as the server's log shows; their spread is far above
+  // scheduling noise (a range under 60 ms has odds ~1e-7).
+  const auto dir = evo::test::make_temp_dir();
+  evo::sim::sim_options jo;
+  jo.latency_ms = 10;
+  jo.jitter_ms = 200;
+  jo.log_requests = dir + "/jitter.jsonl";
+  {
+    sim js(jo);
+    for (int i = 0; i < 16; ++i) js.completions(k_body);
+  }
+  auto held = simtest::read_log(jo.log_requests);
+  REQUIRE(held.size() == 16);
+  double lo = 1e9, hi = 0;
+  for (const auto& l : held) {
+    double d = double(l.at("end_us").get<int64_t>() - l.at("start_us").get<int64_t>()) / 1000;
+    lo = std::min(lo, d);
+    hi = std::max(hi, d);
+  }
+  CHECK(lo >= 10);
+  CHECK(hi - lo >= 60);
 
   evo::sim::sim_options p;
   p.per_token_ms = 10;

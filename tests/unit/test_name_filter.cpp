@@ -1,8 +1,13 @@
 // Name extraction, uid (known-answer SHA-256), and the regex/weaklist filter.
 #include <doctest/doctest.h>
 
+#include <fstream>
+#include <regex>
+#include <sstream>
 #include <stdexcept>
 #include <string>
+
+#include <nlohmann/json.hpp>
 
 #include "actors/writer/dedupe_set.hpp"
 #include "actors/writer/name_filter.hpp"
@@ -129,4 +134,18 @@ TEST_CASE("name_filter check of a 60k-character name does not crash the process"
   CHECK(WIFEXITED(status));
   if (WIFEXITED(status))
     CHECK(WEXITSTATUS(status) == 0);
+}
+
+TEST_CASE("the README's example record has the uid of its func_name") {
+  std::ifstream f(std::string{EVO_SOURCE_DIR} + "/README.md");
+  REQUIRE(f);
+  std::ostringstream text;
+  text << f.rdbuf();
+  std::smatch m;
+  auto readme = text.str();
+  REQUIRE(std::regex_search(readme, m, std::regex{R"(\n(\{"uid":[^\n]*\}))"}));
+  auto rec = nlohmann::json::parse(m[1].str());
+  auto name = rec.at("func_name").get<std::string>();
+  CHECK(name == extract_name(rec.at("raw_text").get<std::string>()));
+  CHECK(rec.at("uid") == uid_hex(uid_key(name)));
 }

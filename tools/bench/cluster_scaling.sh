@@ -54,6 +54,7 @@ start_worker() {
 
 printf '%-8s %9s %9s %9s %11s %9s %10s  %s\n' workers requests "wall s" "N/wall" "report rps" "ideal" efficiency "per node (sim logs)"
 declare -A RPS
+FAILS=0
 for K in 1 3; do
   ADDRS="" WPIDS=() SPIDS=()
   for i in $(seq 1 "$K"); do start_worker "$K-$i"; done
@@ -64,9 +65,8 @@ for K in 1 3; do
   timeout 300 "$EVO" datagen generate-names --config "$T/cfg/datagen.yaml" --workers "$ADDRS" \
     --mode l2r -n 1 --num-batches "$N" --quiet --out "$OUT" >"$OUT.stdout" 2>"$OUT.stderr" || RC=$?
   T1=$(bench_now)
-  [ "$RC" -eq 0 ] || echo "warning: $K workers: head exit $RC: $(tail -n3 "$OUT.stderr")" >&2
-  DONE=$(bench_json_num "$OUT/report.json" done 2>/dev/null || true)
-  [ "$DONE" = "$N" ] || echo "warning: $K workers: done ${DONE:-?} of $N" >&2
+  bench_run_ok "$K workers" "$RC" "$OUT/report.json" "$N" || FAILS=$((FAILS + 1))
+  [ "$RC" -eq 0 ] || tail -n3 "$OUT.stderr" >&2
   REP=$(bench_json_num "$OUT/report.json" requests_per_s 2>/dev/null || true)
   WALL=$(awk -v a="$T0" -v b="$T1" 'BEGIN { printf "%.3f", b - a }')
   NW=$(awk -v n="$N" -v w="$WALL" 'BEGIN { printf "%.1f", n / w }')
@@ -84,4 +84,5 @@ for K in 1 3; do
 done
 RATIO=$(awk -v a="${RPS[3]}" -v b="${RPS[1]}" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
 echo "(requests/s: report.json jobs[0].requests_per_s; ideal = workers x pool $POOL / ${LATENCY_MS} ms; goal: ratio >= 2.7)"
-echo "cluster_scaling: 3 workers / 1 worker = $RATIO (${RPS[3]} vs ${RPS[1]} req/s, goal >= 2.7) $(awk -v r="$RATIO" 'BEGIN { exit !(r >= 2.7) }' && echo PASS || echo FAIL)"
+awk -v r="$RATIO" 'BEGIN { exit !(r >= 2.7) }' || FAILS=$((FAILS + 1))
+bench_finish "$FAILS" "cluster_scaling: 3 workers / 1 worker = $RATIO (${RPS[3]} vs ${RPS[1]} req/s, goal >= 2.7)"

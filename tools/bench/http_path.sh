@@ -11,7 +11,9 @@
 # HTTP/1.1 client; the measured figure) and again, same N, with
 # api.http_client libcurl (for comparison: "curl pipe").
 # Prints per C: wrk req/s, bare libcurl req/s, pipeline req/s (report.json
-# jobs[0].requests_per_s), ratio pipeline/wrk, pipeline/bare, client CPU
+# jobs[0].requests_per_s: start-up and shutdown excluded), proc req/s (N /
+# the whole process's wall time: the basis of the CPU figure), ratio
+# pipeline/wrk, pipeline/bare, client CPU
 # us/request (user+sys of the whole evoselfcode process / N), bare libcurl's
 # and wrk's CPU us/request. Goal: ratio >= 0.5 at C=1, >= 0.4 at C>=8.
 #
@@ -55,7 +57,7 @@ run_pipeline() {
   P_CPU_US=$(awk -v u="$u" -v s="$s" -v n="$n" 'BEGIN { printf "%.1f", (u + s) * 1e6 / n }')
 }
 
-printf '%-4s %10s %10s %14s %6s %9s %14s %12s %11s %11s %13s %8s %6s\n' C "wrk req/s" "bare req/s" "pipeline req/s" ratio "vs bare" "client us/req" "bare us/req" "wrk us/req" "curl pipe" "curl us/req" N result
+printf '%-4s %10s %10s %14s %10s %6s %9s %14s %12s %11s %11s %13s %8s %6s\n' C "wrk req/s" "bare req/s" "pipeline req/s" "proc req/s" ratio "vs bare" "client us/req" "bare us/req" "wrk us/req" "curl pipe" "curl us/req" N result
 MIN1="" MIN8=""
 ROWS=0 FAILS=0
 for C in $CONCURRENCIES; do
@@ -83,22 +85,25 @@ for C in $CONCURRENCIES; do
   run_pipeline "$C" "$N0" "$T/cal"
   N=$(awk -v r="$P_RPS" -v d="$DURATION" 'BEGIN { n = int(r * d); if (n < 1000) n = 1000; if (n > 1000000) n = 1000000; print n }')
   run_pipeline "$C" "$N" "$T/run"
-  [ "$P_RC" -eq 0 ] && [ "$P_DONE" = "$N" ] || echo "warning: C=$C pipeline exit $P_RC, done $P_DONE of $N" >&2
+  RUN_OK=1
+  bench_run_ok "C=$C pipeline" "$P_RC" "$T/run/report.json" "$N" || RUN_OK=0
   PIPE_RPS=$P_RPS PIPE_CPU_US=$P_CPU_US
+  PROC_RPS=$(awk -v n="$N" -v w="$P_WALL" 'BEGIN { printf "%.0f", (w > 0 ? n / w : 0) }')
   run_pipeline "$C" "$N" "$T/run-curl" "$T/cfg-curl"
+  bench_run_ok "C=$C pipeline on libcurl" "$P_RC" "$T/run-curl/report.json" "$N" || RUN_OK=0
   CURL_RPS=$P_RPS CURL_CPU_US=$P_CPU_US
   P_RPS=$PIPE_RPS P_CPU_US=$PIPE_CPU_US
 
   RATIO=$(awk -v p="$P_RPS" -v w="$W_RPS" 'BEGIN { printf "%.2f", p / w }')
   VSB=$(awk -v p="$P_RPS" -v b="$B_RPS" 'BEGIN { printf "%.2f", p / b }')
   GOAL=$([ "$C" -eq 1 ] && echo 0.5 || echo 0.4)
-  if awk -v r="$RATIO" -v g="$GOAL" 'BEGIN { exit !(r >= g) }'; then RES=PASS; else RES=FAIL; FAILS=$((FAILS + 1)); fi
+  if [ "$RUN_OK" -eq 1 ] && awk -v r="$RATIO" -v g="$GOAL" 'BEGIN { exit !(r >= g) }'; then RES=PASS; else RES=FAIL; FAILS=$((FAILS + 1)); fi
   if [ "$C" -eq 1 ]; then
     MIN1=$(awk -v a="${MIN1:-9e9}" -v b="$RATIO" 'BEGIN { print (b < a ? b : a) }')
   else
     MIN8=$(awk -v a="${MIN8:-9e9}" -v b="$RATIO" 'BEGIN { print (b < a ? b : a) }')
   fi
-  printf '%-4s %10.0f %10.0f %14.0f %6s %9s %14s %12s %11s %11.0f %13s %8s %6s\n' "$C" "$W_RPS" "$B_RPS" "$P_RPS" "$RATIO" "$VSB" "$P_CPU_US" "$B_CPU_US" "$W_CPU_US" "$CURL_RPS" "$CURL_CPU_US" "$N" "$RES"
+  printf '%-4s %10.0f %10.0f %14.0f %10s %6s %9s %14s %12s %11s %11.0f %13s %8s %6s\n' "$C" "$W_RPS" "$B_RPS" "$P_RPS" "$PROC_RPS" "$RATIO" "$VSB" "$P_CPU_US" "$B_CPU_US" "$W_CPU_US" "$CURL_RPS" "$CURL_CPU_US" "$N" "$RES"
 done
-echo "(goal: ratio = pipeline/wrk >= 0.5 at C=1, >= 0.4 at C>=8; vs bare = pipeline / bare single-threaded libcurl loop; curl pipe = the pipeline with api.http_client libcurl; pipeline req/s = report.json jobs[0].requests_per_s; us/req = user+sys CPU of the process / requests)"
-echo "http_path: min ratio C=1 ${MIN1:-n/a}, C>=8 ${MIN8:-n/a}  $([ "$FAILS" -eq 0 ] && echo PASS || echo FAIL)"
+echo "(goal: ratio = pipeline/wrk >= 0.5 at C=1, >= 0.4 at C>=8; vs bare = pipeline / bare single-threaded libcurl loop; curl pipe = the pipeline with api.http_client libcurl; pipeline req/s = report.json jobs[0].requests_per_s, the run without process start-up and shutdown; proc req/s = N / wall time of the whole process, the basis of client us/req = user+sys CPU of the whole process / N; a run that failed or did fewer than N requests is a FAIL)"
+bench_finish "$FAILS" "http_path: min ratio C=1 ${MIN1:-n/a}, C>=8 ${MIN8:-n/a}"

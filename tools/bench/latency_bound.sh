@@ -8,7 +8,9 @@
 # efficiency = ideal / wall. Goal >= 0.97 for (P=10, R=500) and (P=64, R=2000).
 #
 # Env: BUILD_DIR (default build), LATENCY_MS (100).
-# Last line: "latency_bound: efficiency pool10 X, pool64 Y  PASS|FAIL".
+# A run that failed or did fewer than R requests is a FAIL whatever its time.
+# Last line: "latency_bound: efficiency pool10 X, pool64 Y  PASS|FAIL";
+# exit status 1 on FAIL.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 bench_init latency_bound
@@ -29,15 +31,15 @@ for case in "10 500" "64 2000"; do
   "$EVO" datagen generate-names --config "$T/cfg$P/datagen.yaml" --mode l2r --num-batches "$R" -n 1 \
     --concurrency "$P" --quiet --out "$T/out$P" >"$T/out$P.stdout" 2>"$T/out$P.stderr" || RC=$?
   T1=$(bench_now)
-  [ "$RC" -eq 0 ] || echo "warning: pool $P exit $RC: $(tail -n3 "$T/out$P.stderr")" >&2
-  DONE=$(bench_json_num "$T/out$P/report.json" done)
-  [ "$DONE" = "$R" ] || echo "warning: pool $P done $DONE of $R" >&2
+  RUN_OK=1
+  bench_run_ok "pool $P" "$RC" "$T/out$P/report.json" "$R" || RUN_OK=0
+  [ "$RC" -eq 0 ] || tail -n3 "$T/out$P.stderr" >&2
   WALL=$(awk -v a="$T0" -v b="$T1" 'BEGIN { printf "%.3f", b - a }')
   EFF=$(awk -v i="$IDEAL" -v w="$WALL" 'BEGIN { printf "%.3f", i / w }')
   RPS=$(awk -v r="$R" -v w="$WALL" 'BEGIN { printf "%.1f", r / w }')
-  if awk -v e="$EFF" 'BEGIN { exit !(e >= 0.97) }'; then RES=PASS; else RES=FAIL; FAILS=$((FAILS + 1)); fi
+  if [ "$RUN_OK" -eq 1 ] && awk -v e="$EFF" 'BEGIN { exit !(e >= 0.97) }'; then RES=PASS; else RES=FAIL; FAILS=$((FAILS + 1)); fi
   printf '%-5s %9s %9s %9s %11s %8s %6s\n' "$P" "$R" "$IDEAL" "$WALL" "$EFF" "$RPS" "$RES"
   SUMMARY="$SUMMARY${SUMMARY:+, }pool$P $EFF"
 done
 echo "(goal: efficiency = ideal / wall >= 0.97; latency ${LATENCY_MS} ms, jitter 0, wall includes start-up)"
-echo "latency_bound: efficiency $SUMMARY  $([ "$FAILS" -eq 0 ] && echo PASS || echo FAIL)"
+bench_finish "$FAILS" "latency_bound: efficiency $SUMMARY"

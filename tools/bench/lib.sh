@@ -126,6 +126,31 @@ bench_json_num() {
 
 bench_now() { date +%s.%N; }
 
+# bench_run_ok LABEL RC REPORT WANT: a measured run that exited non-zero,
+# wrote no report or did fewer requests than asked gives no figure (a run
+# that died fast would look fast): says why on stderr and returns 1.
+bench_run_ok() {
+  local label=$1 rc=$2 report=$3 want=$4 done
+  if [ "$rc" -ne 0 ]; then
+    echo "FAIL: $label: exit $rc" >&2; return 1
+  fi
+  if [ ! -f "$report" ]; then
+    echo "FAIL: $label: no $report" >&2; return 1
+  fi
+  done=$(bench_json_num "$report" done)
+  if [ "$done" != "$want" ]; then
+    echo "FAIL: $label: done ${done:-?} of $want requests" >&2; return 1
+  fi
+}
+
+# bench_finish FAILS LINE: prints the last line ("... PASS|FAIL") and exits
+# 1 when anything failed, so scripts and CI see a failed benchmark.
+bench_finish() {
+  local fails=$1 line=$2
+  if [ "$fails" -eq 0 ]; then echo "$line  PASS"; exit 0; fi
+  echo "$line  FAIL"; exit 1
+}
+
 # bench_start_nginx DIR: nginx (daemon off, 1 worker, 127.0.0.1 on a free
 # port) answering POST /v1/completions with a fixed vLLM-shaped body (n=1).
 # Sets NGINX_PID and NGINX_PORT.

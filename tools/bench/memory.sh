@@ -50,10 +50,12 @@ while [ "$i" -lt "$MAX_SAMPLES" ] && [ -r "/proc/$EPID/status" ]; do
   sleep "$INTERVAL"; i=$((i + 1))
 done
 RC=0; wait "$EPID" || RC=$?
-[ "$RC" -eq 0 ] || echo "warning: generate-names exit $RC: $(tail -n3 "$T/run.stderr")" >&2
-KEPT=$(bench_json_num "$OUT/report.json" kept)
-FSZ=$(stat -c %s "$OUT/l2r/names.jsonl")
-[ "$KEPT" -ge "$TARGET" ] || echo "warning: kept $KEPT < target $TARGET" >&2
+RUN_OK=1
+[ "$RC" -eq 0 ] || { echo "FAIL: generate-names exit $RC: $(tail -n3 "$T/run.stderr")" >&2; RUN_OK=0; }
+KEPT=$(bench_json_num "$OUT/report.json" kept 2>/dev/null || true)
+KEPT=${KEPT:-0}
+FSZ=$(stat -c %s "$OUT/l2r/names.jsonl" 2>/dev/null || echo 1)
+[ "$KEPT" -ge "$TARGET" ] || { echo "FAIL: kept $KEPT < target $TARGET" >&2; RUN_OK=0; }
 
 echo "samples (t s, RSS MiB, kept names est.):"
 awk -v f="$FSZ" -v k="$KEPT" '{ printf "  %6.2f %8.1f %9d\n", $1, $2 / 1024, $4 * k / f }' "$T/samples.txt"
@@ -74,6 +76,6 @@ echo "peak - idle                              $DELTA MiB   (goal <= 64)"
 echo "at ~$K1 kept: RSS $R1 MiB, (RSS-idle)/name $P1 bytes"
 echo "at ~$K2 kept: RSS $R2 MiB, (RSS-idle)/name $P2 bytes"
 echo "marginal RSS per name between them       $MARG bytes/name   (goal <= 40)"
-RES=FAIL
-awk -v d="$DELTA" -v m="$MARG" 'BEGIN { exit !(d <= 64 && m <= 40) }' && RES=PASS
-echo "memory: idle $IDLE MiB, peak $PEAK MiB, peak-idle $DELTA MiB, marginal $MARG bytes/name  $RES"
+FAILS=0
+[ "$RUN_OK" -eq 1 ] && awk -v d="$DELTA" -v m="$MARG" 'BEGIN { exit !(d <= 64 && m <= 40) }' || FAILS=1
+bench_finish "$FAILS" "memory: idle $IDLE MiB, peak $PEAK MiB, peak-idle $DELTA MiB, marginal $MARG bytes/name"

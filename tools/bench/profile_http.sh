@@ -25,7 +25,9 @@ RC=0
 perf record -q -F "$F" --call-graph dwarf,16384 -o "$OUT_DIR/perf.data" -- \
   "$EVO" datagen generate-names --config "$T/cfg/datagen.yaml" --base-url "http://127.0.0.1:$NGINX_PORT" \
   --mode l2r --concurrency "$C" --num-batches "$N" -n 1 --quiet --out "$T/out" >"$T/run.stdout" 2>"$T/run.stderr" || RC=$?
-[ "$RC" -eq 0 ] || echo "warning: generate-names exit $RC: $(tail -n3 "$T/run.stderr")" >&2
+# A profile of a failed run profiles the failure: stop.
+bench_run_ok "profiled run" "$RC" "$T/out/report.json" "$N" ||
+  bench_die "the profiled run failed: $(tail -n3 "$T/run.stderr")"
 echo "pipeline: $(bench_json_num "$T/out/report.json" requests_per_s) req/s under perf (C=$C, N=$N)"
 perf report -i "$OUT_DIR/perf.data" --no-children --sort dso,symbol --stdio -g none --percent-limit 0.7 \
   2>/dev/null >"$OUT_DIR/self.txt" || true

@@ -33,7 +33,8 @@ for case in "50 1000" "500 5000"; do
   "$EVO" datagen generate-names --config "$T/cfg$RATE/datagen.yaml" --mode l2r --num-batches "$R" -n 1 \
     --concurrency "$POOL" --rate-limit "$RATE" --quiet --out "$T/out$RATE" >"$T/out$RATE.stdout" 2>"$T/out$RATE.stderr" || RC=$?
   bench_stop "$SIM_PID"
-  [ "$RC" -eq 0 ] || echo "warning: rate $RATE exit $RC: $(tail -n3 "$T/out$RATE.stderr")" >&2
+  RUN_OK=1
+  bench_run_ok "rate $RATE" "$RC" "$T/out$RATE/report.json" "$R" || RUN_OK=0
   # arrival times of the completions requests, sorted
   grep '"endpoint":"/v1/completions"' "$LOG" | sed -n 's/.*"t_us":\([0-9]*\).*/\1/p' | sort -n >"$T/t-$RATE.txt"
   N429=$(grep -c '"status":429' "$LOG" || true)
@@ -42,13 +43,13 @@ for case in "50 1000" "500 5000"; do
     END { i = 1; m = 0
           for (j = 1; j <= NR; j++) { while (t[j] - t[i] >= 1000000) i++; if (j - i + 1 > m) m = j - i + 1 }
           printf "%d %d %.4f\n", NR, m, NR ? (t[NR] - t[1]) / 1e6 : 0 }' "$T/t-$RATE.txt")"
-  [ "$CNT" -eq "$R" ] || echo "warning: rate $RATE: $CNT arrivals logged for $R requests" >&2
+  [ "$CNT" -eq "$R" ] || { echo "FAIL: rate $RATE: $CNT arrivals logged for $R requests" >&2; RUN_OK=0; }
   BOUND=$((RATE + BURST))
   IDEAL=$(awk -v r="$R" -v q="$RATE" 'BEGIN { printf "%.3f", (r - 1) / q }')
   ERR=$(awk -v s="$SPAN" -v i="$IDEAL" 'BEGIN { printf "%.2f", (s - i) / i * 100 }')
-  if [ "$MAXW" -le "$BOUND" ] && awk -v e="$ERR" 'BEGIN { exit !(e <= 1 && e >= -1) }'; then RES=PASS; else RES=FAIL; FAILS=$((FAILS + 1)); fi
+  if [ "$RUN_OK" -eq 1 ] && [ "$MAXW" -le "$BOUND" ] && awk -v e="$ERR" 'BEGIN { exit !(e <= 1 && e >= -1) }'; then RES=PASS; else RES=FAIL; FAILS=$((FAILS + 1)); fi
   printf '%-7s %8s %9s %8s %10s %9s %8s %8s %6s\n' "$RATE/s" "$R" "$MAXW" "$BOUND" "$SPAN" "$IDEAL" "$ERR" "$N429" "$RES"
   SUMMARY="$SUMMARY${SUMMARY:+, }$RATE/s max1s $MAXW (<= $BOUND) span err $ERR%"
 done
 echo "(goal: max arrivals in any sliding 1 s window <= rate + burst (burst $BURST), span first->last within 1 % of (requests-1)/rate; pool $POOL)"
-echo "rate_precision: $SUMMARY  $([ "$FAILS" -eq 0 ] && echo PASS || echo FAIL)"
+bench_finish "$FAILS" "rate_precision: $SUMMARY"

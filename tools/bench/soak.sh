@@ -61,3 +61,4 @@ verdict=PASS
 printf 'soak: rss first %.1f MiB last %.1f MiB, fds first %d last %d  %s\n' \
   "$(awk -v k="$first_rss" 'BEGIN{print k/1024}')" "$(awk -v k="$last_rss" 'BEGIN{print k/1024}')" \
   "$first_fds" "$last_fds" "$verdict"
+[ "$verdict" = PASS ]

@@ -44,6 +44,7 @@ fi
 read -r MED MIN MAX N <<<"$(sort -n "$T/times.txt" | awk '{ v[NR] = $1 }
   END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.4f %.4f %.4f %d\n", m, v[1], v[NR], NR }')"
 echo "wall times ($TOOL, s): $(sort -n "$T/times.txt" | awk '{ printf "%.4f ", $1 }')"
-RES=$(awk -v m="$MED" 'BEGIN { print (m < 0.3 ? "PASS" : "FAIL") }')
+FAILS=0
+awk -v m="$MED" 'BEGIN { exit !(m < 0.3) }' || FAILS=1
 echo "(goal: median < 0.3 s; embedded simulator, latency 0, 1 request x 8 choices)"
-echo "startup: median $MED s (min $MIN, max $MAX, $N runs, $TOOL)  $RES"
+bench_finish "$FAILS" "startup: median $MED s (min $MIN, max $MAX, $N runs, $TOOL)"
