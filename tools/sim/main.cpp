@@ -28,6 +28,15 @@ int main(int argc, char** argv) {
   app.add_option("--vocabulary", o.vocabulary, "0 = word lists; N = uniform over N distinct names")
       ->check(CLI::NonNegativeNumber);
   app.add_option("--model", o.model, "model name reported by /v1/models")->capture_default_str();
+  app.add_option("--http-threads", o.http_threads,
+                 "N fixed HTTP threads, each staying with its connection (llama.cpp's layer); 0 = 256")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--keepalive-timeout-s", o.keepalive_timeout_s, "close a connection idle this long")
+      ->capture_default_str()->check(CLI::Range(1, 3600));
+  app.add_option("--keepalive-max-requests", o.keepalive_max_requests,
+                 "requests per connection (0 = 100 with --http-threads, unlimited without)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--max-n", o.max_n, "answer n > K with llama.cpp's HTTP 400 (0 = off)")->check(CLI::NonNegativeNumber);
   bool verbose = false;
   app.add_flag("-v,--verbose", verbose, "log to stderr");
   try {

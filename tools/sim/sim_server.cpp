@@ -382,6 +382,7 @@ struct sim_server::impl {
     const char* fault_label = nullptr;  // overrides fault name (e.g. "rate_limit")
     int n = 0;
     int64_t completion_tokens = 0;
+    int peer_port = 0;  // tells the connections apart
   };
 
   void write_log(const ctx& c) {
@@ -390,10 +391,10 @@ struct sim_server::impl {
     int len = std::snprintf(
         buf, sizeof buf,
         "{\"t_us\":%lld,\"start_us\":%lld,\"end_us\":%lld,\"endpoint\":\"%s\",\"status\":%d,\"fault\":\"%s\","
-        "\"n\":%d,\"completion_tokens\":%lld}\n",
+        "\"n\":%d,\"completion_tokens\":%lld,\"peer_port\":%d}\n",
         static_cast<long long>(c.t_us), static_cast<long long>(c.start_us ? c.start_us : c.t_us),
         static_cast<long long>(c.end_us ? c.end_us : now_us()), c.endpoint, c.status,
-        c.fault_label ? c.fault_label : fault_name(c.fault), c.n, static_cast<long long>(c.completion_tokens));
+        c.fault_label ? c.fault_label : fault_name(c.fault), c.n, static_cast<long long>(c.completion_tokens), c.peer_port);
     if (len <= 0) return;
     std::lock_guard<std::mutex> lk(log_mu);
     if (!log) return;
@@ -488,6 +489,7 @@ struct sim_server::impl {
   void handle(endpoint ep, const httplib::Request& req, httplib::Response& res) {
     ctx c;
     c.t_us = now_us();
+    c.peer_port = req.remote_port;
     c.endpoint = ep == endpoint::completions ? "/v1/completions"
                  : ep == endpoint::chat      ? "/v1/chat/completions"
                  : ep == endpoint::models    ? "/v1/models"
@@ -581,6 +583,16 @@ struct sim_server::impl {
       return;
     }
     c.n = valid ? g.n : 0;
+    if (valid && opts.max_n > 0 && g.n > opts.max_n && c.fault == fault_kind::none) {
+      // llama.cpp's schema check, byte for byte: its error body has no "param".
+      res.status = 400;
+      res.set_content("{\"error\":{\"code\":400,\"message\":\"Field 'n': Value must be between 1 <= value <= " +
+                          std::to_string(opts.max_n) + ", but got " + std::to_string(g.n) +
+                          "\",\"type\":\"invalid_request_error\"}}",
+                      "application/json");
+      c.status = 400;
+      return;
+    }
 
     // 5. generate
     uint64_t seed;
@@ -774,9 +786,16 @@ int sim_server::start() {
 
   m.svr = std::make_unique<sim_http_server>();
   auto& svr = *m.svr;
-  svr.new_task_queue = [] { return new httplib::ThreadPool(256); };
-  svr.set_keep_alive_max_count(1000000000);
-  svr.set_keep_alive_timeout(5);
+  // cpp-httplib's ThreadPool runs one job per accepted connection, and the
+  // job serves that connection until it idles past the keep-alive timeout or
+  // reaches the request limit; later connections queue FIFO, unread.
+  const size_t threads = m.opts.http_threads > 0 ? size_t(m.opts.http_threads) : 256;
+  svr.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  const int max_requests = m.opts.keepalive_max_requests > 0 ? m.opts.keepalive_max_requests
+                           : m.opts.http_threads > 0         ? 100
+                                                             : 1000000000;
+  svr.set_keep_alive_max_count(size_t(max_requests));
+  svr.set_keep_alive_timeout(m.opts.keepalive_timeout_s);
   svr.set_tcp_nodelay(true);
   svr.set_read_timeout(5);
   svr.set_write_timeout(5);

@@ -31,6 +31,14 @@ struct sim_options {
   int vocabulary = 0;               // 0 = default word lists; N>0 = a name space of N distinct names (for 1M-name memory benchmarks)
   std::string model = "sim-coder";
   bool quiet = true;
+  // HTTP layer. 0 threads: a pool of 256 (thread per connection for any
+  // client this project runs). N > 0: N fixed threads, each staying with its
+  // connection while requests keep coming on it, other connections waiting
+  // unread, as llama.cpp's cpp-httplib layer serves.
+  int http_threads = 0;
+  int keepalive_timeout_s = 5;      // an idle connection is closed after this
+  int keepalive_max_requests = 0;   // requests per connection; 0 = 100 with http_threads, unlimited without
+  int max_n = 0;                    // n > max_n answers 400 as llama.cpp does; 0 = only n <= 1024
 };
 
 class sim_server {
