@@ -27,6 +27,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "tools/sim/batch_model.hpp"
 #include "tools/sim/name_gen.hpp"
 
 namespace evo::sim {
@@ -339,6 +340,9 @@ struct sim_server::impl {
   int stop_efd = -1;  // eventfd: readable once stop() began; wakes hung requests
 
   std::atomic<uint64_t> request_counter{0};
+  std::atomic<int> in_handler{0};  // requests being handled (logged as "active" without the batch model)
+  batch_params batch;              // with opts.batch_model
+  std::unique_ptr<batch_engine> engine;
   std::atomic<uint64_t> fault_counter{0};
 
   // max_concurrency gate
@@ -370,6 +374,16 @@ struct sim_server::impl {
       }
     }
     rl_tokens = std::max(1.0, opts.rate_limit);
+    if (opts.batch_model) {
+      if (opts.overload_status != 503 && opts.overload_status != 429)
+        throw std::invalid_argument("overload status must be 503 or 429, got " + std::to_string(opts.overload_status));
+      if (opts.kv_capacity < 1) throw std::invalid_argument("kv capacity must be at least 1");
+      batch = batch_params{opts.step_base_ms, opts.step_per_seq_ms, opts.prefill_per_token_ms,
+                           opts.kv_capacity,  opts.overload_queue, {}};
+      std::string err;
+      if (!opts.capacity_schedule.empty() && !parse_capacity_schedule(opts.capacity_schedule, batch.schedule, &err))
+        throw std::invalid_argument("capacity schedule '" + opts.capacity_schedule + "': " + err);
+    }
     rl_last = std::chrono::steady_clock::now();
   }
 
@@ -383,6 +397,9 @@ struct sim_server::impl {
     int n = 0;
     int64_t completion_tokens = 0;
     int peer_port = 0;  // tells the connections apart
+    int64_t prompt_tokens = 0;
+    int active = 0;     // at arrival: engine sequences (batch model) or requests in handlers
+    int queued = 0;     // at arrival: requests waiting in the batch engine's queue
   };
 
   void write_log(const ctx& c) {
@@ -391,10 +408,12 @@ struct sim_server::impl {
     int len = std::snprintf(
         buf, sizeof buf,
         "{\"t_us\":%lld,\"start_us\":%lld,\"end_us\":%lld,\"endpoint\":\"%s\",\"status\":%d,\"fault\":\"%s\","
-        "\"n\":%d,\"completion_tokens\":%lld,\"peer_port\":%d}\n",
+        "\"n\":%d,\"prompt_tokens\":%lld,\"completion_tokens\":%lld,\"active\":%d,\"queued\":%d,"
+        "\"peer_port\":%d}\n",
         static_cast<long long>(c.t_us), static_cast<long long>(c.start_us ? c.start_us : c.t_us),
         static_cast<long long>(c.end_us ? c.end_us : now_us()), c.endpoint, c.status,
-        c.fault_label ? c.fault_label : fault_name(c.fault), c.n, static_cast<long long>(c.completion_tokens), c.peer_port);
+        c.fault_label ? c.fault_label : fault_name(c.fault), c.n, static_cast<long long>(c.prompt_tokens),
+        static_cast<long long>(c.completion_tokens), c.active, c.queued, c.peer_port);
     if (len <= 0) return;
     std::lock_guard<std::mutex> lk(log_mu);
     if (!log) return;
@@ -490,11 +509,13 @@ struct sim_server::impl {
     ctx c;
     c.t_us = now_us();
     c.peer_port = req.remote_port;
+    c.active = in_handler.fetch_add(1);
     c.endpoint = ep == endpoint::completions ? "/v1/completions"
                  : ep == endpoint::chat      ? "/v1/chat/completions"
                  : ep == endpoint::models    ? "/v1/models"
                                              : "/health";
     handle_inner(ep, req, res, c);
+    in_handler.fetch_sub(1);
     if (!c.end_us) c.end_us = now_us();
     write_log(c);
   }
@@ -545,6 +566,10 @@ struct sim_server::impl {
       json body;
       if (ep == endpoint::health) {
         body = {{"status", "ok"}};
+        if (engine) {  // the batch model's state, as a server's metrics would show it
+          body["active_sequences"] = engine->active_sequences();
+          body["queued_requests"] = engine->queued_requests();
+        }
       } else {
         body = {{"object", "list"},
                 {"data", json::array({{{"id", opts.model},
@@ -583,6 +608,7 @@ struct sim_server::impl {
       return;
     }
     c.n = valid ? g.n : 0;
+    c.prompt_tokens = valid ? approx_tokens(g.prompt_chars) : 0;
     if (valid && opts.max_n > 0 && g.n > opts.max_n && c.fault == fault_kind::none) {
       // llama.cpp's schema check, byte for byte: its error body has no "param".
       res.status = 400;
@@ -623,6 +649,24 @@ struct sim_server::impl {
     }
     c.start_us = now_us();
     bool ok = sleep_ms(latency);
+    if (ok && engine && valid) {
+      int64_t longest = 0;  // the choices decode side by side
+      for (const auto& ch : choices) longest = std::max(longest, ch.tokens);
+      batch_engine::arrival at;
+      auto o = engine->run(g.n, longest, c.prompt_tokens, at);
+      c.active = at.active;
+      c.queued = at.queued;
+      if (o == batch_engine::outcome::overloaded) {
+        gate_release();
+        res.set_header("Retry-After", "1");
+        c.fault_label = "overload";
+        send_error(res, c, opts.overload_status,
+                   "Server overloaded: " + std::to_string(at.queued) + " requests queued",
+                   opts.overload_status == 429 ? "rate_limit_error" : "service_unavailable");
+        return;
+      }
+      ok = o == batch_engine::outcome::done;
+    }
     gate_release();
     if (!ok) {
       send_error(res, c, 503, "server is shutting down", "service_unavailable");
@@ -784,6 +828,7 @@ int sim_server::start() {
   m.stop_efd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (m.stop_efd < 0) throw std::runtime_error("sim_server: eventfd failed");
 
+  if (m.opts.batch_model) m.engine = std::make_unique<batch_engine>(m.batch);  // its clock starts now
   m.svr = std::make_unique<sim_http_server>();
   auto& svr = *m.svr;
   // cpp-httplib's ThreadPool runs one job per accepted connection, and the
@@ -878,6 +923,7 @@ void sim_server::stop() {
   m.gate_cv.notify_all();
   { std::lock_guard<std::mutex> g(m.sleep_mu); }
   m.sleep_cv.notify_all();
+  if (m.engine) m.engine->stop();
   m.svr->stop();
   // Idle keep-alive connections would hold their worker for up to the
   // keep-alive timeout; shut them down so the pool joins promptly.

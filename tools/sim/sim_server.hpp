@@ -39,6 +39,17 @@ struct sim_options {
   int keepalive_timeout_s = 5;      // an idle connection is closed after this
   int keepalive_max_requests = 0;   // requests per connection; 0 = 100 with http_threads, unlimited without
   int max_n = 0;                    // n > max_n answers 400 as llama.cpp does; 0 = only n <= 1024
+  // Continuous-batching model (tools/sim/batch_model.hpp), off by default:
+  // a request takes its completion tokens x (step_base_ms + step_per_seq_ms
+  // x active sequences); at most kv_capacity sequences (or the schedule's)
+  // are active, others queue; beyond overload_queue queued requests the
+  // answer is overload_status (503 or 429) with Retry-After.
+  bool batch_model = false;
+  double step_base_ms = 10, step_per_seq_ms = 0.25, prefill_per_token_ms = 0;
+  int kv_capacity = 64;
+  int overload_queue = 0;           // 0 = the queue is unbounded
+  int overload_status = 503;
+  std::string capacity_schedule;    // "0:64,30:16,60:64" (seconds since start: capacity); empty = kv_capacity
 };
 
 class sim_server {
