@@ -834,7 +834,9 @@ int sim_server::start() {
   // cpp-httplib's ThreadPool runs one job per accepted connection, and the
   // job serves that connection until it idles past the keep-alive timeout or
   // reaches the request limit; later connections queue FIFO, unread.
-  const size_t threads = m.opts.http_threads > 0 ? size_t(m.opts.http_threads) : 256;
+  // Without --http-threads every connection must be served at once: 256
+  // threads cover the project's runs; the batch model is swept to 512 in flight.
+  const size_t threads = m.opts.http_threads > 0 ? size_t(m.opts.http_threads) : m.opts.batch_model ? 1024 : 256;
   svr.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   const int max_requests = m.opts.keepalive_max_requests > 0 ? m.opts.keepalive_max_requests
                            : m.opts.http_threads > 0         ? 100

@@ -31,8 +31,8 @@ struct sim_options {
   int vocabulary = 0;               // 0 = default word lists; N>0 = a name space of N distinct names (for 1M-name memory benchmarks)
   std::string model = "sim-coder";
   bool quiet = true;
-  // HTTP layer. 0 threads: a pool of 256 (thread per connection for any
-  // client this project runs). N > 0: N fixed threads, each staying with its
+  // HTTP layer. 0 threads: a pool of 256 (1024 with batch_model), a thread
+  // per connection for any client this project runs. N > 0: N fixed threads, each staying with its
   // connection while requests keep coming on it, other connections waiting
   // unread, as llama.cpp's cpp-httplib layer serves.
   int http_threads = 0;
