@@ -126,8 +126,7 @@ TEST_CASE("sim: without --http-threads every connection is served at once") {
   CHECK(r.probe_ms < r.busy_ms);
   std::map<int, int> per_conn;
   for (const auto& l : r.log) ++per_conn[l.at("peer_port").get<int>()];
-  CHECK(per_conn.size() == 3);
-  for (const auto& [port, count] : per_conn) CHECK(count <= 1000);  // unlimited: no forced reconnect
+  CHECK(per_conn.size() == 3);  // no request limit: the busy clients never had to reconnect
 }
 
 // Documents what today's client meets: evoselfcode at 32 in flight against a

@@ -3,7 +3,9 @@
 // A real HTTP server (cpp-httplib) speaking /v1/completions,
 // /v1/chat/completions, /v1/models and /health, producing plausible algorithm
 // function names, with injectable latency, concurrency limit, rate limit and
-// faults. Embedded by the app (`base_url: embedded`) and used by the tests and
+// faults, and optional models of real servers: a fixed HTTP thread pool
+// (llama.cpp's layer), llama.cpp's cap on n, a continuous-batching engine.
+// Embedded by the app (`base_url: embedded`) and used by the tests and
 // benchmarks. See tools/sim/README.md for the behaviour in detail.
 //
 // Note: start() sets SIGPIPE to SIG_IGN if it is at its default disposition
