@@ -118,6 +118,20 @@ TEST_CASE("sim: --http-threads N: the keep-alive request limit rotates connectio
   }
 }
 
+TEST_CASE("sim: --http-dynamic-threads: a connection queued while every fixed thread is busy gets a temporary one") {
+  evo::sim::sim_options o;
+  o.http_threads = 2;
+  o.http_dynamic_threads = 4;
+  o.keepalive_timeout_s = 5;
+  o.keepalive_max_requests = 1000000;
+  auto r = run_scenario(o, 2);  // the probe connects once both fixed threads serve a busy client
+  CHECK(r.probe_status == 200);
+  CHECK(r.probe_ms < r.busy_ms);
+  std::map<int, int> per_conn;
+  for (const auto& l : r.log) ++per_conn[l.at("peer_port").get<int>()];
+  CHECK(per_conn.size() == 3);
+}
+
 TEST_CASE("sim: without --http-threads every connection is served at once") {
   evo::sim::sim_options o;
   o.keepalive_timeout_s = 5;

@@ -14,7 +14,8 @@
 # p99 <= 3 x its own p99 at 8 in flight.
 #
 # Env: BUILD_DIR (build), REQUESTS (400), KEEPALIVE_S (5), IN_FLIGHT
-# ("4 8 16 32 64 256"), PYTHON (/usr/bin/python3, needs python3-aiohttp).
+# ("4 8 16 32 64 256"), PYTHON (/usr/bin/python3, needs python3-aiohttp),
+# SIM_EXTRA (more simulator flags, e.g. "--http-dynamic-threads 1024").
 # Last line: "server_threads: ... PASS|FAIL".
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -25,7 +26,8 @@ IN_FLIGHT=${IN_FLIGHT:-"4 8 16 32 64 256"}
 PYTHON=${PYTHON:-/usr/bin/python3}
 "$PYTHON" -c 'import aiohttp' 2>/dev/null || bench_die "$PYTHON cannot import aiohttp (apt-get install python3-aiohttp)"
 T=$BENCH_TMP
-bench_start_sim "$T/sim.out" --http-threads 8 --keepalive-timeout-s "$KEEPALIVE_S" --keepalive-max-requests 100
+# shellcheck disable=SC2086
+bench_start_sim "$T/sim.out" --http-threads 8 --keepalive-timeout-s "$KEEPALIVE_S" --keepalive-max-requests 100 ${SIM_EXTRA:-}
 URL="http://127.0.0.1:$SIM_PORT"
 
 # run_evo CLIENT P -> "rps p99"
@@ -75,7 +77,7 @@ for c in native libcurl; do
     fi
   done
 done
-echo "(server: evoselfcode-sim --http-threads 8 --keepalive-timeout-s $KEEPALIVE_S --keepalive-max-requests 100; $R requests per cell)"
+echo "(server: evoselfcode-sim --http-threads 8 --keepalive-timeout-s $KEEPALIVE_S --keepalive-max-requests 100 ${SIM_EXTRA:-}; $R requests per cell)"
 echo "(goal: every setting req/s >= python's and p99 <= 3 x the client's p99 at 8 in flight)"
 if [ -z "$FAILS" ]; then
   echo "server_threads: PASS"

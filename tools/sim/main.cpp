@@ -32,6 +32,9 @@ int main(int argc, char** argv) {
   app.add_option("--http-threads", o.http_threads,
                  "N fixed HTTP threads, each staying with its connection (llama.cpp's layer); 0 = 256")
       ->check(CLI::NonNegativeNumber);
+  app.add_option("--http-dynamic-threads", o.http_dynamic_threads,
+                 "with --http-threads: up to M temporary threads for queued connections (newer cpp-httplib)")
+      ->check(CLI::NonNegativeNumber);
   app.add_option("--keepalive-timeout-s", o.keepalive_timeout_s, "close a connection idle this long")
       ->capture_default_str()->check(CLI::Range(1, 3600));
   app.add_option("--keepalive-max-requests", o.keepalive_max_requests,

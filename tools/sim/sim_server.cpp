@@ -28,6 +28,7 @@
 #include <thread>
 
 #include "tools/sim/batch_model.hpp"
+#include "tools/sim/dynamic_pool.hpp"
 #include "tools/sim/name_gen.hpp"
 #include "tools/sim/request_parse.hpp"
 
@@ -658,7 +659,11 @@ int sim_server::start() {
   // Without --http-threads every connection must be served at once: 256
   // threads cover the project's runs; the batch model is swept to 512 in flight.
   const size_t threads = m.opts.http_threads > 0 ? size_t(m.opts.http_threads) : m.opts.batch_model ? 1024 : 256;
-  svr.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  const size_t dynamic = m.opts.http_threads > 0 ? size_t(std::max(0, m.opts.http_dynamic_threads)) : 0;
+  if (dynamic > 0)
+    svr.new_task_queue = [threads, dynamic] { return new dynamic_pool(threads, dynamic); };
+  else
+    svr.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   const int max_requests = m.opts.keepalive_max_requests > 0 ? m.opts.keepalive_max_requests
                            : m.opts.http_threads > 0         ? 100
                                                              : 1000000000;

@@ -38,6 +38,7 @@ struct sim_options {
   // connection while requests keep coming on it, other connections waiting
   // unread, as llama.cpp's cpp-httplib layer serves.
   int http_threads = 0;
+  int http_dynamic_threads = 0;     // with http_threads: temporary threads for queued connections (model of newer cpp-httplib)
   int keepalive_timeout_s = 5;      // an idle connection is closed after this
   int keepalive_max_requests = 0;   // requests per connection; 0 = 100 with http_threads, unlimited without
   int max_n = 0;                    // n > max_n answers 400 as llama.cpp does; 0 = only n <= 1024
