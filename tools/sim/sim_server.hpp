@@ -3,7 +3,9 @@
 // A real HTTP server (cpp-httplib) speaking /v1/completions,
 // /v1/chat/completions, /v1/models and /health, producing plausible algorithm
 // function names, with injectable latency, concurrency limit, rate limit and
-// faults. Embedded by the app (`base_url: embedded`) and used by the tests and
+// faults, and optional models of real servers: a fixed HTTP thread pool
+// (llama.cpp's layer), llama.cpp's cap on n, a continuous-batching engine.
+// Embedded by the app (`base_url: embedded`) and used by the tests and
 // benchmarks. See tools/sim/README.md for the behaviour in detail.
 //
 // Note: start() sets SIGPIPE to SIG_IGN if it is at its default disposition
@@ -31,6 +33,26 @@ struct sim_options {
   int vocabulary = 0;               // 0 = default word lists; N>0 = a name space of N distinct names (for 1M-name memory benchmarks)
   std::string model = "sim-coder";
   bool quiet = true;
+  // HTTP layer. 0 threads: a pool of 256 (1024 with batch_model), a thread
+  // per connection for any client this project runs. N > 0: N fixed threads, each staying with its
+  // connection while requests keep coming on it, other connections waiting
+  // unread, as llama.cpp's cpp-httplib layer serves.
+  int http_threads = 0;
+  int http_dynamic_threads = 0;     // with http_threads: temporary threads for queued connections (model of newer cpp-httplib)
+  int keepalive_timeout_s = 5;      // an idle connection is closed after this
+  int keepalive_max_requests = 0;   // requests per connection; 0 = 100 with http_threads, unlimited without
+  int max_n = 0;                    // n > max_n answers 400 as llama.cpp does; 0 = only n <= 1024
+  // Continuous-batching model (tools/sim/batch_model.hpp), off by default:
+  // a request takes its completion tokens x (step_base_ms + step_per_seq_ms
+  // x active sequences); at most kv_capacity sequences (or the schedule's)
+  // are active, others queue; beyond overload_queue queued requests the
+  // answer is overload_status (503 or 429) with Retry-After.
+  bool batch_model = false;
+  double step_base_ms = 10, step_per_seq_ms = 0.25, prefill_per_token_ms = 0;
+  int kv_capacity = 64;
+  int overload_queue = 0;           // 0 = the queue is unbounded
+  int overload_status = 503;
+  std::string capacity_schedule;    // "0:64,30:16,60:64" (seconds since start: capacity); empty = kv_capacity
 };
 
 class sim_server {
