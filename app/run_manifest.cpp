@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "actors/coordinator/progress.hpp"
 #include "app/client.hpp"
 #include "app/config/manifest_loader.hpp"
 #include "app/run_report.hpp"

@@ -3,8 +3,6 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
-#include <unistd.h>
-
 #include <cstdio>
 #include <fstream>
 #include <stdexcept>
@@ -105,18 +103,6 @@ void set_log_level(bool quiet, bool verbose) {
   spdlog::set_level(quiet     ? spdlog::level::warn
                     : verbose ? spdlog::level::debug
                               : spdlog::level::info);
-}
-
-void configure_progress(run_plan& plan, bool quiet) {
-  if (quiet) {
-    plan.progress = progress_mode::none;
-  } else if (::isatty(STDERR_FILENO)) {
-    plan.progress = progress_mode::tty;
-    plan.progress_interval = std::chrono::milliseconds(500);
-  } else {
-    plan.progress = progress_mode::log;
-    plan.progress_interval = std::chrono::seconds(2);
-  }
 }
 
 namespace {

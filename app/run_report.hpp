@@ -20,10 +20,6 @@ struct ab_pair {
 /// Log level of a command: warnings only when quiet, debug when verbose.
 void set_log_level(bool quiet, bool verbose);
 
-/// How a run shows progress: nothing when quiet, live lines redrawn twice
-/// a second on a terminal, a log line per job every 2 s in a pipe or file.
-void configure_progress(run_plan& plan, bool quiet);
-
 /// A fixed-width table, one row per job and a total row.
 std::string render_table(const run_summary& s);
 

@@ -6,8 +6,8 @@
 
 namespace evo {
 
-request_actor::behavior_type
-request_worker(request_actor::stateful_pointer<request_state> self,
+request_impl::behavior_type
+request_worker(request_impl::stateful_pointer<request_state> self,
                http_engine* engine, request_target target) {
   auto& st = self->state;
   st.engine = engine;
@@ -25,7 +25,7 @@ request_worker(request_actor::stateful_pointer<request_state> self,
       st.current = std::move(item);
       // The handle keeps this actor alive only while the transfer runs;
       // the engine drops on_done right after calling it.
-      st.call->on_done = [hdl = caf::actor_cast<request_actor>(self)] {
+      st.call->on_done = [hdl = caf::actor_cast<request_impl>(self)] {
         caf::anon_send(hdl, http_done_atom_v);
       };
       st.promise = self->make_response_promise<attempt_result>();
