@@ -199,10 +199,13 @@ run_plan client::make_plan(std::vector<job_spec> jobs) const {
   plan.backoff_max = std::chrono::milliseconds(
     static_cast<int64_t>(impl_->api.backoff_max_s * 1000.0));
   // Locally the in-flight cap is min(pool, semaphore); with worker nodes it
-  // is the number of request actors they lend.
-  plan.max_in_flight = impl_->workers ? SIZE_MAX
-                                      : static_cast<size_t>(
-                                        std::max(1, impl_->api.max_in_flight()));
+  // is the number of request actors they lend, under the head's semaphore
+  // when one is set.
+  auto& api = impl_->api;
+  plan.max_in_flight
+    = !impl_->workers ? static_cast<size_t>(std::max(1, api.max_in_flight()))
+      : api.semaphore_size ? static_cast<size_t>(std::max(1, *api.semaphore_size))
+                           : SIZE_MAX;
   plan.worker_grace = std::chrono::milliseconds(
     static_cast<int64_t>(impl_->cluster.grace_s * 1000.0));
   return plan;

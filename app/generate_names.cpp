@@ -15,6 +15,12 @@ namespace evo {
 
 namespace {
 
+// --concurrency sets both knobs; otherwise each comes from the config.
+std::string pool_source_of_semaphore(const std::string& pool_source) {
+  return pool_source == "--concurrency" ? pool_source
+                                        : "api.concurrency.semaphore_size";
+}
+
 datagen_config load_with_overrides(const generate_options& o) {
   auto cfg = load_datagen_config(o.config_path);
   if (o.base_url)
@@ -37,15 +43,29 @@ datagen_config load_with_overrides(const generate_options& o) {
 
 } // namespace
 
-std::string describe_pool(const client& c, const datagen_config& cfg) {
+std::string describe_pool(const client& c, const datagen_config& cfg,
+                          const std::string& pool_source) {
+  auto& api = cfg.api;
+  auto semaphore = api.semaphore_size
+                     ? "semaphore_size " + std::to_string(*api.semaphore_size)
+                         + " (" + pool_source_of_semaphore(pool_source) + ")"
+                     : std::string{"no semaphore_size"};
   if (cfg.cluster.workers.empty())
-    return "server " + c.base_url() + ", pool "
-           + std::to_string(cfg.api.max_concurrent_requests);
-  return std::to_string(cfg.cluster.workers.size()) + " worker node(s)"
-         + (cfg.cluster.local_pool > 0
-              ? " + local pool " + std::to_string(cfg.cluster.local_pool)
-                  + " on " + c.base_url()
-              : std::string{});
+    return "server " + c.base_url() + ", in flight at most "
+           + std::to_string(api.max_in_flight()) + ": pool "
+           + std::to_string(api.max_concurrent_requests) + " (" + pool_source
+           + "), " + semaphore;
+  auto lent = std::to_string(cfg.cluster.workers.size()) + " worker node(s)"
+              + (cfg.cluster.local_pool > 0
+                   ? " + local pool " + std::to_string(cfg.cluster.local_pool)
+                       + " on " + c.base_url()
+                   : std::string{});
+  return lent + ", in flight at most "
+         + (api.semaphore_size ? std::to_string(*api.semaphore_size) + ": "
+                                   + semaphore + " over the request actors "
+                                   "lent"
+                               : std::string{"the request actors lent ("}
+                                   + semaphore + ")");
 }
 
 int generate_names(const generate_options& o) {
@@ -86,7 +106,11 @@ int generate_names(const generate_options& o) {
     client c{cfg.api, cfg.model, cfg.cluster};
     spdlog::info("generate-names: mode {}, {} request(s) x n={} per mode, "
                  "{}, rate limit {}",
-                 o.mode, ng.num_batches, ng.params.n, describe_pool(c, cfg),
+                 o.mode, ng.num_batches, ng.params.n,
+                 describe_pool(c, cfg,
+                               o.concurrency
+                                 ? "--concurrency"
+                                 : "api.concurrency.max_concurrent_requests"),
                  cfg.api.rate_limit_per_second
                    ? std::to_string(*cfg.api.rate_limit_per_second) + "/s"
                    : std::string{"none"});

@@ -39,8 +39,12 @@ struct generate_options {
 
 class client;
 
-/// "server URL, pool N" or "K worker node(s) ..." for the start-up log.
-std::string describe_pool(const client& c, const datagen_config& cfg);
+/// "server URL, in flight at most N: pool P (where from), semaphore_size S
+/// (where from)" or "K worker node(s) ..." for the start-up log.
+/// `pool_source` names where the pool size came from.
+std::string describe_pool(const client& c, const datagen_config& cfg,
+                          const std::string& pool_source
+                          = "api.concurrency.max_concurrent_requests");
 
 /// Exit status: 0 all requests succeeded, 3 some failed for good (see
 /// failures.jsonl), 2 bad command line or config (nothing written),

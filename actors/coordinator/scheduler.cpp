@@ -5,10 +5,6 @@
 
 namespace evo {
 
-size_t in_flight_cap(size_t pool, std::optional<size_t> semaphore) {
-  return semaphore ? std::min(pool, *semaphore) : pool;
-}
-
 // -- job_run ------------------------------------------------------------------
 
 bool scheduler::job_run::fresh_available() {

@@ -17,10 +17,6 @@
 
 namespace evo {
 
-/// The in-flight cap of a run: the pool, lowered by the semaphore when one
-/// is set (unset = no extra cap).
-size_t in_flight_cap(size_t pool, std::optional<size_t> semaphore);
-
 class scheduler {
 public:
   /// One attempt of one work item.
@@ -51,7 +47,8 @@ public:
     bool complete();
   };
 
-  /// `max_in_flight`: attempts at request actors at once, at most.
+  /// `max_in_flight`: attempts at request actors at once, at most
+  /// (api_config::max_in_flight() for a local run).
   scheduler(std::vector<job_spec> jobs, size_t max_in_flight);
 
   /// A due retry, or a fresh item of a job that may issue one.

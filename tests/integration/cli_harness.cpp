@@ -62,7 +62,8 @@ std::string write_config(const std::string& dir, const test_config& c) {
         << "  backoff_base_s: " << c.backoff_base_s << "\n"
         << "  concurrency:\n"
         << "    max_concurrent_requests: " << c.pool << "\n"
-        << "    semaphore_size: " << c.pool << "\n"
+        << (c.semaphore ? "    semaphore_size: " + std::to_string(c.pool) + "\n"
+                        : std::string{})
         << c.api_extra << "models:\n  default: \"test-model\"\n";
   write_file(dir + "/model.yaml", model.str());
   std::ostringstream datagen;

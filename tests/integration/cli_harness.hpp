@@ -37,6 +37,7 @@ struct test_config {
   int num_batches = 5;
   int n = 4;
   int pool = 4;
+  bool semaphore = true;     ///< write semaphore_size: pool (else omit it)
   int max_retries = 2;
   double backoff_base_s = 0.05;
   std::string api_extra;     ///< lines inside api: (indented 2)

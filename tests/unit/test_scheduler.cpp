@@ -6,8 +6,8 @@
 #include <vector>
 
 #include "actors/coordinator/scheduler.hpp"
+#include "messages/settings.hpp"
 
-using evo::in_flight_cap;
 using evo::job_spec;
 using evo::scheduler;
 using evo::write_stats;
@@ -48,9 +48,13 @@ std::vector<scheduler::item> drain(scheduler& s, size_t limit = 1000) {
 } // namespace
 
 TEST_CASE("in-flight cap: min(pool, semaphore); no semaphore, no extra cap") {
-  CHECK(in_flight_cap(40, std::nullopt) == 40);
-  CHECK(in_flight_cap(40, 10) == 10);
-  CHECK(in_flight_cap(4, 10) == 4);
+  evo::api_config api;
+  api.max_concurrent_requests = 40;
+  CHECK(api.max_in_flight() == 40);
+  api.semaphore_size = 10;
+  CHECK(api.max_in_flight() == 10);
+  api.semaphore_size = 50;
+  CHECK(api.max_in_flight() == 40);
 }
 
 TEST_CASE("room: never more than the cap in flight, nor than idle actors") {
