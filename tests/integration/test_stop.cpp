@@ -84,3 +84,40 @@ TEST_CASE("semaphore_size under the pool caps what the server sees") {
   stop_sim(sim);
   CHECK(max_in_flight(read_sim_log(log)) == 7);
 }
+
+TEST_CASE("resume after the budget shrank reports what was done") {
+  auto dir = make_temp_dir();
+  auto log = dir + "/sim.jsonl";
+  auto sim = start_sim({"--log-requests", log});
+  test_config c;
+  c.base_url = sim.base_url();
+  write_config(dir, c);
+  auto manifest = dir + "/manifest.yaml";
+  auto write_manifest = [&](int batches) {
+    write_file(manifest, "base_config: datagen.yaml\njobs:\n"
+                         "  - {name: a, mode: l2r, prompt: \"def \", num_batches: "
+                           + std::to_string(batches) + "}\n");
+  };
+  write_manifest(15);
+  REQUIRE(run_cli({"datagen", "run", "--manifest", manifest, "--quiet"})
+            .exit_code
+          == 0);
+  write_manifest(5);
+  auto r = run_cli({"datagen", "run", "--manifest", manifest, "--resume"});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  auto job = json::parse(read_file(dir + "/out/report.json"))["jobs"][0];
+  CHECK(job["requests"] == 0);
+  CHECK(job["resumed_items"] == 15);
+  CHECK(job["done"] == 0);
+  CHECK(r.out.find("18446744073709") == std::string::npos);
+  // Growing it again sends only the new items.
+  write_manifest(20);
+  r = run_cli({"datagen", "run", "--manifest", manifest, "--resume"});
+  REQUIRE(r.exit_code == 0);
+  job = json::parse(read_file(dir + "/out/report.json"))["jobs"][0];
+  CHECK(job["requests"] == 5);
+  CHECK(job["done"] == 5);
+  stop_sim(sim);
+  CHECK(read_sim_log(log).size() == 20);
+}
