@@ -4,6 +4,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <mutex>
+
 
 #include "actors/coordinator/coordinator_actor.hpp"
 #include "actors/rate_limiter/rate_limiter_actor.hpp"
@@ -80,6 +82,9 @@ struct client::impl {
   std::vector<request_actor> pool;      // local request actors
   rate_limiter_actor limiter;
   std::unique_ptr<cluster_link> workers; // null = a local run
+  std::mutex stop_mtx;                  // guards running and stop_asked
+  coordinator_actor running;            // the run going on, if any
+  int stop_asked = 0;                   // 0 none, 1 graceful, 2 now
 
   impl(api_config a, std::string m, cluster_config c)
     : api(std::move(a)),
@@ -136,7 +141,17 @@ struct client::impl {
     auto coord = sys->spawn(coordinator, std::move(plan), pool, limiter, sink);
     if (workers)
       workers->attach(coord);
+    {
+      std::lock_guard<std::mutex> guard{stop_mtx};
+      running = coord;
+      if (stop_asked > 0) // a signal came while the run was being set up
+        caf::anon_send(running, stop_atom_v, stop_asked > 1);
+    }
     auto detach = on_scope_exit([&] {
+      {
+        std::lock_guard<std::mutex> guard{stop_mtx};
+        running = nullptr;
+      }
       if (workers)
         workers->detach();
     });
@@ -146,6 +161,8 @@ struct client::impl {
                [&](caf::error& err) { failure = error_text(err); });
     if (!failure.empty())
       throw run_error(failure);
+    if (!summary.aborted.empty())
+      throw run_error(summary.aborted, std::move(summary));
     return summary;
   }
 
@@ -208,7 +225,15 @@ run_plan client::make_plan(std::vector<job_spec> jobs) const {
                            : SIZE_MAX;
   plan.worker_grace = std::chrono::milliseconds(
     static_cast<int64_t>(impl_->cluster.grace_s * 1000.0));
+  plan.actors_may_join = impl_->workers != nullptr;
   return plan;
+}
+
+void client::stop(bool now) {
+  std::lock_guard<std::mutex> guard{impl_->stop_mtx};
+  impl_->stop_asked = std::max(impl_->stop_asked, now ? 2 : 1);
+  if (impl_->running)
+    caf::anon_send(impl_->running, stop_atom_v, now);
 }
 
 run_summary client::run(run_plan plan, const std::vector<job_output>& outputs,

@@ -9,6 +9,7 @@
 #include "app/client.hpp"
 #include "app/config/config_loader.hpp"
 #include "app/run_report.hpp"
+#include "app/stop_signals.hpp"
 #include "actors/request/openai_protocol.hpp"
 
 namespace evo {
@@ -102,8 +103,14 @@ int generate_names(const generate_options& o) {
     add_job(job_mode::l2r,
             build_l2r_request(cfg.model, cfg.prompts.l2r_prompt, ng.params));
 
+  // generate-names keeps no journal: a rerun dedupes names but sends its
+  // requests again.
+  auto hint = std::string{"the same command (names already kept are not "
+                          "written twice); `datagen run --resume` continues "
+                          "exactly"};
   try {
     client c{cfg.api, cfg.model, cfg.cluster};
+    stop_signal_scope signals{c};
     spdlog::info("generate-names: mode {}, {} request(s) x n={} per mode, "
                  "{}, rate limit {}",
                  o.mode, ng.num_batches, ng.params.n,
@@ -116,12 +123,20 @@ int generate_names(const generate_options& o) {
                    : std::string{"none"});
     auto plan = c.make_plan(std::move(jobs));
     configure_progress(plan, o.quiet);
+    plan.stop_grace = std::chrono::milliseconds(
+      static_cast<int64_t>(o.stop_grace_s * 1000.0));
     auto summary = c.run(std::move(plan), outputs);
     // With both modes on the same prompt, FIM and L2R are an A/B pair.
     std::vector<ab_pair> pairs;
     if (o.mode == "both" && cfg.prompts.fim_prefix == cfg.prompts.l2r_prompt)
       pairs.push_back({0, 1});
-    return finish_run(summary, pairs, cfg.out_names_dir);
+    return finish_run(summary, pairs, cfg.out_names_dir, hint);
+  } catch (const run_error& e) {
+    if (!e.summary) {
+      spdlog::error("{}", e.what());
+      return 1;
+    }
+    return finish_run(*e.summary, {}, cfg.out_names_dir, hint);
   } catch (const std::exception& e) {
     spdlog::error("{}", e.what());
     return 1;

@@ -35,6 +35,7 @@ struct generate_options {
   cluster_overrides cluster;
   bool quiet = false;
   bool verbose = false;
+  double stop_grace_s = 10; ///< after SIGINT/SIGTERM: in-flight may finish
 };
 
 class client;
@@ -48,7 +49,8 @@ std::string describe_pool(const client& c, const datagen_config& cfg,
 
 /// Exit status: 0 all requests succeeded, 3 some failed for good (see
 /// failures.jsonl), 2 bad command line or config (nothing written),
-/// 1 the run could not go on (e.g. output not writable).
+/// 1 the run could not go on (e.g. output not writable), 130/143 stopped
+/// by SIGINT/SIGTERM.
 int generate_names(const generate_options& opts);
 
 } // namespace evo

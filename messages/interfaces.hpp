@@ -44,7 +44,11 @@ using coordinator_actor = caf::typed_actor<
   caf::replies_to<run_atom>::with<run_summary>,
   // Request actors joining the run (a worker node that connected late or
   // came back).
-  caf::reacts_to<add_pool_atom, worker_pool>>;
+  caf::reacts_to<add_pool_atom, worker_pool>,
+  // Stops the run (a signal): false = send nothing more and let attempts in
+  // flight finish for plan.stop_grace; true = at once. The run's answer is
+  // then a summary marked interrupted.
+  caf::reacts_to<stop_atom, bool>>;
 
 /// Published by a worker node: hands its request actors to a head.
 using worker_actor = caf::typed_actor<

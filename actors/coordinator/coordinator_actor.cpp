@@ -36,7 +36,8 @@ double coordinator_state::elapsed() const {
 }
 
 void coordinator_state::pump() {
-  while (running && sched->room(idle.size()) > 0 && sched->has_work()) {
+  while (running && !stopping && sched->room(idle.size()) > 0
+         && sched->has_work()) {
     if (limiter && !tokens.pay_and_check()) {
       if (!acquiring) {
         acquiring = true;
@@ -107,15 +108,19 @@ void coordinator_state::on_result(request_actor worker, attempt_result& r) {
     auto jid = r.job;
     failure_record rec{r.job,         r.index,   r.attempt + 1,
                        r.http_status, r.failure, std::move(r.detail)};
+    ++recording;
     self->request(writer, caf::infinite, std::move(rec))
       .then(
         [this, jid](uint64_t) {
+          --recording;
           sched->failed(jid);
           check_job(jid);
+          check_stopped();
           pump();
         },
         [this](caf::error& err) { fail(err); });
   }
+  check_stopped();
   pump();
 }
 
@@ -138,6 +143,7 @@ void coordinator_state::on_worker_lost(const caf::actor_addr& worker,
   spdlog::warn("request actor lost ({}); re-queueing {} request {}",
                error_text(err), sched->job(it.job).spec.name, it.index);
   check_alive();
+  check_stopped();
   pump();
 }
 
@@ -160,6 +166,15 @@ void coordinator_state::add_pool(std::vector<request_actor> actors) {
 void coordinator_state::check_alive() {
   if (!running || !idle.empty() || !busy.empty() || grace_armed)
     return;
+  if (!plan.actors_may_join) {
+    // A local pool is not refilled: waiting would wait for nothing.
+    fail(caf::make_error(caf::sec::runtime_error,
+                         started_with_actors
+                           ? "every request actor died; what was written "
+                             "is kept"
+                           : "no request actor to send with"));
+    return;
+  }
   grace_armed = true;
   spdlog::warn("no request actor {}; waiting up to {} s for a worker to join",
                started_with_actors ? "left" : "yet",
@@ -194,6 +209,7 @@ void coordinator_state::flush_writes() {
           check_job(job_ids[i]);
         }
         flush_writes();
+        check_stopped();
         pump();
       },
       [this](caf::error& err) { fail(err); });
@@ -208,21 +224,54 @@ void coordinator_state::check_job(uint32_t jid) {
     spdlog::warn("{}: max_requests ({}) reached with {} of {} names",
                  job.spec.name, job.spec.max_requests, job.kept_total(),
                  job.spec.target_unique);
-  if (sched->all_finished() && running) {
-    running = false;
-    show_progress(true);
-    done.deliver(sched->summary(elapsed()));
-    self->quit();
-  }
+  if (sched->all_finished() && running)
+    finish(false);
 }
 
 void coordinator_state::fail(const caf::error& err) {
   if (!running)
     return;
+  spdlog::error("run aborted: {}", error_text(err));
+  finish(stopping, error_text(err));
+}
+
+void coordinator_state::stop(bool now) {
+  if (!running) {
+    stop_asked = true; // the run has not started: it ends as it starts
+    return;
+  }
+  if (now) {
+    spdlog::warn("stopping now: {} request(s) in flight are dropped",
+                 sched->in_flight());
+    finish(true);
+    return;
+  }
+  if (stopping)
+    return;
+  stopping = true;
+  spdlog::warn("stopping: no new requests; waiting up to {} s for {} in "
+               "flight (signal again to stop at once)",
+               std::chrono::duration<double>(plan.stop_grace).count(),
+               sched->in_flight());
+  self->delayed_send(self, plan.stop_grace, stop_atom_v, true);
+  check_stopped();
+}
+
+void coordinator_state::check_stopped() {
+  if (running && stopping && busy.empty() && !writing
+      && unwritten.items.empty() && recording == 0)
+    finish(true);
+}
+
+void coordinator_state::finish(bool interrupted, std::string aborted) {
+  if (!running)
+    return;
   running = false;
   show_progress(true);
-  spdlog::error("run aborted: {}", error_text(err));
-  done.deliver(err);
+  auto summary = sched->summary(elapsed());
+  summary.interrupted = interrupted;
+  summary.aborted = std::move(aborted);
+  done.deliver(std::move(summary));
   self->quit();
 }
 
@@ -255,6 +304,8 @@ coordinator(coordinator_impl::stateful_pointer<coordinator_state> self,
       st.running = true;
       for (uint32_t j = 0; j < st.sched->jobs().size(); ++j)
         st.check_job(j); // jobs finished by an earlier run
+      if (st.stop_asked)
+        st.finish(true);
       if (!st.running)
         return st.done;
       if (st.plan.progress != progress_mode::none)
@@ -285,6 +336,7 @@ coordinator(coordinator_impl::stateful_pointer<coordinator_state> self,
       st.sched->retry_due({job, index, attempt});
       st.pump();
     },
+    [self](stop_atom, bool now) { self->state.stop(now); },
     [self](tick_atom) {
       auto& st = self->state;
       if (!st.running)

@@ -60,6 +60,9 @@ struct coordinator_state {
   bool writing = false;
   caf::typed_response_promise<run_summary> done;
   bool running = false;
+  bool stop_asked = false;    ///< a stop arrived before the run started
+  bool stopping = false;      ///< no new attempts; waiting for those in flight
+  uint64_t recording = 0;     ///< failure records at the writer
   std::chrono::steady_clock::time_point started;
   progress_display display;
 
@@ -73,6 +76,12 @@ struct coordinator_state {
   void flush_writes();
   void check_job(uint32_t job);
   void fail(const caf::error& err);
+  /// Stops dispatching (now: ends the run at once).
+  void stop(bool now);
+  /// Ends a stopping run once nothing is in flight or at the writer.
+  void check_stopped();
+  /// Answers the run with the summary so far and quits.
+  void finish(bool interrupted, std::string aborted = {});
   void show_progress(bool final);
 };
 

@@ -121,3 +121,159 @@ TEST_CASE("resume after the budget shrank reports what was done") {
   stop_sim(sim);
   CHECK(read_sim_log(log).size() == 20);
 }
+
+namespace {
+
+std::string evo_binary() {
+  return std::string{EVO_BINARY_DIR} + "/evoselfcode";
+}
+
+// Waits (bounded) until the simulator logged `count` finished requests:
+// the run then has requests in flight (its pool refills at once).
+bool wait_for_sim_log(child_process& run, const std::string& log,
+                      size_t count, std::chrono::seconds limit) {
+  auto until = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < until) {
+    if (read_lines(log).size() >= count)
+      return true;
+    if (!run.running())
+      return false;
+    run.wait(std::chrono::milliseconds(20)); // returns early if it exits
+  }
+  return false;
+}
+
+// Waits (bounded) until the run's stderr holds `text`; returns all of it.
+std::string wait_for_stderr(child_process& run, const std::string& text,
+                            std::chrono::seconds limit) {
+  std::string err;
+  auto until = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < until
+         && err.find(text) == std::string::npos && run.running()) {
+    run.wait(std::chrono::milliseconds(20));
+    err += run.drain_stderr();
+  }
+  return err;
+}
+
+size_t journal_lines(const std::string& path, std::set<uint64_t>* items) {
+  size_t n = 0;
+  for (auto& line : read_lines(path)) {
+    auto j = json::parse(line);
+    if (j.contains("journal"))
+      continue;
+    ++n;
+    items->insert(j["index"].get<uint64_t>());
+  }
+  return n;
+}
+
+std::string one_job_manifest(const std::string& dir, const std::string& url,
+                             int batches, int pool) {
+  test_config c;
+  c.base_url = url;
+  c.pool = pool;
+  write_config(dir, c);
+  write_file(dir + "/manifest.yaml",
+             "base_config: datagen.yaml\njobs:\n"
+             "  - {name: a, mode: l2r, prompt: \"def \", n: 2, num_batches: "
+               + std::to_string(batches) + "}\n");
+  return dir + "/manifest.yaml";
+}
+
+} // namespace
+
+TEST_CASE("SIGINT: in-flight requests finish, report and journal are "
+          "written, --resume sends nothing twice") {
+  auto dir = make_temp_dir();
+  auto log = dir + "/sim.jsonl";
+  auto sim = start_sim({"--latency-ms", "200", "--log-requests", log});
+  auto manifest = one_job_manifest(dir, sim.base_url(), 60, 4);
+  child_process run{{evo_binary(), "datagen", "run", "--manifest", manifest}};
+  REQUIRE(wait_for_sim_log(run, log, 8, std::chrono::seconds(20)));
+  run.signal(SIGINT);
+  auto code = run.wait(std::chrono::seconds(20));
+  auto err = run.drain_stderr();
+  INFO(err);
+  REQUIRE(code);
+  CHECK(*code == 130);
+  CHECK(err.find("stopping: no new requests") != std::string::npos);
+  CHECK(err.find("interrupted by SIGINT") != std::string::npos);
+  CHECK(err.find("datagen run --manifest " + manifest + " --resume")
+        != std::string::npos);
+  auto report = json::parse(read_file(dir + "/out/report.json"));
+  CHECK(report["interrupted"] == true);
+  auto sent = read_sim_log(log).size();
+  std::set<uint64_t> items;
+  // Every request the server answered was written and journaled.
+  CHECK(journal_lines(dir + "/out/journal.jsonl", &items) == sent);
+  CHECK(report["jobs"][0]["done"] == sent);
+  CHECK(sent < 60);
+  auto names = read_jsonl(dir + "/out/a/names.jsonl");
+  CHECK(!names.empty());
+
+  auto resumed = run_cli({"datagen", "run", "--manifest", manifest,
+                          "--resume", "--quiet"});
+  REQUIRE(resumed.exit_code == 0);
+  stop_sim(sim);
+  items.clear();
+  CHECK(journal_lines(dir + "/out/journal.jsonl", &items) == 60);
+  CHECK(items.size() == 60);
+  CHECK(read_sim_log(log).size() == 60); // nothing sent twice
+  auto second = json::parse(read_file(dir + "/out/report.json"));
+  CHECK(second["interrupted"] == false);
+}
+
+TEST_CASE("SIGTERM twice stops at once; whole lines only") {
+  auto dir = make_temp_dir();
+  auto log = dir + "/sim.jsonl";
+  // Slow answers: the first 4 arrive after 4 s; the next 4 would take 4 s
+  // more, so a run that waited for them would take seconds.
+  auto sim = start_sim({"--latency-ms", "4000", "--log-requests", log});
+  auto manifest = one_job_manifest(dir, sim.base_url(), 40, 4);
+  child_process run{{evo_binary(), "datagen", "run", "--manifest", manifest,
+                     "--stop-grace-s", "60"}};
+  REQUIRE(wait_for_sim_log(run, log, 4, std::chrono::seconds(30)));
+  run.signal(SIGTERM);
+  // Signals of one kind that are pending at once count once: the second
+  // goes after the first was taken.
+  auto err = wait_for_stderr(run, "stopping: no new requests",
+                             std::chrono::seconds(10));
+  REQUIRE(err.find("stopping: no new requests") != std::string::npos);
+  run.signal(SIGTERM);
+  auto start = std::chrono::steady_clock::now();
+  auto code = run.wait(std::chrono::seconds(30));
+  auto took = std::chrono::steady_clock::now() - start;
+  err += run.drain_stderr();
+  INFO(err);
+  REQUIRE(code);
+  CHECK(*code == 143);
+  CHECK(took < std::chrono::milliseconds(3000));
+  CHECK(err.find("stopping now") != std::string::npos);
+  auto report = json::parse(read_file(dir + "/out/report.json"));
+  CHECK(report["interrupted"] == true);
+  CHECK(report["jobs"][0]["done"] == 4);
+  read_jsonl(dir + "/out/a/names.jsonl"); // fails on a torn line
+  std::set<uint64_t> items;
+  CHECK(journal_lines(dir + "/out/journal.jsonl", &items) == 4);
+}
+
+TEST_CASE("after a stop, attempts in flight get --stop-grace-s, no more") {
+  auto dir = make_temp_dir();
+  auto log = dir + "/sim.jsonl";
+  auto sim = start_sim({"--latency-ms", "4000", "--log-requests", log});
+  auto manifest = one_job_manifest(dir, sim.base_url(), 40, 4);
+  child_process run{{evo_binary(), "datagen", "run", "--manifest", manifest,
+                     "--stop-grace-s", "0.5"}};
+  REQUIRE(wait_for_sim_log(run, log, 4, std::chrono::seconds(30)));
+  run.signal(SIGINT);
+  auto start = std::chrono::steady_clock::now();
+  auto code = run.wait(std::chrono::seconds(30));
+  auto took = std::chrono::steady_clock::now() - start;
+  INFO(run.drain_stderr());
+  REQUIRE(code);
+  CHECK(*code == 130);
+  CHECK(took < std::chrono::milliseconds(3000));
+  CHECK(json::parse(read_file(dir + "/out/report.json"))["interrupted"]
+        == true);
+}
