@@ -107,6 +107,7 @@ TEST_CASE_FIXTURE(fixture, "a local run that lost every request actor ends "
                                   sys->spawn(dying_actor)};
   auto s = run(plan(20), std::move(pool));
   CHECK(s.aborted.find("every request actor died") != std::string::npos);
+  REQUIRE(s.jobs.size() == 1);
   CHECK(s.jobs[0].done == 0);
 }
 

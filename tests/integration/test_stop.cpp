@@ -277,3 +277,22 @@ TEST_CASE("after a stop, attempts in flight get --stop-grace-s, no more") {
   CHECK(json::parse(read_file(dir + "/out/report.json"))["interrupted"]
         == true);
 }
+
+TEST_CASE("a run that aborts (no worker left) writes report.json marked so") {
+  auto dir = make_temp_dir();
+  test_config c;
+  c.base_url = "http://127.0.0.1:9/v1"; // never used: no local pool
+  c.top_extra = "cluster:\n  grace_s: 0.5\n";
+  auto cfg = write_config(dir, c);
+  // A port nobody listens on: the worker never joins.
+  auto r = run_cli({"datagen", "generate-names", "--config", cfg, "--mode",
+                    "l2r", "--workers", "127.0.0.1:9"});
+  INFO(r.err);
+  CHECK(r.exit_code == 1);
+  auto report = json::parse(read_file(dir + "/out/report.json"));
+  REQUIRE(report.contains("aborted"));
+  CHECK(report["aborted"].get<std::string>().find("no request actor")
+        != std::string::npos);
+  CHECK(report["interrupted"] == false);
+  CHECK(r.err.find("run aborted") != std::string::npos);
+}
