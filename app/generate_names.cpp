@@ -44,7 +44,7 @@ datagen_config load_with_overrides(const generate_options& o) {
 
 } // namespace
 
-std::string describe_pool(const client& c, const datagen_config& cfg,
+std::string describe_pool(const datagen_config& cfg,
                           const std::string& pool_source) {
   auto& api = cfg.api;
   auto semaphore = api.semaphore_size
@@ -52,14 +52,14 @@ std::string describe_pool(const client& c, const datagen_config& cfg,
                          + " (" + pool_source_of_semaphore(pool_source) + ")"
                      : std::string{"no semaphore_size"};
   if (cfg.cluster.workers.empty())
-    return "server " + c.base_url() + ", in flight at most "
+    return "server " + cfg.api.base_url + ", in flight at most "
            + std::to_string(api.max_in_flight()) + ": pool "
            + std::to_string(api.max_concurrent_requests) + " (" + pool_source
            + "), " + semaphore;
   auto lent = std::to_string(cfg.cluster.workers.size()) + " worker node(s)"
               + (cfg.cluster.local_pool > 0
                    ? " + local pool " + std::to_string(cfg.cluster.local_pool)
-                       + " on " + c.base_url()
+                       + " on " + cfg.api.base_url
                    : std::string{});
   return lent + ", in flight at most "
          + (api.semaphore_size ? std::to_string(*api.semaphore_size) + ": "
@@ -109,18 +109,18 @@ int generate_names(const generate_options& o) {
                           "written twice); `datagen run --resume` continues "
                           "exactly"};
   try {
-    client c{cfg.api, cfg.model, cfg.cluster};
-    stop_signal_scope signals{c};
     spdlog::info("generate-names: mode {}, {} request(s) x n={} per mode, "
                  "{}, rate limit {}",
                  o.mode, ng.num_batches, ng.params.n,
-                 describe_pool(c, cfg,
+                 describe_pool(cfg,
                                o.concurrency
                                  ? "--concurrency"
                                  : "api.concurrency.max_concurrent_requests"),
                  cfg.api.rate_limit_per_second
                    ? std::to_string(*cfg.api.rate_limit_per_second) + "/s"
                    : std::string{"none"});
+    client c{cfg.api, cfg.model, cfg.cluster};
+    stop_signal_scope signals{c};
     auto plan = c.make_plan(std::move(jobs));
     configure_progress(plan, o.quiet);
     plan.stop_grace = std::chrono::milliseconds(

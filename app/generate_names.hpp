@@ -40,10 +40,11 @@ struct generate_options {
 
 class client;
 
+/// The run's first log line:
 /// "server URL, in flight at most N: pool P (where from), semaphore_size S
 /// (where from)" or "K worker node(s) ..." for the start-up log.
 /// `pool_source` names where the pool size came from.
-std::string describe_pool(const client& c, const datagen_config& cfg,
+std::string describe_pool(const datagen_config& cfg,
                           const std::string& pool_source
                           = "api.concurrency.max_concurrent_requests");
 

@@ -101,14 +101,14 @@ int run_manifest(const manifest_options& o) {
               + (o.base_url ? " --base-url <the same URL>" : std::string{})
               + " --resume";
   try {
-    client c{m.base.api, m.base.model, m.base.cluster};
-    stop_signal_scope signals{c};
     spdlog::info("run {}: {} job(s), {}, rate limit {}, dedupe {}",
-                 o.manifest_path, jobs.size(), describe_pool(c, m.base),
+                 o.manifest_path, jobs.size(), describe_pool(m.base),
                  m.base.api.rate_limit_per_second
                    ? std::to_string(*m.base.api.rate_limit_per_second) + "/s"
                    : std::string{"none"},
                  ropts.global_dedupe ? "global" : "per job");
+    client c{m.base.api, m.base.model, m.base.cluster};
+    stop_signal_scope signals{c};
     auto plan = c.make_plan(std::move(jobs));
     configure_progress(plan, o.quiet);
     plan.stop_grace = std::chrono::milliseconds(

@@ -135,13 +135,17 @@ void coordinator_state::on_worker_lost(const caf::actor_addr& worker,
                             }),
              idle.end());
   auto b = busy.find(worker);
-  if (b == busy.end())
+  if (b == busy.end()) {
+    check_alive();
     return;
+  }
   auto it = b->second;
   busy.erase(b);
   sched->lost(it);
-  spdlog::warn("request actor lost ({}); re-queueing {} request {}",
-               error_text(err), sched->job(it.job).spec.name, it.index);
+  spdlog::warn("request actor lost ({}); re-queueing {} request {}; {} "
+               "request actor(s) left",
+               error_text(err), sched->job(it.job).spec.name, it.index,
+               idle.size() + busy.size());
   check_alive();
   check_stopped();
   pump();
