@@ -80,6 +80,7 @@ struct client::impl {
   caf::actor_system_config cfg;
   std::unique_ptr<caf::actor_system> sys;
   std::vector<request_actor> pool;      // local request actors
+  request_target target;                // where local request actors send
   rate_limiter_actor limiter;
   std::unique_ptr<cluster_link> workers; // null = a local run
   std::mutex stop_mtx;                  // guards running and stop_asked
@@ -99,8 +100,10 @@ struct client::impl {
     if (local > 0)
       sim = start_embedded_sim(api, model);
     sys = std::make_unique<caf::actor_system>(cfg);
-    if (local > 0)
-      pool = spawn_pool(*sys, engine, make_request_target(api), local);
+    if (local > 0) {
+      target = make_request_target(api);
+      pool = spawn_pool(*sys, engine, target, local);
+    }
     if (api.rate_limit_per_second)
       limiter = sys->spawn(rate_limiter, *api.rate_limit_per_second,
                            api.burst);
@@ -118,6 +121,11 @@ struct client::impl {
     pool.clear();
     limiter = nullptr;
     sys.reset(); // waits for every actor; then the engine may go
+  }
+
+  // A replacement for a local request actor that died.
+  request_actor spawn_one() {
+    return spawn_pool(*sys, engine, target, 1).front();
   }
 
   run_summary run_with(run_plan plan, writer_actor sink,
@@ -138,7 +146,11 @@ struct client::impl {
       if (!failure.empty())
         throw run_error(failure);
     }
-    auto coord = sys->spawn(coordinator, std::move(plan), pool, limiter, sink);
+    request_factory respawn;
+    if (!pool.empty())
+      respawn = [this] { return request_actor{spawn_one()}; };
+    auto coord = sys->spawn(coordinator, std::move(plan), pool, limiter, sink,
+                            std::move(respawn));
     if (workers)
       workers->attach(coord);
     {

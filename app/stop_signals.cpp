@@ -27,15 +27,13 @@ void wait_for_signals(sigset_t set) {
     ++count;
     int expected = 0;
     first_signal.compare_exchange_strong(expected, sig);
-    std::function<void(int, int)> fn;
-    {
-      std::lock_guard<std::mutex> guard{handler_mtx};
-      fn = handler;
-    }
+    // Called under the lock: once on_stop_signal({}) returned, the handler
+    // (and what it points to) is no longer used.
+    std::lock_guard<std::mutex> guard{handler_mtx};
     // No run to stop, or a third signal: the user means it.
-    if (!fn || count > 2)
+    if (!handler || count > 2)
       std::_Exit(exit_status_for_signal(sig));
-    fn(sig, count);
+    handler(sig, count);
   }
 }
 

@@ -134,6 +134,20 @@ void coordinator_state::on_worker_lost(const caf::actor_addr& worker,
                               return a.address() == worker;
                             }),
              idle.end());
+  if (local.erase(worker) > 0 && respawns_left > 0) {
+    // A local actor died (a crash, not a lost node): a fresh one takes its
+    // place, so the run keeps its pool instead of shrinking.
+    --respawns_left;
+    auto fresh = respawn();
+    if (fresh) {
+      spdlog::warn("request actor died ({}); replaced ({} more replacement(s) "
+                   "allowed)",
+                   error_text(err), respawns_left);
+      local.insert(fresh.address());
+      self->monitor(fresh);
+      idle.push_back(std::move(fresh));
+    }
+  }
   auto b = busy.find(worker);
   if (b == busy.end()) {
     check_alive();
@@ -286,13 +300,20 @@ void coordinator_state::show_progress(bool final) {
 coordinator_impl::behavior_type
 coordinator(coordinator_impl::stateful_pointer<coordinator_state> self,
             run_plan plan, std::vector<request_actor> pool,
-            rate_limiter_actor limiter, writer_actor writer) {
+            rate_limiter_actor limiter, writer_actor writer,
+            request_factory respawn) {
   auto& st = self->state;
   st.retries.emplace(plan.max_retries, plan.backoff_base, plan.backoff_max);
   st.sched.emplace(std::move(plan.jobs), plan.max_in_flight);
   plan.jobs.clear(); // the scheduler owns the specs now
   st.display = progress_display{plan.progress};
   st.plan = std::move(plan);
+  if (respawn) {
+    st.respawn = std::move(respawn);
+    st.respawns_left = pool.size();
+    for (auto& a : pool)
+      st.local.insert(a.address());
+  }
   st.add_pool(std::move(pool));
   st.limiter = std::move(limiter);
   st.writer = std::move(writer);

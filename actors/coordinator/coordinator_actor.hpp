@@ -7,6 +7,8 @@
 
 #include <chrono>
 #include <deque>
+#include <functional>
+#include <unordered_set>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -32,6 +34,9 @@ using coordinator_impl = coordinator_actor::extend<
   // number says which one).
   caf::reacts_to<grace_atom, uint64_t>>;
 
+/// Spawns one local request actor.
+using request_factory = std::function<request_actor()>;
+
 struct coordinator_state {
   static inline const char* name = "coordinator";
 
@@ -50,6 +55,9 @@ struct coordinator_state {
   uint64_t grace_generation = 0;
   bool grace_armed = false;
   bool started_with_actors = false; ///< some request actor was ever there
+  request_factory respawn;          ///< empty: lost actors are not replaced
+  std::unordered_set<caf::actor_addr> local; ///< actors respawn may replace
+  size_t respawns_left = 0;
   rate_limiter_actor limiter; ///< null = no rate limit
   token_account tokens;
   bool acquiring = false;
@@ -87,10 +95,14 @@ struct coordinator_state {
 
 /// `pool` may be empty when request actors are to join later (worker
 /// nodes, add_pool_atom); the run then waits plan.worker_grace for them.
+/// `respawn` (may be empty) makes a new local request actor: one of `pool`
+/// that dies is replaced, at most pool.size() times over the run (an actor
+/// that keeps dying does not loop forever).
 coordinator_impl::behavior_type
 coordinator(coordinator_impl::stateful_pointer<coordinator_state> self,
             run_plan plan, std::vector<request_actor> pool,
-            rate_limiter_actor limiter, writer_actor writer);
+            rate_limiter_actor limiter, writer_actor writer,
+            request_factory respawn);
 
 /// The text of an error (its message when it carries one).
 std::string error_text(const caf::error& err);

@@ -71,9 +71,11 @@ struct fixture {
     return p;
   }
   // Runs the plan; the answer must come within 10 s.
-  run_summary run(run_plan p, std::vector<request_actor> pool) {
+  run_summary run(run_plan p, std::vector<request_actor> pool,
+                  request_factory respawn = {}) {
     auto coord = sys->spawn(coordinator, std::move(p), std::move(pool),
-                            rate_limiter_actor{}, sys->spawn(null_writer));
+                            rate_limiter_actor{}, sys->spawn(null_writer),
+                            std::move(respawn));
     caf::scoped_actor self{*sys};
     run_summary out;
     bool answered = false;
@@ -101,6 +103,32 @@ TEST_CASE_FIXTURE(fixture, "a request actor that dies is not waited for") {
   CHECK(s.jobs[0].attempts == 20);  // the lost attempt is not counted
 }
 
+TEST_CASE_FIXTURE(fixture, "a local request actor that dies is replaced") {
+  std::vector<request_actor> pool{sys->spawn(dying_actor)};
+  int spawned = 0;
+  auto s = run(plan(20), std::move(pool), [&] {
+    ++spawned;
+    return request_actor{sys->spawn(fine_actor)};
+  });
+  CHECK(s.aborted.empty());
+  REQUIRE(s.jobs.size() == 1);
+  CHECK(s.jobs[0].done == 20);
+  CHECK(spawned == 1);
+}
+
+TEST_CASE_FIXTURE(fixture, "an actor that keeps dying is replaced a bounded "
+                           "number of times, then the run ends") {
+  std::vector<request_actor> pool{sys->spawn(dying_actor),
+                                  sys->spawn(dying_actor)};
+  int spawned = 0;
+  auto s = run(plan(20), std::move(pool), [&] {
+    ++spawned;
+    return request_actor{sys->spawn(dying_actor)};
+  });
+  CHECK(spawned == 2); // pool size
+  CHECK(s.aborted.find("every request actor died") != std::string::npos);
+}
+
 TEST_CASE_FIXTURE(fixture, "a local run that lost every request actor ends "
                            "at once with a clear reason") {
   std::vector<request_actor> pool{sys->spawn(dying_actor),
@@ -115,7 +143,8 @@ TEST_CASE_FIXTURE(fixture, "a stop that arrives before the run starts ends "
                            "it at once, interrupted") {
   auto coord = sys->spawn(coordinator, plan(20),
                           std::vector<request_actor>{sys->spawn(fine_actor)},
-                          rate_limiter_actor{}, sys->spawn(null_writer));
+                          rate_limiter_actor{}, sys->spawn(null_writer),
+                          request_factory{});
   caf::anon_send(coordinator_actor{coord}, stop_atom_v, false);
   caf::scoped_actor self{*sys};
   self->request(coord, std::chrono::seconds(10), run_atom_v)
