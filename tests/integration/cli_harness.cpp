@@ -98,6 +98,22 @@ std::vector<nlohmann::json> read_jsonl(const std::string& path) {
   return out;
 }
 
+std::map<std::string, std::set<uint64_t>> journal_items(const std::string& path,
+                                                        size_t* lines) {
+  std::map<std::string, std::set<uint64_t>> items;
+  size_t n = 0;
+  for (auto& line : read_lines(path)) {
+    auto j = nlohmann::json::parse(line);
+    if (j.contains("journal"))
+      continue;
+    ++n;
+    items[j["job"].get<std::string>()].insert(j["index"].get<uint64_t>());
+  }
+  if (lines)
+    *lines = n;
+  return items;
+}
+
 std::vector<nlohmann::json> read_sim_log(const std::string& path) {
   std::vector<nlohmann::json> out;
   for (auto& line : read_lines(path)) {

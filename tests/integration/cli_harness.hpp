@@ -49,6 +49,11 @@ std::string write_config(const std::string& dir, const test_config& c);
 /// Parsed names.jsonl records; fails the current test on a torn line.
 std::vector<nlohmann::json> read_jsonl(const std::string& path);
 
+/// A run journal's items per job (the header line skipped); `lines`: how
+/// many item lines it holds.
+std::map<std::string, std::set<uint64_t>> journal_items(const std::string& path,
+                                                        size_t* lines = nullptr);
+
 /// Sim log lines (one JSON object per request).
 std::vector<nlohmann::json> read_sim_log(const std::string& path);
 

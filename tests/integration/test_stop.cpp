@@ -156,15 +156,10 @@ std::string wait_for_stderr(child_process& run, const std::string& text,
   return err;
 }
 
+// Item lines of the run's journal; `items`: the indices of job "a".
 size_t journal_lines(const std::string& path, std::set<uint64_t>* items) {
   size_t n = 0;
-  for (auto& line : read_lines(path)) {
-    auto j = json::parse(line);
-    if (j.contains("journal"))
-      continue;
-    ++n;
-    items->insert(j["index"].get<uint64_t>());
-  }
+  *items = journal_items(path, &n)["a"];
   return n;
 }
 
