@@ -4,6 +4,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <mutex>
+
 
 #include "actors/coordinator/coordinator_actor.hpp"
 #include "actors/rate_limiter/rate_limiter_actor.hpp"
@@ -78,8 +80,12 @@ struct client::impl {
   caf::actor_system_config cfg;
   std::unique_ptr<caf::actor_system> sys;
   std::vector<request_actor> pool;      // local request actors
+  request_target target;                // where local request actors send
   rate_limiter_actor limiter;
   std::unique_ptr<cluster_link> workers; // null = a local run
+  std::mutex stop_mtx;                  // guards running and stop_asked
+  coordinator_actor running;            // the run going on, if any
+  int stop_asked = 0;                   // 0 none, 1 graceful, 2 now
 
   impl(api_config a, std::string m, cluster_config c)
     : api(std::move(a)),
@@ -94,8 +100,10 @@ struct client::impl {
     if (local > 0)
       sim = start_embedded_sim(api, model);
     sys = std::make_unique<caf::actor_system>(cfg);
-    if (local > 0)
-      pool = spawn_pool(*sys, engine, make_request_target(api), local);
+    if (local > 0) {
+      target = make_request_target(api);
+      pool = spawn_pool(*sys, engine, target, local);
+    }
     if (api.rate_limit_per_second)
       limiter = sys->spawn(rate_limiter, *api.rate_limit_per_second,
                            api.burst);
@@ -113,6 +121,11 @@ struct client::impl {
     pool.clear();
     limiter = nullptr;
     sys.reset(); // waits for every actor; then the engine may go
+  }
+
+  // A replacement for a local request actor that died.
+  request_actor spawn_one() {
+    return spawn_pool(*sys, engine, target, 1).front();
   }
 
   run_summary run_with(run_plan plan, writer_actor sink,
@@ -133,10 +146,24 @@ struct client::impl {
       if (!failure.empty())
         throw run_error(failure);
     }
-    auto coord = sys->spawn(coordinator, std::move(plan), pool, limiter, sink);
+    request_factory respawn;
+    if (!pool.empty())
+      respawn = [this] { return request_actor{spawn_one()}; };
+    auto coord = sys->spawn(coordinator, std::move(plan), pool, limiter, sink,
+                            std::move(respawn));
     if (workers)
       workers->attach(coord);
+    {
+      std::lock_guard<std::mutex> guard{stop_mtx};
+      running = coord;
+      if (stop_asked > 0) // a signal came while the run was being set up
+        caf::anon_send(running, stop_atom_v, stop_asked > 1);
+    }
     auto detach = on_scope_exit([&] {
+      {
+        std::lock_guard<std::mutex> guard{stop_mtx};
+        running = nullptr;
+      }
       if (workers)
         workers->detach();
     });
@@ -146,6 +173,8 @@ struct client::impl {
                [&](caf::error& err) { failure = error_text(err); });
     if (!failure.empty())
       throw run_error(failure);
+    if (!summary.aborted.empty())
+      throw run_error(summary.aborted, std::move(summary));
     return summary;
   }
 
@@ -199,13 +228,24 @@ run_plan client::make_plan(std::vector<job_spec> jobs) const {
   plan.backoff_max = std::chrono::milliseconds(
     static_cast<int64_t>(impl_->api.backoff_max_s * 1000.0));
   // Locally the in-flight cap is min(pool, semaphore); with worker nodes it
-  // is the number of request actors they lend.
-  plan.max_in_flight = impl_->workers ? SIZE_MAX
-                                      : static_cast<size_t>(
-                                        std::max(1, impl_->api.max_in_flight()));
+  // is the number of request actors they lend, under the head's semaphore
+  // when one is set.
+  auto& api = impl_->api;
+  plan.max_in_flight
+    = !impl_->workers ? static_cast<size_t>(std::max(1, api.max_in_flight()))
+      : api.semaphore_size ? static_cast<size_t>(std::max(1, *api.semaphore_size))
+                           : SIZE_MAX;
   plan.worker_grace = std::chrono::milliseconds(
     static_cast<int64_t>(impl_->cluster.grace_s * 1000.0));
+  plan.actors_may_join = impl_->workers != nullptr;
   return plan;
+}
+
+void client::stop(bool now) {
+  std::lock_guard<std::mutex> guard{impl_->stop_mtx};
+  impl_->stop_asked = std::max(impl_->stop_asked, now ? 2 : 1);
+  if (impl_->running)
+    caf::anon_send(impl_->running, stop_atom_v, now);
 }
 
 run_summary client::run(run_plan plan, const std::vector<job_output>& outputs,

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -33,6 +34,11 @@ struct run_options {
 /// A run could not finish (output not writable, no request actor left...).
 struct run_error : std::runtime_error {
   using std::runtime_error::runtime_error;
+  run_error(const std::string& what, run_summary partial)
+    : std::runtime_error(what), summary(std::move(partial)) {
+  }
+  /// What the run did before it aborted (none when it never started).
+  std::optional<run_summary> summary;
 };
 
 /// Some prompts of a batch failed for good. The results of the others are
@@ -86,6 +92,12 @@ public:
 
   /// A plan's dispatch knobs from this client's config (retries, in-flight).
   run_plan make_plan(std::vector<job_spec> jobs) const;
+
+  /// Stops the run going on (or the next one): `now` = false sends nothing
+  /// more and lets attempts in flight finish for plan.stop_grace; true
+  /// ends it at once. run() then returns a summary marked interrupted.
+  /// Safe from any thread.
+  void stop(bool now);
 
 private:
   struct impl;

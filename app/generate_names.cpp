@@ -5,15 +5,23 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "actors/coordinator/progress.hpp"
 #include "app/client.hpp"
 #include "app/config/config_loader.hpp"
 #include "app/run_report.hpp"
+#include "app/stop_signals.hpp"
 #include "actors/request/openai_protocol.hpp"
 #include "actors/request/url.hpp"
 
 namespace evo {
 
 namespace {
+
+// --concurrency sets both knobs; otherwise each comes from the config.
+std::string pool_source_of_semaphore(const std::string& pool_source) {
+  return pool_source == "--concurrency" ? pool_source
+                                        : "api.concurrency.semaphore_size";
+}
 
 datagen_config load_with_overrides(const generate_options& o) {
   auto cfg = load_datagen_config(o.config_path);
@@ -37,15 +45,29 @@ datagen_config load_with_overrides(const generate_options& o) {
 
 } // namespace
 
-std::string describe_pool(const client& c, const datagen_config& cfg) {
+std::string describe_pool(const datagen_config& cfg,
+                          const std::string& pool_source) {
+  auto& api = cfg.api;
+  auto semaphore = api.semaphore_size
+                     ? "semaphore_size " + std::to_string(*api.semaphore_size)
+                         + " (" + pool_source_of_semaphore(pool_source) + ")"
+                     : std::string{"no semaphore_size"};
   if (cfg.cluster.workers.empty())
-    return "server " + url::redact(c.base_url()) + ", pool "
-           + std::to_string(cfg.api.max_concurrent_requests);
-  return std::to_string(cfg.cluster.workers.size()) + " worker node(s)"
-         + (cfg.cluster.local_pool > 0
-              ? " + local pool " + std::to_string(cfg.cluster.local_pool)
-                  + " on " + url::redact(c.base_url())
-              : std::string{});
+    return "server " + url::redact(cfg.api.base_url) + ", in flight at most "
+           + std::to_string(api.max_in_flight()) + ": pool "
+           + std::to_string(api.max_concurrent_requests) + " (" + pool_source
+           + "), " + semaphore;
+  auto lent = std::to_string(cfg.cluster.workers.size()) + " worker node(s)"
+              + (cfg.cluster.local_pool > 0
+                   ? " + local pool " + std::to_string(cfg.cluster.local_pool)
+                       + " on " + url::redact(cfg.api.base_url)
+                   : std::string{});
+  return lent + ", in flight at most "
+         + (api.semaphore_size ? std::to_string(*api.semaphore_size) + ": "
+                                   + semaphore + " over the request actors "
+                                   "lent"
+                               : std::string{"the request actors lent ("}
+                                   + semaphore + ")");
 }
 
 int generate_names(const generate_options& o) {
@@ -82,22 +104,40 @@ int generate_names(const generate_options& o) {
     add_job(job_mode::l2r,
             build_l2r_request(cfg.model, cfg.prompts.l2r_prompt, ng.params));
 
+  // generate-names keeps no journal: a rerun dedupes names but sends its
+  // requests again.
+  auto hint = std::string{"the same command (names already kept are not "
+                          "written twice); `datagen run --resume` continues "
+                          "exactly"};
   try {
-    client c{cfg.api, cfg.model, cfg.cluster};
     spdlog::info("generate-names: mode {}, {} request(s) x n={} per mode, "
                  "{}, rate limit {}",
-                 o.mode, ng.num_batches, ng.params.n, describe_pool(c, cfg),
+                 o.mode, ng.num_batches, ng.params.n,
+                 describe_pool(cfg,
+                               o.concurrency
+                                 ? "--concurrency"
+                                 : "api.concurrency.max_concurrent_requests"),
                  cfg.api.rate_limit_per_second
                    ? std::to_string(*cfg.api.rate_limit_per_second) + "/s"
                    : std::string{"none"});
+    client c{cfg.api, cfg.model, cfg.cluster};
+    stop_signal_scope signals{c};
     auto plan = c.make_plan(std::move(jobs));
     configure_progress(plan, o.quiet);
+    plan.stop_grace = std::chrono::milliseconds(
+      static_cast<int64_t>(o.stop_grace_s * 1000.0));
     auto summary = c.run(std::move(plan), outputs);
     // With both modes on the same prompt, FIM and L2R are an A/B pair.
     std::vector<ab_pair> pairs;
     if (o.mode == "both" && cfg.prompts.fim_prefix == cfg.prompts.l2r_prompt)
       pairs.push_back({0, 1});
-    return finish_run(summary, pairs, cfg.out_names_dir);
+    return finish_run(summary, pairs, cfg.out_names_dir, hint);
+  } catch (const run_error& e) {
+    if (!e.summary) {
+      spdlog::error("{}", e.what());
+      return 1;
+    }
+    return finish_run(*e.summary, {}, cfg.out_names_dir, hint);
   } catch (const std::exception& e) {
     spdlog::error("{}", e.what());
     return 1;

@@ -35,16 +35,23 @@ struct generate_options {
   cluster_overrides cluster;
   bool quiet = false;
   bool verbose = false;
+  double stop_grace_s = 10; ///< after SIGINT/SIGTERM: in-flight may finish
 };
 
 class client;
 
-/// "server URL, pool N" or "K worker node(s) ..." for the start-up log.
-std::string describe_pool(const client& c, const datagen_config& cfg);
+/// The run's first log line:
+/// "server URL, in flight at most N: pool P (where from), semaphore_size S
+/// (where from)" or "K worker node(s) ..." for the start-up log.
+/// `pool_source` names where the pool size came from.
+std::string describe_pool(const datagen_config& cfg,
+                          const std::string& pool_source
+                          = "api.concurrency.max_concurrent_requests");
 
 /// Exit status: 0 all requests succeeded, 3 some failed for good (see
 /// failures.jsonl), 2 bad command line or config (nothing written),
-/// 1 the run could not go on (e.g. output not writable).
+/// 1 the run could not go on (e.g. output not writable), 130/143 stopped
+/// by SIGINT/SIGTERM.
 int generate_names(const generate_options& opts);
 
 } // namespace evo

@@ -6,6 +6,7 @@
 
 #include "app/generate_names.hpp"
 #include "app/run_manifest.hpp"
+#include "app/stop_signals.hpp"
 #include "app/worker.hpp"
 
 int main(int argc, char** argv) {
@@ -60,6 +61,12 @@ int main(int argc, char** argv) {
   run->add_flag("-v,--verbose", man.verbose, "debug logging");
 
   for (auto* sub : {names, run}) {
+    sub->add_option("--stop-grace-s",
+                    sub == names ? gen.stop_grace_s : man.stop_grace_s,
+                    "after SIGINT/SIGTERM: seconds requests in flight may "
+                    "still finish (a second signal stops at once)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
     auto* target = sub == names ? &gen.cluster : &man.cluster;
     sub->add_option("--workers", target->workers,
                     "worker nodes host:port,... (overrides cluster.workers)")
@@ -94,6 +101,10 @@ int main(int argc, char** argv) {
     auto code = app.exit(e);
     return code == 0 ? 0 : 2;
   }
+  // A run stops cleanly on the first SIGINT/SIGTERM (before any thread
+  // starts: every thread inherits the blocked signals).
+  if (names->parsed() || run->parsed())
+    evo::install_stop_signals();
   if (names->parsed())
     return evo::generate_names(gen);
   if (run->parsed())

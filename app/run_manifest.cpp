@@ -5,9 +5,11 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "actors/coordinator/progress.hpp"
 #include "app/client.hpp"
 #include "app/config/manifest_loader.hpp"
 #include "app/run_report.hpp"
+#include "app/stop_signals.hpp"
 #include "actors/request/openai_protocol.hpp"
 #include "actors/writer/output_folder.hpp"
 #include "actors/writer/run_journal.hpp"
@@ -98,19 +100,32 @@ int run_manifest(const manifest_options& o) {
                        j.weaklist});
     jobs.push_back(to_job_spec(j));
   }
+  auto hint = "evoselfcode datagen run --manifest " + o.manifest_path
+              + (o.out_dir ? " --out " + *o.out_dir : std::string{})
+              + (o.base_url ? " --base-url <the same URL>" : std::string{})
+              + " --resume";
   try {
-    client c{m.base.api, m.base.model, m.base.cluster};
     spdlog::info("run {}: {} job(s), {}, rate limit {}, dedupe {}",
-                 o.manifest_path, jobs.size(), describe_pool(c, m.base),
+                 o.manifest_path, jobs.size(), describe_pool(m.base),
                  m.base.api.rate_limit_per_second
                    ? std::to_string(*m.base.api.rate_limit_per_second) + "/s"
                    : std::string{"none"},
                  ropts.global_dedupe ? "global" : "per job");
+    client c{m.base.api, m.base.model, m.base.cluster};
+    stop_signal_scope signals{c};
     auto plan = c.make_plan(std::move(jobs));
     configure_progress(plan, o.quiet);
+    plan.stop_grace = std::chrono::milliseconds(
+      static_cast<int64_t>(o.stop_grace_s * 1000.0));
     auto summary = c.run(std::move(plan), outputs, ropts);
     auto pairs = find_ab_pairs(m.jobs);
-    return finish_run(summary, pairs, out);
+    return finish_run(summary, pairs, out, hint);
+  } catch (const run_error& e) {
+    if (!e.summary) {
+      spdlog::error("{}", e.what());
+      return 1;
+    }
+    return finish_run(*e.summary, {}, out, hint);
   } catch (const std::exception& e) {
     spdlog::error("{}", e.what());
     return 1;

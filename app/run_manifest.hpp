@@ -18,10 +18,12 @@ struct manifest_options {
   bool resume = false;
   bool quiet = false;
   bool verbose = false;
+  double stop_grace_s = 10; ///< after SIGINT/SIGTERM: in-flight may finish
 };
 
 /// Exit status as for generate-names: 0, 3 (some requests failed for good),
-/// 2 (bad manifest, config or command line; nothing written), 1 (run error).
+/// 2 (bad manifest, config or command line; nothing written), 1 (run error),
+/// 130/143 (stopped by SIGINT/SIGTERM; --resume continues).
 int run_manifest(const manifest_options& opts);
 
 } // namespace evo

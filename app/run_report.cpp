@@ -1,10 +1,11 @@
 #include "app/run_report.hpp"
 
+#include "app/stop_signals.hpp"
+
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
-#include <unistd.h>
-
+#include <csignal>
 #include <cstdio>
 #include <fstream>
 #include <stdexcept>
@@ -107,18 +108,6 @@ void set_log_level(bool quiet, bool verbose) {
                               : spdlog::level::info);
 }
 
-void configure_progress(run_plan& plan, bool quiet) {
-  if (quiet) {
-    plan.progress = progress_mode::none;
-  } else if (::isatty(STDERR_FILENO)) {
-    plan.progress = progress_mode::tty;
-    plan.progress_interval = std::chrono::milliseconds(500);
-  } else {
-    plan.progress = progress_mode::log;
-    plan.progress_interval = std::chrono::seconds(2);
-  }
-}
-
 namespace {
 
 // The A/B metrics, each as (label, value of a job).
@@ -194,7 +183,10 @@ std::string render_json(const run_summary& s,
   nlohmann::json doc{{"jobs", jobs},
                      {"total", to_json(total_of(s))},
                      {"ab", ab},
-                     {"wall_s", s.wall_s}};
+                     {"wall_s", s.wall_s},
+                     {"interrupted", s.interrupted}};
+  if (!s.aborted.empty())
+    doc["aborted"] = s.aborted;
   return doc.dump(2) + "\n";
 }
 
@@ -224,12 +216,38 @@ void log_summary(const run_summary& s) {
 }
 
 int finish_run(const run_summary& s, const std::vector<ab_pair>& pairs,
-               const std::string& out_dir) {
+               const std::string& out_dir, const std::string& resume_hint) {
   log_summary(s);
-  write_report(out_dir, s, pairs);
+  try {
+    write_report(out_dir, s, pairs);
+  } catch (const std::exception& e) {
+    if (s.aborted.empty())
+      throw;
+    spdlog::error("{}", e.what()); // the abort's own cause comes first
+  }
   std::fputs(render_table(s).c_str(), stdout);
   std::fputs(render_ab_table(s, pairs).c_str(), stdout);
   std::fflush(stdout);
+  if (!s.aborted.empty()) {
+    spdlog::error("run aborted: {}; {}/report.json says what was done",
+                  s.aborted, out_dir);
+    return 1;
+  }
+  if (s.interrupted) {
+    auto sig = stop_signal();
+    uint64_t done = 0, planned = 0;
+    for (auto& j : s.jobs) {
+      done += j.done + j.failed;
+      planned += j.planned;
+    }
+    spdlog::warn("interrupted by {}: {} request(s) finished in this run{}; "
+                 "continue with: {}",
+                 sig == SIGTERM ? "SIGTERM" : "SIGINT", done,
+                 planned > done ? " (" + std::to_string(planned) + " planned)"
+                                : std::string{},
+                 resume_hint);
+    return exit_status_for_signal(sig != 0 ? sig : SIGINT);
+  }
   uint64_t failed = 0;
   for (auto& j : s.jobs)
     failed += j.failed;

@@ -20,10 +20,6 @@ struct ab_pair {
 /// Log level of a command: warnings only when quiet, debug when verbose.
 void set_log_level(bool quiet, bool verbose);
 
-/// How a run shows progress: nothing when quiet, live lines redrawn twice
-/// a second on a terminal, a log line per job every 2 s in a pipe or file.
-void configure_progress(run_plan& plan, bool quiet);
-
 /// A fixed-width table, one row per job and a total row.
 std::string render_table(const run_summary& s);
 
@@ -43,9 +39,11 @@ void write_report(const std::string& dir, const run_summary& s,
 void log_summary(const run_summary& s);
 
 /// The end of a command's run: summary log, <out>/report.json, the table
-/// (and A/B blocks) on stdout. Returns the exit status: 0, or 3 when some
-/// request failed for good.
+/// (and A/B blocks) on stdout. Returns the exit status: 0, 3 when some
+/// request failed for good, 1 when the run aborted, 128 + signal when a
+/// signal stopped it (the log then says `resume_hint`: how to continue).
 int finish_run(const run_summary& s, const std::vector<ab_pair>& pairs,
-               const std::string& out_dir);
+               const std::string& out_dir,
+               const std::string& resume_hint = {});
 
 } // namespace evo

@@ -48,8 +48,7 @@ worker_node(worker_actor::stateful_pointer<worker_node_state>,
       out.protocol_version = version;
       out.worker = name;
       out.base_url = base_url;
-      for (auto& a : pool)
-        out.actors.push_back(caf::actor_cast<caf::actor>(a));
+      out.actors = pool;
       return out;
     },
   };

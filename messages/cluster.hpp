@@ -1,5 +1,5 @@
 // What a worker node answers a head: its request actors. Crosses the
-// middleman, so it holds actor handles (CAF types) and lives apart from the
+// middleman, so it holds typed actor handles (CAF types) and lives apart from the
 // plain structs.
 #pragma once
 
@@ -7,8 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "caf/actor.hpp"
-
+#include "messages/request_handle.hpp"
 #include "messages/work.hpp"
 
 namespace evo {
@@ -18,7 +17,7 @@ struct worker_pool {
   uint32_t protocol_version = cluster_protocol_version;
   std::string worker;              ///< the worker's name (host:port) for logs
   std::string base_url;            ///< its model server (userinfo redacted)
-  std::vector<caf::actor> actors;  ///< request actors (request_actor)
+  std::vector<request_actor> actors; ///< its request actors
 };
 
 template <class Inspector>

@@ -1,29 +1,30 @@
 // Every actor interface of evoselfcode, in one place: read this file to learn
 // the whole protocol. A work item goes coordinator -> rate limiter (token) ->
 // request actor (one HTTP attempt) -> coordinator (retry or accept) -> writer.
+//
+// These are the handles others receive: public handlers only. An actor's
+// internal messages (timers, wake-ups it sends itself) live on an extended
+// type in its own header (`<name>_impl`, typed_actor<...>::extend<...>), so
+// nothing outside the actor, a remote head included, can send them.
 #pragma once
 
 #include "caf/replies_to.hpp"
 #include "caf/typed_actor.hpp"
 
+#include "messages/request_handle.hpp" // request_actor
 #include "messages/type_ids.hpp"
 
 namespace evo {
 
 /// Token bucket shared by everything that sends requests in one run.
+/// Internal (rate_limiter_impl): refill.
 using rate_limiter_actor = caf::typed_actor<
   // Asks for up to N tokens; answers with 1..N once at least one is available
   // (FIFO among waiting callers).
-  caf::replies_to<acquire_atom, uint32_t>::with<uint32_t>,
-  // Internal: the bucket may hold a token again; serve waiting callers.
-  caf::reacts_to<refill_atom>>;
+  caf::replies_to<acquire_atom, uint32_t>::with<uint32_t>>;
 
-/// Makes exactly one HTTP attempt per work item; holds no run state.
-using request_actor = caf::typed_actor<
-  // Performs the attempt and answers with its classified outcome.
-  caf::replies_to<work_item>::with<attempt_result>,
-  // Internal: the I/O thread hands over what the current transfer produced.
-  caf::reacts_to<http_done_atom, http_outcome>>;
+// request_actor (messages/request_handle.hpp): one HTTP attempt per work
+// item. Internal (request_impl): http_done with the transfer's outcome.
 
 /// Extracts, filters, dedupes and appends records to a job's files.
 using writer_actor = caf::typed_actor<
@@ -37,19 +38,17 @@ using writer_actor = caf::typed_actor<
   caf::replies_to<failure_record>::with<uint64_t>>;
 
 /// Owns the plan of a run: dispatch, retries, accounting.
+/// Internal (coordinator_impl): retry, tick, grace.
 using coordinator_actor = caf::typed_actor<
   // Runs the plan to completion; answers with the per-job statistics.
   caf::replies_to<run_atom>::with<run_summary>,
-  // Internal: a backed-off work item (job, index, attempt) is due again.
-  caf::reacts_to<retry_atom, uint32_t, uint64_t, uint32_t>,
-  // Internal: periodic progress log.
-  caf::reacts_to<tick_atom>,
   // Request actors joining the run (a worker node that connected late or
   // came back).
   caf::reacts_to<add_pool_atom, worker_pool>,
-  // Internal: the grace period without any request actor is over (its
-  // generation number says which one).
-  caf::reacts_to<grace_atom, uint64_t>>;
+  // Stops the run (a signal): false = send nothing more and let attempts in
+  // flight finish for plan.stop_grace; true = at once. The run's answer is
+  // then a summary marked interrupted.
+  caf::reacts_to<stop_atom, bool>>;
 
 /// Published by a worker node: hands its request actors to a head.
 using worker_actor = caf::typed_actor<

@@ -63,6 +63,11 @@ struct run_plan {
   /// How long a run without any request actor (all worker nodes gone)
   /// waits for one to join before it stops with an error.
   std::chrono::milliseconds worker_grace{30000};
+  /// Whether request actors may join later (worker nodes). Without, a run
+  /// that lost every request actor ends at once instead of waiting.
+  bool actors_may_join = false;
+  /// After a stop request: how long attempts in flight may still finish.
+  std::chrono::milliseconds stop_grace{10000};
   progress_mode progress = progress_mode::none;
   std::chrono::milliseconds progress_interval{2000};
 };

@@ -65,7 +65,8 @@ struct api_config {
   int max_concurrent_requests = 10;
   std::optional<double> rate_limit_per_second; ///< nullopt = no limit
   double burst = 1;                              ///< token bucket capacity
-  int semaphore_size = 10;
+  /// A second in-flight cap under the pool; nullopt = no extra cap.
+  std::optional<int> semaphore_size;
   /// I/O threads of the HTTP engine (each handles any number of transfers
   /// and tops out near one core). 0 = chosen from the client in use: one
   /// for the own HTTP/1.1 client, two for libcurl (see io_threads_for).
@@ -85,10 +86,12 @@ struct api_config {
   embedded_sim_config embedded;
 
   bool is_embedded() const { return base_url == "embedded"; }
-  /// Effective number of requests in flight: min(pool, semaphore).
+  /// Effective number of requests in flight: min(pool, semaphore when
+  /// set).
   int max_in_flight() const {
-    return semaphore_size < max_concurrent_requests ? semaphore_size
-                                                    : max_concurrent_requests;
+    return semaphore_size && *semaphore_size < max_concurrent_requests
+             ? *semaphore_size
+             : max_concurrent_requests;
   }
 };
 

@@ -88,11 +88,15 @@ typename Inspector::result_type inspect(Inspector& f, job_stats& x) {
 struct run_summary {
   std::vector<job_stats> jobs;
   double wall_s = 0;
+  /// Stopped on request (a signal) before every job finished.
+  bool interrupted = false;
+  /// Why the run could not go on ("" = it did not abort).
+  std::string aborted;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, run_summary& x) {
-  return f(x.jobs, x.wall_s);
+  return f(x.jobs, x.wall_s, x.interrupted, x.aborted);
 }
 
 } // namespace evo

@@ -5,8 +5,6 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <cmath>
-#include <cstdio>
 
 namespace evo {
 
@@ -26,124 +24,52 @@ double seconds_since(std::chrono::steady_clock::time_point t) {
 
 } // namespace
 
-// -- job_run ------------------------------------------------------------------
+// -- coordinator_state --------------------------------------------------------
 
-bool coordinator_state::job_run::fresh_available() {
-  auto& skip = spec.finished_before;
-  while (skip_pos < skip.size() && skip[skip_pos] <= next_index) {
-    if (skip[skip_pos] == next_index)
-      ++next_index;
-    ++skip_pos;
-  }
-  if (next_index >= spec.ceiling())
-    return false;
-  if (!spec.is_target())
-    return true;
-  auto kept = kept_total();
-  if (kept >= spec.target_unique)
-    return false;
-  // Items in the air are bounded by the names still missing over the names
-  // an item has yielded so far, so a target job stops close to its target
-  // instead of overshooting by a whole pool.
-  auto missing = static_cast<double>(spec.target_unique - kept);
-  auto per_item = stats.done > 0 ? std::max(0.05, static_cast<double>(stats.kept)
-                                                    / static_cast<double>(stats.done))
-                                 : 1.0;
-  return static_cast<double>(outstanding) < std::ceil(missing / per_item);
-}
-
-bool coordinator_state::job_run::complete() {
-  if (outstanding > 0)
-    return false;
-  if (spec.is_target())
-    return kept_total() >= spec.target_unique
-           || !fresh_available(); // ceiling reached
-  return !fresh_available();
-}
-
-// -- coordinator_state -----------------------------------------------------------
-
-coordinator_state::coordinator_state(coordinator_actor::pointer self)
+coordinator_state::coordinator_state(coordinator_impl::pointer self)
   : self(self) {
   // nop
 }
 
-bool coordinator_state::has_work() {
-  if (!due.empty())
-    return true;
-  for (auto& j : jobs)
-    if (!j.finished && j.fresh_available())
-      return true;
-  return false;
-}
-
-std::optional<coordinator_state::pending> coordinator_state::next_item() {
-  if (!due.empty()) {
-    auto p = due.front();
-    due.pop_front();
-    return p;
-  }
-  // Round-robin over the jobs that may issue fresh items: none starves.
-  for (size_t k = 0; k < jobs.size(); ++k) {
-    auto j = (next_job + k) % jobs.size();
-    auto& job = jobs[j];
-    if (!job.finished && job.fresh_available()) {
-      next_job = (j + 1) % jobs.size();
-      ++job.outstanding;
-      return pending{static_cast<uint32_t>(j), job.next_index++, 0};
-    }
-  }
-  return std::nullopt;
+double coordinator_state::elapsed() const {
+  return seconds_since(started);
 }
 
 void coordinator_state::pump() {
-  while (running && !idle.empty() && in_flight < plan.max_in_flight
-         && has_work()) {
-    if (limiter) {
-      // Sends libcurl made on its own are paid for before new work goes out.
-      auto pay = std::min<uint64_t>(tokens, token_debt);
-      tokens -= static_cast<uint32_t>(pay);
-      token_debt -= pay;
-      if (tokens == 0) {
-        if (!acquiring) {
-          acquiring = true;
-          auto want = static_cast<uint32_t>(
-            std::min<uint64_t>(std::min(idle.size(),
-                                        plan.max_in_flight - in_flight)
-                                 + token_debt,
-                               UINT32_MAX));
-          self->request(limiter, caf::infinite, acquire_atom_v, want)
-            .then(
-              [this](uint32_t got) {
-                acquiring = false;
-                tokens += got;
-                pump();
-              },
-              [this](caf::error& err) { fail(err); });
-        }
-        return;
+  while (running && !stopping && sched->room(idle.size()) > 0
+         && sched->has_work()) {
+    if (limiter && !tokens.pay_and_check()) {
+      if (!acquiring) {
+        acquiring = true;
+        self->request(limiter, caf::infinite, acquire_atom_v,
+                      tokens.want(sched->room(idle.size())))
+          .then(
+            [this](uint32_t got) {
+              acquiring = false;
+              tokens.tokens += got;
+              pump();
+            },
+            [this](caf::error& err) { fail(err); });
       }
+      return;
     }
-    auto item = next_item();
-    if (!item)
+    auto it = sched->next();
+    if (!it)
       return;
     if (limiter)
-      --tokens;
+      --tokens.tokens;
     // Oldest idle first: the load spreads over every actor (and node).
     auto worker = std::move(idle.front());
     idle.pop_front();
-    dispatch(std::move(worker), *item);
+    dispatch(std::move(worker), *it);
   }
 }
 
-void coordinator_state::dispatch(request_actor worker, pending item) {
-  auto& job = jobs[item.job];
-  ++in_flight;
-  ++job.in_flight;
-  ++job.stats.attempts;
-  busy.emplace(worker.address(), item);
-  work_item w{item.job, item.index, item.attempt, job.spec.endpoint,
-              job.spec.body};
+void coordinator_state::dispatch(request_actor worker, item it) {
+  auto& job = sched->job(it.job);
+  sched->sent(it);
+  busy.emplace(worker.address(), it);
+  work_item w{it.job, it.index, it.attempt, job.spec.endpoint, job.spec.body};
   self->request(worker, caf::infinite, std::move(w))
     .then([this, worker](attempt_result& r) { on_result(worker, r); },
           [this, addr = worker.address()](caf::error& err) {
@@ -152,24 +78,16 @@ void coordinator_state::dispatch(request_actor worker, pending item) {
 }
 
 void coordinator_state::on_result(request_actor worker, attempt_result& r) {
-  if (busy.erase(worker.address()) == 0)
+  auto b = busy.find(worker.address());
+  if (b == busy.end())
     return; // already given up as lost
-  --in_flight;
-  auto& job = jobs[r.job];
-  --job.in_flight;
+  auto it = b->second;
+  busy.erase(b);
   idle.push_back(std::move(worker));
-  if (r.sends > 1) {
-    // libcurl re-sent the request on a fresh connection after the reused
-    // one died: the server saw each send, so each counts as an attempt
-    // (retried for a transport failure).
-    job.stats.attempts += r.sends - 1;
-    job.stats.retries_by_kind[static_cast<size_t>(failure_kind::transport)]
-      += r.sends - 1;
-    if (limiter)
-      token_debt += r.sends - 1; // they took no token: pay afterwards
-  }
-  if (r.latency_us > 0)
-    job.latencies.record(r.latency_us);
+  sched->returned(it, r.sends, r.latency_us);
+  if (limiter && r.sends > 1)
+    tokens.debt += r.sends - 1; // they took no token: pay afterwards
+  auto& job = sched->job(r.job);
   if (r.ok()) {
     job.stats.prompt_tokens += r.prompt_tokens;
     job.stats.completion_tokens += r.completion_tokens;
@@ -177,7 +95,7 @@ void coordinator_state::on_result(request_actor worker, attempt_result& r) {
       finished_item{r.job, r.index, std::move(r.model), std::move(r.choices)});
     flush_writes();
   } else if (retries->should_retry(r.attempt, r.failure, r.http_status)) {
-    ++job.stats.retries_by_kind[static_cast<size_t>(r.failure)];
+    sched->retrying(r.job, r.failure);
     auto next = r.attempt + 1;
     auto delay = retries->delay(next, r.retry_after_ms);
     spdlog::debug("{} request {} attempt {} failed ({}); retry in {} ms",
@@ -190,14 +108,19 @@ void coordinator_state::on_result(request_actor worker, attempt_result& r) {
     auto jid = r.job;
     failure_record rec{r.job,         r.index,   r.attempt + 1,
                        r.http_status, r.failure, std::move(r.detail)};
+    ++recording;
     self->request(writer, caf::infinite, std::move(rec))
       .then(
         [this, jid](uint64_t) {
-          ++jobs[jid].stats.failed;
-          finish_item(jid);
+          --recording;
+          sched->failed(jid);
+          check_job(jid);
+          check_stopped();
+          pump();
         },
         [this](caf::error& err) { fail(err); });
   }
+  check_stopped();
   pump();
 }
 
@@ -211,18 +134,34 @@ void coordinator_state::on_worker_lost(const caf::actor_addr& worker,
                               return a.address() == worker;
                             }),
              idle.end());
-  auto it = busy.find(worker);
-  if (it == busy.end())
+  if (local.erase(worker) > 0 && respawns_left > 0) {
+    // A local actor died (a crash, not a lost node): a fresh one takes its
+    // place, so the run keeps its pool instead of shrinking.
+    --respawns_left;
+    auto fresh = respawn();
+    if (fresh) {
+      spdlog::warn("request actor died ({}); replaced ({} more replacement(s) "
+                   "allowed)",
+                   error_text(err), respawns_left);
+      local.insert(fresh.address());
+      self->monitor(fresh);
+      idle.push_back(std::move(fresh));
+    }
+  }
+  auto b = busy.find(worker);
+  if (b == busy.end()) {
+    check_alive();
     return;
-  auto item = it->second;
-  busy.erase(it);
-  --in_flight;
-  --jobs[item.job].in_flight;
-  --jobs[item.job].stats.attempts;
-  spdlog::warn("request actor lost ({}); re-queueing {} request {}",
-               error_text(err), jobs[item.job].spec.name, item.index);
-  due.push_front(item);
+  }
+  auto it = b->second;
+  busy.erase(b);
+  sched->lost(it);
+  spdlog::warn("request actor lost ({}); re-queueing {} request {}; {} "
+               "request actor(s) left",
+               error_text(err), sched->job(it.job).spec.name, it.index,
+               idle.size() + busy.size());
   check_alive();
+  check_stopped();
   pump();
 }
 
@@ -245,6 +184,15 @@ void coordinator_state::add_pool(std::vector<request_actor> actors) {
 void coordinator_state::check_alive() {
   if (!running || !idle.empty() || !busy.empty() || grace_armed)
     return;
+  if (!plan.actors_may_join) {
+    // A local pool is not refilled: waiting would wait for nothing.
+    fail(caf::make_error(caf::sec::runtime_error,
+                         started_with_actors
+                           ? "every request actor died; what was written "
+                             "is kept"
+                           : "no request actor to send with"));
+    return;
+  }
   grace_armed = true;
   spdlog::warn("no request actor {}; waiting up to {} s for a worker to join",
                started_with_actors ? "left" : "yet",
@@ -275,134 +223,100 @@ void coordinator_state::flush_writes() {
           return;
         }
         for (size_t i = 0; i < job_ids.size() && running; ++i) {
-          auto& job = jobs[job_ids[i]];
-          ++job.stats.done;
-          job.stats.add(report.items[i]);
-          --job.outstanding;
+          sched->written(job_ids[i], report.items[i]);
           check_job(job_ids[i]);
         }
         flush_writes();
+        check_stopped();
         pump();
       },
       [this](caf::error& err) { fail(err); });
 }
 
-void coordinator_state::finish_item(uint32_t jid) {
-  --jobs[jid].outstanding;
-  check_job(jid);
-  pump();
-}
-
 void coordinator_state::check_job(uint32_t jid) {
-  auto& job = jobs[jid];
-  if (job.finished || !job.complete())
+  if (!sched->check_job(jid, elapsed()))
     return;
-  job.finished = true;
-  job.stats.wall_s = seconds_since(started);
-  if (plan.progress == progress_mode::log)
-    spdlog::info("{}: finished: {} requests, {} kept, {} failed",
-                 job.spec.name, job.stats.done + job.stats.failed,
-                 job.stats.kept, job.stats.failed);
+  auto& job = sched->job(jid);
+  display.job_finished(job.stats);
   if (job.spec.is_target() && job.kept_total() < job.spec.target_unique)
     spdlog::warn("{}: max_requests ({}) reached with {} of {} names",
                  job.spec.name, job.spec.max_requests, job.kept_total(),
                  job.spec.target_unique);
-  if (--jobs_left == 0 && running) {
-    running = false;
-    show_progress(true);
-    done.deliver(summary());
-    self->quit();
-  }
+  if (sched->all_finished() && running)
+    finish(false);
 }
 
 void coordinator_state::fail(const caf::error& err) {
   if (!running)
     return;
+  spdlog::error("run aborted: {}", error_text(err));
+  finish(stopping, error_text(err));
+}
+
+void coordinator_state::stop(bool now) {
+  if (!running) {
+    stop_asked = true; // the run has not started: it ends as it starts
+    return;
+  }
+  if (now) {
+    spdlog::warn("stopping now: {} request(s) in flight are dropped",
+                 sched->in_flight());
+    finish(true);
+    return;
+  }
+  if (stopping)
+    return;
+  stopping = true;
+  spdlog::warn("stopping: no new requests; waiting up to {} s for {} in "
+               "flight (signal again to stop at once)",
+               std::chrono::duration<double>(plan.stop_grace).count(),
+               sched->in_flight());
+  self->delayed_send(self, plan.stop_grace, stop_atom_v, true);
+  check_stopped();
+}
+
+void coordinator_state::check_stopped() {
+  if (running && stopping && busy.empty() && !writing
+      && unwritten.items.empty() && recording == 0)
+    finish(true);
+}
+
+void coordinator_state::finish(bool interrupted, std::string aborted) {
+  if (!running)
+    return;
   running = false;
   show_progress(true);
-  spdlog::error("run aborted: {}", error_text(err));
-  done.deliver(err);
+  auto summary = sched->summary(elapsed());
+  summary.interrupted = interrupted;
+  summary.aborted = std::move(aborted);
+  done.deliver(std::move(summary));
   self->quit();
 }
 
 void coordinator_state::show_progress(bool final) {
-  if (plan.progress == progress_mode::none)
-    return;
-  auto elapsed = std::max(seconds_since(started), 1e-3);
-  std::string out;
-  if (plan.progress == progress_mode::tty && tty_lines > 0)
-    out += "\x1b[" + std::to_string(tty_lines) + "F"; // back to the first line
-  for (auto& j : jobs) {
-    auto& s = j.stats;
-    progress_row row;
-    row.name = s.name;
-    row.finished = s.done + s.failed;
-    row.total = j.spec.is_target() ? 0
-                                   : j.spec.requests
-                                       - j.spec.finished_before.size();
-    row.failed = s.failed;
-    row.kept = j.kept_total();
-    row.target_unique = j.spec.target_unique;
-    row.duplicates = s.duplicates;
-    row.in_flight = j.in_flight;
-    row.retries = s.retries();
-    auto t = j.finished ? std::max(s.wall_s, 1e-3) : elapsed;
-    row.requests_per_s = static_cast<double>(row.finished) / t;
-    row.kept_per_s = static_cast<double>(s.kept) / t;
-    row.done = j.finished;
-    if (plan.progress == progress_mode::tty)
-      out += "\x1b[2K" + render_progress(row) + "\n";
-    else if (!final)
-      spdlog::info("{}", render_progress(row));
-  }
-  if (plan.progress == progress_mode::tty) {
-    tty_lines = jobs.size();
-    std::fputs(out.c_str(), stderr);
-    std::fflush(stderr);
-  }
+  display.show(sched->progress(elapsed()), final);
 }
 
-run_summary coordinator_state::summary() const {
-  run_summary out;
-  out.wall_s = seconds_since(started);
-  for (auto& j : jobs) {
-    auto s = j.stats;
-    if (!j.finished)
-      s.wall_s = out.wall_s;
-    s.planned = j.spec.is_target() ? s.done + s.failed
-                                   : j.spec.requests
-                                       - j.spec.finished_before.size();
-    s.target_unique = j.spec.target_unique;
-    s.resumed_items = j.spec.finished_before.size();
-    s.resumed_kept = j.spec.kept_before;
-    s.latency_p50_ms = j.latencies.quantile_ms(0.50);
-    s.latency_p95_ms = j.latencies.quantile_ms(0.95);
-    s.latency_p99_ms = j.latencies.quantile_ms(0.99);
-    out.jobs.push_back(std::move(s));
-  }
-  return out;
-}
-
-coordinator_actor::behavior_type
-coordinator(coordinator_actor::stateful_pointer<coordinator_state> self,
+coordinator_impl::behavior_type
+coordinator(coordinator_impl::stateful_pointer<coordinator_state> self,
             run_plan plan, std::vector<request_actor> pool,
-            rate_limiter_actor limiter, writer_actor writer) {
+            rate_limiter_actor limiter, writer_actor writer,
+            request_factory respawn) {
   auto& st = self->state;
   st.retries.emplace(plan.max_retries, plan.backoff_base, plan.backoff_max);
-  for (auto& spec : plan.jobs) {
-    coordinator_state::job_run j;
-    std::sort(spec.finished_before.begin(), spec.finished_before.end());
-    j.stats.name = spec.name;
-    j.stats.mode = spec.mode;
-    j.spec = std::move(spec);
-    st.jobs.push_back(std::move(j));
-  }
-  plan.jobs.clear(); // the job_runs own the specs now
+  st.sched.emplace(std::move(plan.jobs), plan.max_in_flight);
+  plan.jobs.clear(); // the scheduler owns the specs now
+  st.display = progress_display{plan.progress};
   st.plan = std::move(plan);
+  if (respawn) {
+    st.respawn = std::move(respawn);
+    st.respawns_left = pool.size();
+    for (auto& a : pool)
+      st.local.insert(a.address());
+  }
   st.add_pool(std::move(pool));
   st.limiter = std::move(limiter);
   st.writer = std::move(writer);
-  st.jobs_left = st.jobs.size();
   self->set_down_handler([self](caf::down_msg& dm) {
     self->state.on_worker_lost(caf::actor_cast<caf::actor_addr>(dm.source),
                                dm.reason);
@@ -413,8 +327,10 @@ coordinator(coordinator_actor::stateful_pointer<coordinator_state> self,
       st.done = self->make_response_promise<run_summary>();
       st.started = std::chrono::steady_clock::now();
       st.running = true;
-      for (uint32_t j = 0; j < st.jobs.size(); ++j)
+      for (uint32_t j = 0; j < st.sched->jobs().size(); ++j)
         st.check_job(j); // jobs finished by an earlier run
+      if (st.stop_asked)
+        st.finish(true);
       if (!st.running)
         return st.done;
       if (st.plan.progress != progress_mode::none)
@@ -424,12 +340,9 @@ coordinator(coordinator_actor::stateful_pointer<coordinator_state> self,
       return st.done;
     },
     [self](add_pool_atom, worker_pool& pool) {
-      std::vector<request_actor> actors;
-      for (auto& a : pool.actors)
-        actors.push_back(caf::actor_cast<request_actor>(std::move(a)));
       spdlog::info("worker {} joined with {} request actor(s) ({})",
-                   pool.worker, actors.size(), pool.base_url);
-      self->state.add_pool(std::move(actors));
+                   pool.worker, pool.actors.size(), pool.base_url);
+      self->state.add_pool(std::move(pool.actors));
     },
     [self](grace_atom, uint64_t generation) {
       auto& st = self->state;
@@ -445,9 +358,10 @@ coordinator(coordinator_actor::stateful_pointer<coordinator_state> self,
     },
     [self](retry_atom, uint32_t job, uint64_t index, uint32_t attempt) {
       auto& st = self->state;
-      st.due.push_back({job, index, attempt});
+      st.sched->retry_due({job, index, attempt});
       st.pump();
     },
+    [self](stop_atom, bool now) { self->state.stop(now); },
     [self](tick_atom) {
       auto& st = self->state;
       if (!st.running)

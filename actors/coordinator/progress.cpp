@@ -1,5 +1,9 @@
 #include "actors/coordinator/progress.hpp"
 
+#include <spdlog/spdlog.h>
+
+#include <unistd.h>
+
 #include <cstdio>
 
 namespace evo {
@@ -52,6 +56,44 @@ std::string render_progress(const progress_row& r) {
                 static_cast<unsigned long long>(r.in_flight), r.requests_per_s,
                 eta);
   return line;
+}
+
+void configure_progress(run_plan& plan, bool quiet) {
+  if (quiet) {
+    plan.progress = progress_mode::none;
+  } else if (::isatty(STDERR_FILENO)) {
+    plan.progress = progress_mode::tty;
+    plan.progress_interval = std::chrono::milliseconds(500);
+  } else {
+    plan.progress = progress_mode::log;
+    plan.progress_interval = std::chrono::seconds(2);
+  }
+}
+
+void progress_display::show(const std::vector<progress_row>& rows,
+                            bool final) {
+  if (mode_ == progress_mode::none)
+    return;
+  if (mode_ == progress_mode::log) {
+    if (!final)
+      for (auto& row : rows)
+        spdlog::info("{}", render_progress(row));
+    return;
+  }
+  std::string out;
+  if (tty_lines_ > 0)
+    out += "\x1b[" + std::to_string(tty_lines_) + "F"; // back to the first line
+  for (auto& row : rows)
+    out += "\x1b[2K" + render_progress(row) + "\n";
+  tty_lines_ = rows.size();
+  std::fputs(out.c_str(), stderr);
+  std::fflush(stderr);
+}
+
+void progress_display::job_finished(const job_stats& s) const {
+  if (mode_ == progress_mode::log)
+    spdlog::info("{}: finished: {} requests, {} kept, {} failed", s.name,
+                 s.done + s.failed, s.kept, s.failed);
 }
 
 } // namespace evo

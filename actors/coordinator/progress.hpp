@@ -1,8 +1,13 @@
-// Progress lines of a running job, for a terminal or a log. No CAF.
+// Everything a run shows while it goes on: how (a terminal, a log, nothing),
+// the line per job, and the live redraw on a terminal. No CAF.
 #pragma once
 
 #include <cstdint>
 #include <string>
+#include <vector>
+
+#include "messages/plan.hpp"
+#include "messages/stats.hpp"
 
 namespace evo {
 
@@ -26,5 +31,26 @@ std::string render_progress(const progress_row& row);
 
 /// Seconds left, or a negative number when unknown.
 double eta_seconds(const progress_row& row);
+
+/// How a run shows progress: nothing when quiet, live lines redrawn twice
+/// a second on a terminal, a log line per job every 2 s in a pipe or file.
+void configure_progress(run_plan& plan, bool quiet);
+
+/// Shows the rows the way the plan asked: redrawn in place on a terminal
+/// (stderr), a log line per job otherwise, nothing when quiet.
+class progress_display {
+public:
+  explicit progress_display(progress_mode mode = progress_mode::none)
+    : mode_(mode) {
+  }
+  /// `final`: the run is over (a log shows nothing more; a tty redraws).
+  void show(const std::vector<progress_row>& rows, bool final);
+  /// Logs that a job finished (log mode only).
+  void job_finished(const job_stats& s) const;
+
+private:
+  progress_mode mode_;
+  size_t tty_lines_ = 0; ///< status lines drawn last time
+};
 
 } // namespace evo

@@ -6,7 +6,7 @@ namespace evo {
 
 namespace {
 
-using self_ptr = rate_limiter_actor::stateful_pointer<rate_limiter_state>;
+using self_ptr = rate_limiter_impl::stateful_pointer<rate_limiter_state>;
 
 // Serves waiting callers in order while tokens last (as of `now`); arms one
 // timer for the next token otherwise.
@@ -31,8 +31,8 @@ void serve(self_ptr self, token_bucket::clock::time_point now) {
 
 } // namespace
 
-rate_limiter_actor::behavior_type
-rate_limiter(rate_limiter_actor::stateful_pointer<rate_limiter_state> self,
+rate_limiter_impl::behavior_type
+rate_limiter(rate_limiter_impl::stateful_pointer<rate_limiter_state> self,
              double rate, double burst) {
   self->state.bucket.emplace(rate, burst, token_bucket::clock::now());
   return {

@@ -9,6 +9,11 @@
 
 namespace evo {
 
+/// The rate limiter's own handle: the public interface and its wake-up.
+using rate_limiter_impl = rate_limiter_actor::extend<
+  // The bucket may hold a token again: serve waiting callers.
+  caf::reacts_to<refill_atom>>;
+
 struct rate_limiter_state {
   static inline const char* name = "rate_limiter";
   std::optional<token_bucket> bucket;
@@ -21,8 +26,8 @@ struct rate_limiter_state {
 };
 
 /// `rate` tokens per second, at most `burst` at once.
-rate_limiter_actor::behavior_type
-rate_limiter(rate_limiter_actor::stateful_pointer<rate_limiter_state> self,
+rate_limiter_impl::behavior_type
+rate_limiter(rate_limiter_impl::stateful_pointer<rate_limiter_state> self,
              double rate, double burst);
 
 } // namespace evo

@@ -8,8 +8,8 @@
 
 namespace evo {
 
-request_actor::behavior_type
-request_worker(request_actor::stateful_pointer<request_state> self,
+request_impl::behavior_type
+request_worker(request_impl::stateful_pointer<request_state> self,
                http_engine* engine, request_target target) {
   auto& st = self->state;
   st.engine = engine;
@@ -30,7 +30,7 @@ request_worker(request_actor::stateful_pointer<request_state> self,
       // actor never reads what that thread wrote. The handle keeps this
       // actor alive only while the transfer runs; the engine drops on_done
       // right after calling it.
-      st.call->on_done = [hdl = caf::actor_cast<request_actor>(self),
+      st.call->on_done = [hdl = caf::actor_cast<request_impl>(self),
                           call = st.call.get()] {
         caf::anon_send(hdl, http_done_atom_v, std::move(call->outcome()));
       };

@@ -11,6 +11,12 @@
 
 namespace evo {
 
+/// A request actor's own handle: the public interface and the wake-up of
+/// its I/O thread.
+using request_impl = request_actor::extend<
+  // The I/O thread hands over what the current transfer produced.
+  caf::reacts_to<http_done_atom, http_outcome>>;
+
 /// Where a request actor sends its attempts.
 struct request_target {
   std::string base_url; ///< normalised, ends with /v1
@@ -31,8 +37,8 @@ struct request_state {
 };
 
 /// `engine` must outlive the actor.
-request_actor::behavior_type
-request_worker(request_actor::stateful_pointer<request_state> self,
+request_impl::behavior_type
+request_worker(request_impl::stateful_pointer<request_state> self,
                http_engine* engine, request_target target);
 
 } // namespace evo

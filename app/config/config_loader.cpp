@@ -145,8 +145,10 @@ void read_concurrency(const src_node* api, api_config& out) {
                 "a number > 0 (omit the key for no limit)", 0, true, inf, false);
   read_number(c, "burst", p + ".burst", "a number >= 1", 1, false, inf, false,
               out.burst);
-  read_int(c, "semaphore_size", p + ".semaphore_size", 1, INT_MAX,
-           out.semaphore_size);
+  // Absent: no cap beyond the pool.
+  if (const src_node* n = leaf(c, "semaphore_size"))
+    out.semaphore_size = static_cast<int>(
+      as_int(*n, p + ".semaphore_size", 1, INT_MAX));
   read_int(c, "io_threads", p + ".io_threads", 1, 16, out.io_threads);
 }
 

@@ -90,6 +90,20 @@ TEST_CASE("a file with no keys at all gives the struct defaults") {
   CHECK(c.model == def.model);
 }
 
+TEST_CASE("semaphore_size unset adds no cap: the pool is the in-flight cap") {
+  temp_dir d;
+  write(d.path / "datagen.yaml",
+        "api:\n  concurrency:\n    max_concurrent_requests: 40\n");
+  auto c = load_datagen_config(d.file("datagen.yaml"), no_env);
+  CHECK_FALSE(c.api.semaphore_size.has_value());
+  CHECK(c.api.max_in_flight() == 40);
+  write(d.path / "datagen.yaml",
+        "api:\n  concurrency:\n    max_concurrent_requests: 40\n"
+        "    semaphore_size: 12\n");
+  c = load_datagen_config(d.file("datagen.yaml"), no_env);
+  CHECK(c.api.max_in_flight() == 12);
+}
+
 TEST_CASE("deep merge: the datagen file wins key by key, model-only keys survive") {
   temp_dir d;
   write(d.path / "model.yaml",

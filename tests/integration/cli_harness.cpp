@@ -62,7 +62,8 @@ std::string write_config(const std::string& dir, const test_config& c) {
         << "  backoff_base_s: " << c.backoff_base_s << "\n"
         << "  concurrency:\n"
         << "    max_concurrent_requests: " << c.pool << "\n"
-        << "    semaphore_size: " << c.pool << "\n"
+        << (c.semaphore ? "    semaphore_size: " + std::to_string(c.pool) + "\n"
+                        : std::string{})
         << c.api_extra << "models:\n  default: \"test-model\"\n";
   write_file(dir + "/model.yaml", model.str());
   std::ostringstream datagen;
@@ -95,6 +96,22 @@ std::vector<nlohmann::json> read_jsonl(const std::string& path) {
       out.push_back(std::move(j));
   }
   return out;
+}
+
+std::map<std::string, std::set<uint64_t>> journal_items(const std::string& path,
+                                                        size_t* lines) {
+  std::map<std::string, std::set<uint64_t>> items;
+  size_t n = 0;
+  for (auto& line : read_lines(path)) {
+    auto j = nlohmann::json::parse(line);
+    if (j.contains("journal"))
+      continue;
+    ++n;
+    items[j["job"].get<std::string>()].insert(j["index"].get<uint64_t>());
+  }
+  if (lines)
+    *lines = n;
+  return items;
 }
 
 std::vector<nlohmann::json> read_sim_log(const std::string& path) {

@@ -37,6 +37,7 @@ struct test_config {
   int num_batches = 5;
   int n = 4;
   int pool = 4;
+  bool semaphore = true;     ///< write semaphore_size: pool (else omit it)
   int max_retries = 2;
   double backoff_base_s = 0.05;
   std::string api_extra;     ///< lines inside api: (indented 2)
@@ -47,6 +48,11 @@ std::string write_config(const std::string& dir, const test_config& c);
 
 /// Parsed names.jsonl records; fails the current test on a torn line.
 std::vector<nlohmann::json> read_jsonl(const std::string& path);
+
+/// A run journal's items per job (the header line skipped); `lines`: how
+/// many item lines it holds.
+std::map<std::string, std::set<uint64_t>> journal_items(const std::string& path,
+                                                        size_t* lines = nullptr);
 
 /// Sim log lines (one JSON object per request).
 std::vector<nlohmann::json> read_sim_log(const std::string& path);

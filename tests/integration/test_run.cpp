@@ -28,22 +28,6 @@ std::string write_manifest(const std::string& dir, const std::string& base_url,
   return dir + "/manifest.yaml";
 }
 
-std::map<std::string, std::set<uint64_t>> journal_items(const std::string& path,
-                                                        size_t* lines = nullptr) {
-  std::map<std::string, std::set<uint64_t>> items;
-  size_t n = 0;
-  for (auto& line : read_lines(path)) {
-    auto j = json::parse(line);
-    if (j.contains("journal"))
-      continue;
-    ++n;
-    items[j["job"].get<std::string>()].insert(j["index"].get<uint64_t>());
-  }
-  if (lines)
-    *lines = n;
-  return items;
-}
-
 std::set<std::string> uids_of(const std::string& names_jsonl) {
   std::set<std::string> uids;
   for (auto& r : read_jsonl(names_jsonl)) {
