@@ -508,11 +508,11 @@ void read_namegen(const src_node& root, namegen_config& out) {
   read_int(g, "num_batches", p + ".num_batches", 1, INT_MAX, out.num_batches);
   if (const src_node* ns = leaf(g, "num_samples")) {
     if (const src_node* nb = leaf(g, "num_batches"))
-      fail_at_key(line_of_key(*ns) > line_of_key(*nb) ? *ns : *nb,
-                  line_of_key(*ns) > line_of_key(*nb) ? p + ".num_samples"
-                                                      : p + ".num_batches",
-                  "num_batches (requests) or num_samples (choices), not both",
-                  "both");
+      fail_at_key(*ns, p + ".num_samples",
+                  "namegen.num_batches (requests) or namegen.num_samples "
+                  "(choices), not both",
+                  "both (namegen.num_batches at " + nb->file + ":"
+                    + std::to_string(line_of_key(*nb)) + ")");
     out.num_samples =
       static_cast<uint64_t>(as_int(*ns, p + ".num_samples", 1, INT_MAX));
     out.num_batches = static_cast<int>(
