@@ -778,6 +778,47 @@ std::string normalize_base_url(const std::string& url, const std::string& what) 
     bad(); // a query or fragment has no place in a base URL
   if (url.find_first_of("?#") != std::string::npos)
     bad();
+  // The authority: [userinfo@]host[:port], host a name, an IPv4 address or
+  // a bracketed IPv6 address; a port 1..65535 when given.
+  {
+    const size_t end = host_end == std::string::npos ? url.size() : host_end;
+    std::string auth = url.substr(host_begin, end - host_begin);
+    if (auto at = auth.rfind('@'); at != std::string::npos)
+      auth = auth.substr(at + 1);
+    std::string host = auth, port;
+    if (!auth.empty() && auth[0] == '[') {
+      auto close = auth.find(']');
+      if (close == std::string::npos || close == 1)
+        bad();
+      host = auth.substr(1, close - 1);
+      if (host.find_first_not_of("0123456789abcdefABCDEF:.") != std::string::npos)
+        bad();
+      if (close + 1 < auth.size()) {
+        if (auth[close + 1] != ':')
+          bad();
+        port = auth.substr(close + 2);
+        if (port.empty())
+          bad();
+      }
+    } else if (auto colon = auth.find(':'); colon != std::string::npos) {
+      host = auth.substr(0, colon);
+      port = auth.substr(colon + 1);
+      if (port.empty())
+        bad();
+    }
+    if (host.empty())
+      bad();
+    for (char c : host)
+      if (std::strchr("<>\"{}|\\^`[]", c) != nullptr)
+        bad();
+    if (!port.empty()) {
+      if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos)
+        bad();
+      const long p = std::stol(port);
+      if (p < 1 || p > 65535)
+        bad();
+    }
+  }
   std::string out = url;
   while (out.size() > host_begin && out.back() == '/')
     out.pop_back();

@@ -228,3 +228,18 @@ TEST_CASE("model_config: the file's folder, then configs/, then its project, the
           .api.max_retries == 4);
   CHECK(contains(notes.info, "using only_here.yaml (relative to the current directory)"));
 }
+
+TEST_CASE("an unparsable base URL is refused: port, brackets, empty host") {
+  for (const char* bad :
+       {"http://127.0.0.1:99999", "http://h:0/v1", "http://h:x/v1", "http://h:/v1",
+        "http://[::1/v1", "http://[]:80", "http://[::1]x/v1", "http://u:p@/v1",
+        "http://:80/v1", "http://h<x>/v1", "http://h:123456/v1"}) {
+    CAPTURE(bad);
+    CHECK(error_of([&] { normalize_base_url(bad, "--base-url"); })
+            .rfind("--base-url: expected an http:// or https:// URL", 0)
+          == 0);
+  }
+  CHECK(normalize_base_url("http://[::1]:8000", "x") == "http://[::1]:8000/v1");
+  CHECK(normalize_base_url("http://u:p@ss@h:1/v1", "x") == "http://u:p@ss@h:1/v1");
+  CHECK(normalize_base_url("https://h:65535", "x") == "https://h:65535/v1");
+}
