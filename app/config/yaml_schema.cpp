@@ -1,6 +1,7 @@
 // The shared pieces of the YAML loaders (see yaml_schema.hpp). Moved here
 // verbatim from config_loader.cpp; every message is unchanged.
 #include "app/config/yaml_schema.hpp"
+#include "app/config/quoted_scalar.hpp"
 
 #include <yaml-cpp/eventhandler.h>
 
@@ -230,6 +231,23 @@ struct document_probe : YAML::EventHandler {
 
 } // namespace
 
+/// Every quoted scalar of `n` that spans lines gets the value the YAML spec
+/// gives it (yaml-cpp 0.7 misreads some; see quoted_scalar.hpp).
+static void refold_quoted(YAML::Node n, const std::string& text) {
+  if (n.IsMap()) {
+    for (auto it = n.begin(); it != n.end(); ++it)
+      refold_quoted(it->second, text);
+  } else if (n.IsSequence()) {
+    for (auto it = n.begin(); it != n.end(); ++it)
+      refold_quoted(*it, text);
+  } else if (n.IsScalar() && n.Mark().pos >= 0) {
+    auto pos = static_cast<size_t>(n.Mark().pos);
+    if (pos < text.size() && (text[pos] == '\'' || text[pos] == '"'))
+      if (auto v = refold_quoted_scalar(text, pos); v && *v != n.Scalar())
+        n = *v;
+  }
+}
+
 YAML::Node parse_file(const std::string& name, const std::string& what) {
   std::error_code ec;
   if (fs::is_directory(name, ec))
@@ -268,6 +286,7 @@ YAML::Node parse_file(const std::string& name, const std::string& what) {
   if (second_line > 0)
     throw config_error(name + ":" + std::to_string(second_line)
                        + ": top level: expected one YAML document, got more than one");
+  refold_quoted(first, text.str());
   std::vector<YAML::Node> docs{first};
   const YAML::Node& root = docs.front();
   if (!root.IsMap()) {

@@ -243,3 +243,37 @@ TEST_CASE("an unparsable base URL is refused: port, brackets, empty host") {
   CHECK(normalize_base_url("http://u:p@ss@h:1/v1", "x") == "http://u:p@ss@h:1/v1");
   CHECK(normalize_base_url("https://h:65535", "x") == "https://h:65535/v1");
 }
+
+TEST_CASE("PyYAML's folded quoted scalars load to Python's values") {
+  temp_dir d;
+  // yaml.safe_dump({"namegen": {"stop": ["\n"]}}), byte for byte
+  write(d.path / "py.yaml", "namegen:\n  stop:\n  - '\n\n    '\n");
+  CHECK(load_datagen_config(d.file("py.yaml"), no_env).namegen.params.stop
+        == std::vector<std::string>{"\n"});
+  // the same list with other items, as safe_dump writes a longer list
+  write(d.path / "py2.yaml", "namegen:\n  stop:\n  - (\n  - ' '\n  - '\n\n    '\n");
+  CHECK(load_datagen_config(d.file("py2.yaml"), no_env).namegen.params.stop
+        == std::vector<std::string>{"(", " ", "\n"});
+  // Each value below is what PyYAML's safe_load gives for the text.
+  const std::pair<const char*, const char*> cases[] = {
+    {"\"\n\n    \"", "\n"},
+    {"'a\n  b'", "a b"},
+    {"'a\n\n  b'", "a\nb"},
+    {"\"a\\\n  b\"", "ab"},
+    {"'\n\n\n  '", "\n\n"},
+    {"' x\n\n  '", " x\n"},
+    {"\"a\\t\n  b\"", "a\t b"},
+    {"\"x \\\n   y\"", "x y"},
+    {"\"\\u00e9\n\n  \\x41\"", "\xc3\xa9\nA"},
+    {"'it''s\n  ok'", "it's ok"},
+    {"\"a  \n\n\n  b  \"", "a\n\nb  "},
+    {"\"\\\\\n  b\"", "\\ b"},
+    {"'\n  '", " "},
+  };
+  for (const auto& [yaml, want] : cases) {
+    CAPTURE(yaml);
+    write(d.path / "c.yaml", std::string("prompts:\n  funcname:\n    l2r:\n      prompt: ")
+                               + yaml + "\n");
+    CHECK(load_datagen_config(d.file("c.yaml"), no_env).prompts.l2r_prompt == want);
+  }
+}
