@@ -5,8 +5,16 @@
 #include <doctest/doctest.h>
 
 #include "app/config/config_loader.hpp"
+#include "app/config/manifest_loader.hpp"
 #include "tests/config/config_test_util.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <future>
 #include <string>
 #include <vector>
 
@@ -276,4 +284,38 @@ TEST_CASE("PyYAML's folded quoted scalars load to Python's values") {
                                + yaml + "\n");
     CHECK(load_datagen_config(d.file("c.yaml"), no_env).prompts.l2r_prompt == want);
   }
+}
+
+TEST_CASE("config files must be regular files of at most 64 MiB") {
+  temp_dir d;
+  CHECK(error_of([] { load_datagen_config("/dev/zero", no_env); })
+        == "/dev/zero: cannot read: expected a regular file, got a character device");
+  // a file just over the limit (sparse: no 64 MiB written)
+  {
+    std::ofstream big(d.file("big.yaml"));
+    big << "namegen: {}\n";
+  }
+  fs::resize_file(d.file("big.yaml"), max_config_file_bytes + 1);
+  CHECK(error_of([&] { load_datagen_config(d.file("big.yaml"), no_env); })
+        == d.file("big.yaml") + ": cannot read: expected a file of at most 64 MiB, got "
+             + std::to_string(max_config_file_bytes + 1) + " bytes");
+  // a FIFO named by model_config, and a manifest's base_config: refused at
+  // once. If the open blocked, the writer opened below would release it.
+  REQUIRE(::mkfifo(d.file("model.yaml").c_str(), 0600) == 0);
+  write(d.path / "datagen.yaml", "model_config: model.yaml\n");
+  write(d.path / "manifest.yaml", "base_config: model.yaml\njobs: []\n");
+  auto result = std::async(std::launch::async, [&] {
+    return error_of([&] { load_datagen_config(d.file("datagen.yaml"), no_env); })
+           + "|"
+           + error_of([&] { load_manifest(d.file("manifest.yaml"), no_env); });
+  });
+  if (result.wait_for(std::chrono::seconds(20)) != std::future_status::ready) {
+    int fd = ::open(d.file("model.yaml").c_str(), O_WRONLY | O_NONBLOCK);
+    if (fd >= 0)
+      ::close(fd);
+    FAIL("loading a config named FIFO blocked");
+  }
+  const std::string fifo =
+    d.file("model.yaml") + ": cannot read: expected a regular file, got a FIFO";
+  CHECK(result.get() == fifo + "|" + fifo);
 }

@@ -3,6 +3,8 @@
 // command-line values are refused with exit 2 before any request.
 #include <doctest/doctest.h>
 
+#include <sys/stat.h>
+
 #include <filesystem>
 
 #include "tests/integration/cli_harness.hpp"
@@ -127,6 +129,22 @@ TEST_CASE("bad command-line values: exit 2, the config's message, nothing writte
     CHECK(r.exit_code == 2);
     CHECK(r.err.find("error: " + c.message + "\n") != std::string::npos);
     CHECK_MESSAGE(r.err.size() < 4096, r.err);
+    CHECK(!file_exists(dir + "/out"));
+  }
+}
+
+TEST_CASE("--config /dev/zero or a FIFO: exit 2 at once, nothing written") {
+  auto dir = make_temp_dir();
+  const std::string fifo = dir + "/fifo.yaml";
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  for (const std::string& path : {std::string("/dev/zero"), fifo}) {
+    CAPTURE(path);
+    auto r = run_cli({"datagen", "generate-names", "--config", path, "--out",
+                      dir + "/out"},
+                     {}, std::chrono::seconds(20));
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find("error: " + path + ": cannot read: expected a regular file, got a ")
+          != std::string::npos);
     CHECK(!file_exists(dir + "/out"));
   }
 }
