@@ -5,6 +5,7 @@
 #include "app/config/manifest_loader.hpp"
 #include "app/config/yaml_schema.hpp"
 
+#include <cctype>
 #include <climits>
 #include <filesystem>
 #include <map>
@@ -37,6 +38,22 @@ bool valid_job_name(const std::string& s) {
       return false;
   }
   return true;
+}
+
+/// A job's folder sits next to the run's own files in <out>: report.json,
+/// journal.jsonl (and what comes next to them: report.html, their .tmp
+/// files). Any case: the folder may be on a case-insensitive file system.
+const char* const reserved_expected =
+  "a name other than the run's own files in the output folder (report.*, "
+  "journal.*, *.tmp)";
+
+bool is_reserved_name(const std::string& s) {
+  std::string l;
+  for (char c : s)
+    l += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  auto starts = [&](const char* p) { return l.rfind(p, 0) == 0; };
+  return starts("report.") || starts("journal.")
+         || (l.size() >= 4 && l.compare(l.size() - 4, 4, ".tmp") == 0);
 }
 
 /// The message context of job `i`: "job 'name': " when the item has a valid
@@ -171,6 +188,8 @@ manifest_job read_job(const src_node& list, size_t i, const datagen_config& base
       || !valid_job_name(name->value.Scalar()))
     fail(*name, p + ".name", name_expected, describe(name->value));
   out.name = name->value.Scalar();
+  if (is_reserved_name(out.name))
+    fail(*name, p + ".name", reserved_expected, describe(name->value));
   if (auto it = names.find(out.name); it != names.end())
     fail(*name, p + ".name", "a name no other job has",
          quote(out.name) + " again (first on line "
