@@ -708,7 +708,7 @@ void require_fim_support(const datagen_config& cfg, const std::string& model,
   throw config_error(e->where + ": key 'models." + e->alias
                      + ".supports_fim': model " + quote(e->name)
                      + " does not support FIM, but " + who
-                     + " is a FIM job (use --mode l2r, or a model whose "
+                     + " is a FIM job (use l2r mode, or a model whose "
                        "supports_fim is true)");
 }
 

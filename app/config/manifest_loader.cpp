@@ -272,6 +272,15 @@ manifest_job read_job(const src_node& list, size_t i, const datagen_config& base
       out.name_regex = as_regex(*n, p + ".filters.name_regex");
   if (const src_node* n = job.find("name_regex"))
     out.name_regex = as_regex(*n, p + ".name_regex");
+  // The base config's models: catalogue: an alias names its model, a FIM job
+  // needs supports_fim, max_tokens caps max_new_tokens.
+  if (const model_entry* e = find_model(base, out.model)) {
+    out.model = e->name;
+    if (out.mode == job_mode::fim)
+      require_fim_support(base, out.model, "job '" + out.name + "'");
+    if (e->max_tokens > 0 && sp.max_tokens > e->max_tokens)
+      sp.max_tokens = e->max_tokens;
+  }
   out.weaklist = base.namegen.weaklist;
   if (const src_node* w = job.find("weaklist"))
     out.weaklist = as_string_list(*w, p + ".weaklist");

@@ -167,7 +167,7 @@ TEST_CASE("models: default names an alias or a model; max_tokens caps; supports_
   CHECK(error_of([&] { require_fim_support(c, c.model, "--mode fim"); })
         == d.file("m.yaml")
              + ":3: key 'models.small.supports_fim': model \"Small-1B\" does not "
-               "support FIM, but --mode fim is a FIM job (use --mode l2r, or a "
+               "support FIM, but --mode fim is a FIM job (use l2r mode, or a "
                "model whose supports_fim is true)");
   CHECK(error_of([&] { require_fim_support(c, "Big-70B", "x"); }).empty());
   CHECK(error_of([&] { require_fim_support(c, "unlisted", "x"); }).empty());
@@ -318,4 +318,29 @@ TEST_CASE("config files must be regular files of at most 64 MiB") {
   const std::string fifo =
     d.file("model.yaml") + ": cannot read: expected a regular file, got a FIFO";
   CHECK(result.get() == fifo + "|" + fifo);
+}
+
+TEST_CASE("manifest jobs use the base config's models: catalogue") {
+  temp_dir d;
+  write(d.path / "datagen.yaml",
+        "models:\n  default: big\n  small:\n    name: Small-1B\n    max_tokens: 8\n"
+        "    supports_fim: false\n  big:\n    name: Big-70B\n"
+        "namegen:\n  max_new_tokens: 64\n");
+  write(d.path / "ok.yaml",
+        "base_config: datagen.yaml\njobs:\n"
+        "  - {name: a, mode: l2r, prompt: \"def \", model: small, num_batches: 1}\n"
+        "  - {name: b, mode: fim, prefix: \"def \", num_batches: 1}\n");
+  auto m = load_manifest(d.file("ok.yaml"), no_env);
+  CHECK(m.jobs[0].model == "Small-1B");
+  CHECK(m.jobs[0].params.max_tokens == 8);
+  CHECK(m.jobs[1].model == "Big-70B");
+  CHECK(m.jobs[1].params.max_tokens == 64);
+  write(d.path / "bad.yaml",
+        "base_config: datagen.yaml\njobs:\n"
+        "  - {name: c, mode: fim, prefix: \"def \", model: Small-1B, num_batches: 1}\n");
+  CHECK(error_of([&] { load_manifest(d.file("bad.yaml"), no_env); })
+        == d.file("datagen.yaml")
+             + ":3: key 'models.small.supports_fim': model \"Small-1B\" does not "
+               "support FIM, but job 'c' is a FIM job (use l2r mode, or a model "
+               "whose supports_fim is true)");
 }
