@@ -100,6 +100,9 @@ struct sampling_params {
   int n = 1;                      ///< choices per request
   std::vector<std::string> stop;  ///< empty = none sent
   std::optional<int64_t> seed;
+  /// namegen.extra_body: a JSON object (text) whose keys are added to every
+  /// request body (e.g. logprobs, repetition_penalty); "" = none.
+  std::string extra_body;
 };
 
 /// What a record keeps of a completion (namegen.extract).

@@ -22,6 +22,9 @@ void put_sampling(json& body, const sampling_params& p) {
     body["stop"] = p.stop;
   if (p.seed)
     body["seed"] = *p.seed;
+  // Checked at load: an object whose keys are not the ones set above.
+  if (!p.extra_body.empty())
+    body.update(json::parse(p.extra_body));
 }
 
 // At most `max` bytes of `s`, never ending inside a UTF-8 sequence (the

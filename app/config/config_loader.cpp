@@ -6,6 +6,7 @@
 #include "app/config/config_loader.hpp"
 #include "app/config/yaml_schema.hpp"
 
+#include <nlohmann/json.hpp>
 #include <yaml-cpp/yaml.h>
 
 #include <cctype>
@@ -489,13 +490,62 @@ void fail_if_both(const src_node* sec, const char* a, const char* b,
                 + std::to_string(line_of_key(*na)) + ")");
 }
 
+/// A YAML value as JSON, by the YAML 1.2 core schema (.nan and .inf have no
+/// JSON form: refused).
+nlohmann::json to_json(const src_node& n, const std::string& path) {
+  if (n.value.IsMap()) {
+    auto obj = nlohmann::json::object();
+    for (const auto& [name, child] : n.children)
+      obj[name] = to_json(child, join(path, name));
+    return obj;
+  }
+  if (n.value.IsSequence()) {
+    auto arr = nlohmann::json::array();
+    for (size_t i = 0; i < n.value.size(); ++i) {
+      src_node it = item(n, i);
+      it = build(it.value, YAML::Node(), n.file, item_path(path, i), n.ctx);
+      arr.push_back(to_json(it, item_path(path, i)));
+    }
+    return arr;
+  }
+  switch (kind_of(n.value)) {
+    case scalar_kind::null: return nullptr;
+    case scalar_kind::boolean: return as_bool(n, path);
+    case scalar_kind::integer: return as_int(n, path, LLONG_MIN, LLONG_MAX);
+    case scalar_kind::floating:
+      return as_number(n, path, "a finite number (JSON has no .nan or .inf)",
+                       -inf, true, inf, true);
+    case scalar_kind::string: return n.value.Scalar();
+  }
+  return nullptr;
+}
+
+/// `namegen.extra_body`: a mapping merged into every request body; the keys
+/// this tool sets itself are refused (set them where they belong).
+std::string read_extra_body(const src_node& n, const std::string& path) {
+  if (!n.value.IsMap())
+    fail(n, path, "a mapping of extra request fields (e.g. {logprobs: 1})",
+         describe(n.value));
+  for (const auto& [name, child] : n.children)
+    for (const char* own : {"model", "prompt", "suffix", "messages", "stream",
+                            "n", "temperature", "top_p", "max_tokens", "stop",
+                            "seed"})
+      if (name == own)
+        fail_at_key(child, join(path, name),
+                    "a field this tool does not set itself (model, prompt, "
+                    "suffix, messages, stream and the namegen.* sampling keys "
+                    "are set elsewhere)",
+                    quote(name));
+  return to_json(n, path).dump();
+}
+
 void read_namegen(const src_node& root, namegen_config& out) {
   const std::string p = "namegen";
   const src_node* g =
     section(&root, "namegen", p,
             {"temperature", "top_p", "max_new_tokens", "n", "num_batches",
              "stop", "seed", "weaklist",
-             "max_tokens", "num_samples", "extract"});
+             "max_tokens", "num_samples", "extract", "extra_body"});
   sampling_params& sp = out.params;
   read_number(g, "temperature", p + ".temperature", "a number between 0 and 2",
               0, false, 2, false, sp.temperature);
@@ -536,6 +586,8 @@ void read_namegen(const src_node& root, namegen_config& out) {
   if (const src_node* w = leaf(g, "weaklist"); w != nullptr && !w->value.IsNull()) {
     out.weaklist = as_string_list(*w, p + ".weaklist");
   }
+  if (const src_node* e = leaf(g, "extra_body"); e != nullptr && !e->value.IsNull())
+    sp.extra_body = read_extra_body(*e, p + ".extra_body");
 }
 
 void read_prompts(const src_node& root, prompts_config& out) {

@@ -6,11 +6,14 @@
 
 #include "app/config/config_loader.hpp"
 #include "app/config/manifest_loader.hpp"
+#include "actors/request/openai_protocol.hpp"
 #include "tests/config/config_test_util.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <nlohmann/json.hpp>
 
 #include <chrono>
 #include <fstream>
@@ -343,4 +346,38 @@ TEST_CASE("manifest jobs use the base config's models: catalogue") {
              + ":3: key 'models.small.supports_fim': model \"Small-1B\" does not "
                "support FIM, but job 'c' is a FIM job (use l2r mode, or a model "
                "whose supports_fim is true)");
+}
+
+TEST_CASE("namegen.extra_body: merged into every request body") {
+  temp_dir d;
+  write(d.path / "x.yaml",
+        "namegen:\n  n: 2\n  extra_body:\n    logprobs: 1\n    repetition_penalty: 1.1\n"
+        "    chat_template_kwargs: {enable_thinking: false}\n    tags: [a, \"b\"]\n");
+  auto c = load_datagen_config(d.file("x.yaml"), no_env);
+  auto body = nlohmann::json::parse(
+    build_l2r_request(c.model, "def ", c.namegen.params).body);
+  CHECK(body["logprobs"] == 1);
+  CHECK(body["repetition_penalty"].get<double>() == doctest::Approx(1.1));
+  CHECK(body["chat_template_kwargs"]["enable_thinking"] == false);
+  CHECK(body["tags"] == nlohmann::json::array({"a", "b"}));
+  CHECK(body["n"] == 2);
+  CHECK(body["prompt"] == "def ");
+  auto fim = nlohmann::json::parse(
+    build_fim_request(c.api.fim, c.model, "p", "s", c.namegen.params).body);
+  CHECK(fim["logprobs"] == 1);
+  // the keys this tool sets itself, and values JSON cannot hold, are refused
+  write(d.path / "own.yaml", "namegen:\n  extra_body:\n    n: 4\n");
+  CHECK(error_of([&] { load_datagen_config(d.file("own.yaml"), no_env); })
+        == d.file("own.yaml")
+             + ":3: key 'namegen.extra_body.n': expected a field this tool does not "
+               "set itself (model, prompt, suffix, messages, stream and the "
+               "namegen.* sampling keys are set elsewhere), got \"n\"");
+  write(d.path / "nan.yaml", "namegen:\n  extra_body:\n    x: .nan\n");
+  CHECK(error_of([&] { load_datagen_config(d.file("nan.yaml"), no_env); })
+        == d.file("nan.yaml")
+             + ":3: key 'namegen.extra_body.x': expected a finite number (JSON has "
+               "no .nan or .inf), got .nan");
+  write(d.path / "list.yaml", "namegen:\n  extra_body: [1]\n");
+  CHECK(error_of([&] { load_datagen_config(d.file("list.yaml"), no_env); })
+        .find("key 'namegen.extra_body': expected a mapping") != std::string::npos);
 }
