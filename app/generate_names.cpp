@@ -106,12 +106,7 @@ int generate_names(const generate_options& o) {
     return 2;
   }
   set_log_level(o.quiet, o.verbose);
-  if (notes.log_level && !o.quiet && !o.verbose)
-    spdlog::set_level(spdlog::level::from_str(*notes.log_level));
-  for (const auto& w : notes.warnings)
-    spdlog::warn("{}", w);
-  for (const auto& i : notes.info)
-    spdlog::info("{}", i);
+  log_config_notes(notes, o.quiet, o.verbose);
 
   auto& ng = cfg.namegen;
   std::vector<job_spec> jobs;

@@ -20,6 +20,11 @@ struct ab_pair {
 /// Log level of a command: warnings only when quiet, debug when verbose.
 void set_log_level(bool quiet, bool verbose);
 
+struct config_notes;
+/// After set_log_level: the config's logging.level (unless quiet or
+/// verbose), then its warnings and notes, once.
+void log_config_notes(const config_notes& notes, bool quiet, bool verbose);
+
 /// How a run shows progress: nothing when quiet, live lines redrawn twice
 /// a second on a terminal, a log line per job every 2 s in a pipe or file.
 void configure_progress(run_plan& plan, bool quiet);

@@ -330,7 +330,8 @@ const char* to_string(dedupe_scope d) {
   return d == dedupe_scope::global ? "global" : "per_job";
 }
 
-manifest load_manifest(const std::string& path, const env_lookup& env) {
+manifest load_manifest(const std::string& path, const env_lookup& env,
+                       config_notes* notes) {
   const src_node root =
     build(parse_file(path, "manifest keys (base_config, dedupe, jobs)"),
           YAML::Node(), path, "");
@@ -369,7 +370,7 @@ manifest load_manifest(const std::string& path, const env_lookup& env) {
   if (found.empty())
     fail(*bc, "base_config", "an existing datagen config " + rel,
          quote(bc->value.Scalar()));
-  out.base = load_datagen_config(found.string(), env);
+  out.base = load_datagen_config(found.string(), env, notes);
 
   if (const src_node* d = root.find("dedupe")) {
     const char* expected = "per_job or global";

@@ -81,6 +81,8 @@ const char* to_string(dedupe_scope d); ///< "per_job" / "global"
 /// load_datagen_config, whose errors propagate unchanged), optional
 /// `dedupe: per_job|global`, REQUIRED non-empty `jobs:` list. Throws
 /// config_error (format above).
-manifest load_manifest(const std::string& path, const env_lookup& env = {});
+/// `notes`, when given, receives the base config's notes (see config_notes).
+manifest load_manifest(const std::string& path, const env_lookup& env = {},
+                       config_notes* notes = nullptr);
 
 } // namespace evo

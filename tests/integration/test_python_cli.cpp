@@ -148,3 +148,18 @@ TEST_CASE("--config /dev/zero or a FIFO: exit 2 at once, nothing written") {
     CHECK(!file_exists(dir + "/out"));
   }
 }
+
+TEST_CASE("a manifest over the 7981d11 config logs its notes and runs") {
+  auto sim = start_sim({"--seed", "6"});
+  auto dir = make_temp_dir();
+  write_file(dir + "/manifest.yaml",
+             "base_config: " + fixture("7981d11/configs/datagen.yaml") + "\n"
+             "jobs:\n"
+             "  - {name: l2r_a, mode: l2r, prompt: \"def \", num_batches: 2}\n");
+  auto r = run_cli({"datagen", "run", "--manifest", dir + "/manifest.yaml",
+                    "--base-url", sim.base_url(), "--out", dir + "/out"});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.err.find("key 'api': 'pass' (a Python placeholder)") != std::string::npos);
+  CHECK(r.err.find("not used by this command: codegen") != std::string::npos);
+}
