@@ -23,16 +23,58 @@ std::string pool_source_of_semaphore(const std::string& pool_source) {
                                         : "api.concurrency.semaphore_size";
 }
 
-datagen_config load_with_overrides(const generate_options& o) {
-  auto cfg = load_datagen_config(o.config_path);
+/// The config file: --config, else (the Python tool's latest layout)
+/// configs/datagen/<mode>.yaml when it exists, else configs/datagen.yaml.
+std::string config_path_of(const generate_options& o, config_notes& notes) {
+  if (o.config_given || o.mode == "both")
+    return o.config_path;
+  const std::string per_mode = "configs/datagen/" + o.mode + ".yaml";
+  std::error_code ec;
+  if (std::filesystem::exists(per_mode, ec)) {
+    notes.info.push_back("config " + per_mode + " (no --config: the file of --mode "
+                         + o.mode + ")");
+    return per_mode;
+  }
+  return o.config_path;
+}
+
+datagen_config load_with_overrides(const generate_options& o,
+                                   config_notes& notes) {
+  // Command-line values first: a bad one is reported before any file is read.
+  if (o.num_batches && o.num_samples)
+    throw config_error("--num-batches and --num-samples: expected one of the "
+                       "two, got both");
+  if (o.concurrency) {
+    auto problem = pool_size_problem(*o.concurrency);
+    if (!problem.empty())
+      throw config_error("--concurrency: " + problem);
+  }
+  if (o.rate_limit) {
+    auto problem = rate_limit_problem(*o.rate_limit);
+    if (!problem.empty())
+      throw config_error("--rate-limit: " + problem);
+  }
+  std::string base_url;
   if (o.base_url)
-    cfg.api.base_url = normalize_base_url(*o.base_url, "--base-url");
+    base_url = normalize_base_url(*o.base_url, "--base-url");
+  auto cfg = load_datagen_config(config_path_of(o, notes), {}, &notes);
+  if (o.base_url)
+    cfg.api.base_url = base_url;
   if (o.out_dir)
     cfg.out_names_dir = *o.out_dir;
-  if (o.num_batches)
+  if (o.num_batches) {
     cfg.namegen.num_batches = *o.num_batches;
+    cfg.namegen.num_samples = 0;
+  }
+  if (o.num_samples)
+    cfg.namegen.num_samples = static_cast<uint64_t>(*o.num_samples);
   if (o.n)
     cfg.namegen.params.n = *o.n;
+  if (cfg.namegen.num_samples > 0) {
+    const auto n = static_cast<uint64_t>(cfg.namegen.params.n);
+    cfg.namegen.num_batches =
+      static_cast<int>((cfg.namegen.num_samples + n - 1) / n);
+  }
   if (o.concurrency) {
     cfg.api.max_concurrent_requests = *o.concurrency;
     cfg.api.semaphore_size = *o.concurrency;
@@ -40,6 +82,8 @@ datagen_config load_with_overrides(const generate_options& o) {
   if (o.rate_limit)
     cfg.api.rate_limit_per_second = *o.rate_limit;
   o.cluster.apply(cfg.cluster);
+  if (o.mode != "l2r")
+    require_fim_support(cfg, cfg.model, "--mode " + o.mode);
   return cfg;
 }
 
@@ -77,13 +121,15 @@ int generate_names(const generate_options& o) {
     return 2;
   }
   datagen_config cfg;
+  config_notes notes;
   try {
-    cfg = load_with_overrides(o);
+    cfg = load_with_overrides(o, notes);
   } catch (const config_error& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 2;
   }
   set_log_level(o.quiet, o.verbose);
+  log_config_notes(notes, o.quiet, o.verbose);
 
   auto& ng = cfg.namegen;
   std::vector<job_spec> jobs;
@@ -92,7 +138,8 @@ int generate_names(const generate_options& o) {
     auto name = std::string{to_string(mode)};
     outputs.push_back({static_cast<uint32_t>(jobs.size()), name,
                        cfg.out_names_dir + "/" + name, name, cfg.name_regex,
-                       ng.weaklist});
+                       ng.weaklist, ng.extract == extract_kind::text,
+                       cfg.min_chars, cfg.max_chars});
     jobs.push_back(make_job(name, name, spec.endpoint, std::move(spec.body),
                             static_cast<uint64_t>(ng.num_batches)));
   };

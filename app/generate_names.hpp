@@ -25,10 +25,14 @@ struct cluster_overrides {
 
 struct generate_options {
   std::string config_path = "configs/datagen.yaml";
+  /// --config given: else --mode fim|l2r reads configs/datagen/<mode>.yaml
+  /// when it exists (the Python tool's latest layout).
+  bool config_given = false;
   std::string mode = "both"; ///< fim | l2r | both
   std::optional<std::string> out_dir;
   std::optional<std::string> base_url;
   std::optional<int> num_batches;
+  std::optional<int> num_samples; ///< total choices: requests = ceil(N / n)
   std::optional<int> n;
   std::optional<int> concurrency;
   std::optional<double> rate_limit;

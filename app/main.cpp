@@ -24,7 +24,9 @@ int main(int argc, char** argv) {
   evo::generate_options gen;
   auto* names = datagen->add_subcommand(
     "generate-names", "sample function names in FIM and/or L2R mode");
-  names->add_option("--config", gen.config_path, "datagen config (YAML)")
+  names->add_option("--config", gen.config_path,
+                    "datagen config (YAML); without it, --mode fim|l2r reads "
+                    "configs/datagen/<mode>.yaml when it exists")
     ->capture_default_str();
   names->add_option("--mode", gen.mode, "fim | l2r | both")
     ->capture_default_str();
@@ -35,14 +37,18 @@ int main(int argc, char** argv) {
   names->add_option("--num-batches", gen.num_batches,
                     "requests per mode (overrides namegen.num_batches)")
     ->check(CLI::PositiveNumber);
+  names->add_option("--num-samples", gen.num_samples,
+                    "choices per mode; requests = ceil(N / n) (overrides "
+                    "namegen.num_samples and num_batches)")
+    ->check(CLI::PositiveNumber);
   names->add_option("-n,--n", gen.n, "choices per request (namegen.n)")
     ->check(CLI::PositiveNumber);
   names->add_option("--concurrency", gen.concurrency,
                     "request actors and in-flight cap")
     ->check(CLI::PositiveNumber);
+  // Checked with the config's rate_limit_per_second (nan, inf, -0 refused).
   names->add_option("--rate-limit", gen.rate_limit,
-                    "requests per second (rate_limit_per_second)")
-    ->check(CLI::PositiveNumber);
+                    "requests per second (rate_limit_per_second)");
   names->add_flag("-q,--quiet", gen.quiet, "warnings and errors only");
   names->add_flag("-v,--verbose", gen.verbose, "debug logging");
 
@@ -105,8 +111,10 @@ int main(int argc, char** argv) {
   // starts: every thread inherits the blocked signals).
   if (names->parsed() || run->parsed())
     evo::install_stop_signals();
-  if (names->parsed())
+  if (names->parsed()) {
+    gen.config_given = names->count("--config") > 0;
     return evo::generate_names(gen);
+  }
   if (run->parsed())
     return evo::run_manifest(man);
   if (worker->parsed())

@@ -56,8 +56,9 @@ std::vector<ab_pair> find_ab_pairs(const std::vector<manifest_job>& jobs) {
 
 int run_manifest(const manifest_options& o) {
   manifest m;
+  config_notes notes;
   try {
-    m = load_manifest(o.manifest_path);
+    m = load_manifest(o.manifest_path, {}, &notes);
     if (o.base_url)
       m.base.api.base_url = normalize_base_url(*o.base_url, "--base-url");
     o.cluster.apply(m.base.cluster);
@@ -66,6 +67,7 @@ int run_manifest(const manifest_options& o) {
     return 2;
   }
   set_log_level(o.quiet, o.verbose);
+  log_config_notes(notes, o.quiet, o.verbose);
   auto out = o.out_dir.value_or(m.base.out_names_dir);
 
   std::vector<std::string> names;

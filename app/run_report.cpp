@@ -1,4 +1,5 @@
 #include "app/run_report.hpp"
+#include "app/config/config_loader.hpp"
 
 #include "app/stop_signals.hpp"
 
@@ -106,6 +107,15 @@ void set_log_level(bool quiet, bool verbose) {
   spdlog::set_level(quiet     ? spdlog::level::warn
                     : verbose ? spdlog::level::debug
                               : spdlog::level::info);
+}
+
+void log_config_notes(const config_notes& notes, bool quiet, bool verbose) {
+  if (notes.log_level && !quiet && !verbose)
+    spdlog::set_level(spdlog::level::from_str(*notes.log_level));
+  for (const auto& w : notes.warnings)
+    spdlog::warn("{}", w);
+  for (const auto& i : notes.info)
+    spdlog::info("{}", i);
 }
 
 namespace {

@@ -20,6 +20,11 @@ struct ab_pair {
 /// Log level of a command: warnings only when quiet, debug when verbose.
 void set_log_level(bool quiet, bool verbose);
 
+struct config_notes;
+/// After set_log_level: the config's logging.level (unless quiet or
+/// verbose), then its warnings and notes, once.
+void log_config_notes(const config_notes& notes, bool quiet, bool verbose);
+
 /// A fixed-width table, one row per job and a total row.
 std::string render_table(const run_summary& s);
 

@@ -103,6 +103,9 @@ struct sampling_params {
   int n = 1;                      ///< choices per request
   std::vector<std::string> stop;  ///< empty = none sent
   std::optional<int64_t> seed;
+  /// namegen.extra_body: a JSON object (text) whose keys are added to every
+  /// request body (e.g. logprobs, repetition_penalty); "" = none.
+  std::string extra_body;
 };
 
 /// What a record keeps of a completion (namegen.extract).
@@ -115,6 +118,9 @@ struct namegen_config {
   extract_kind extract = extract_kind::name;
   sampling_params params;
   int num_batches = 1;                ///< requests per mode
+  /// namegen.num_samples (total choices wanted; 0 = not given): when set,
+  /// num_batches = ceil(num_samples / n), recomputed after a CLI -n.
+  uint64_t num_samples = 0;
   std::vector<std::string> weaklist;  ///< names refused, case-insensitive
 };
 
@@ -141,6 +147,17 @@ struct cluster_config {
   cluster_tls_config tls;
 };
 
+/// One entry of the `models:` catalogue (models.<alias>, the Python tool's
+/// layout).
+struct model_entry {
+  std::string alias;
+  std::string name;             ///< the model name sent to the server
+  int max_tokens = 0;           ///< caps max_new_tokens; 0 = no cap
+  bool supports_fim = true;     ///< false: a FIM job with it is refused
+  bool supports_logprobs = true;
+  std::string where;            ///< "<file>:<line>" of the entry, for messages
+};
+
 struct datagen_config {
   std::string source_file;  ///< the datagen yaml, for messages
   api_config api;
@@ -154,6 +171,7 @@ struct datagen_config {
   uint64_t max_chars = 0;
   std::string out_names_dir = "data/generated/names"; ///< io.out_names_dir
   cluster_config cluster;
+  std::vector<model_entry> models;  ///< the models: catalogue, file order
 };
 
 } // namespace evo

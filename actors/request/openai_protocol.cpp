@@ -24,6 +24,9 @@ void put_sampling(json& body, const sampling_params& p) {
     body["stop"] = p.stop;
   if (p.seed)
     body["seed"] = *p.seed;
+  // Checked at load: an object whose keys are not the ones set above.
+  if (!p.extra_body.empty())
+    body.update(json::parse(p.extra_body));
 }
 
 uint32_t to_u32(const json& j) {

@@ -87,6 +87,8 @@ std::optional<parts> parse(std::string_view url, std::string* why) {
     if (close == std::string_view::npos)
       return refuse("malformed IPv6 address");
     host = authority.substr(1, close - 1);
+    if (host.find_first_not_of("0123456789abcdefABCDEF:.") != std::string_view::npos)
+      return refuse("malformed IPv6 address");
     out.ipv6 = true;
     auto after = authority.substr(close + 1);
     if (!after.empty() && after.front() != ':')
@@ -101,6 +103,8 @@ std::optional<parts> parse(std::string_view url, std::string* why) {
   }
   if (host.empty())
     return refuse("no host");
+  if (host.find_first_of("<>\"{}|\\^`[] ") != std::string_view::npos)
+    return refuse("invalid character in host");
   unsigned port = out.https ? 443 : 80;
   if (!port_text.empty()) {
     if (port_text.size() > 5)
@@ -141,6 +145,8 @@ std::optional<std::string> normalise_base(std::string_view url) {
     return std::nullopt;
   if (url.find_first_of("?#") != std::string_view::npos)
     return std::nullopt; // a query or fragment has no place in a base URL
+  if (!parse(url))
+    return std::nullopt; // host, port or IPv6 brackets malformed
   std::string out{url};
   while (out.size() > host_begin && out.back() == '/')
     out.pop_back();

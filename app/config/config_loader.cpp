@@ -6,6 +6,7 @@
 #include "app/config/config_loader.hpp"
 #include "app/config/yaml_schema.hpp"
 #include "actors/request/url.hpp"
+#include "app/config/python_keys.hpp"
 
 #include <yaml-cpp/yaml.h>
 
@@ -21,6 +22,8 @@
 #include <utility>
 #include <vector>
 
+#include <sys/resource.h>
+
 namespace evo {
 
 namespace {
@@ -30,6 +33,8 @@ using namespace cfg;
 
 /// How many files a model_config chain may hold (datagen.yaml included).
 constexpr int max_chain = 16;
+
+const char* const rate_limit_expected = "a number > 0 (omit the key for no limit)";
 
 // -- merging the chain ---------------------------------------------------------
 
@@ -52,12 +57,13 @@ void merge(src_node& base, src_node over) {
 
 /// Reads `path` and every file its model_config chain names, and merges them
 /// (later files are the base, earlier ones win).
-src_node load_tree(const std::string& path) {
+src_node load_tree(const std::string& path, config_notes* notes) {
   std::vector<src_node> trees;
   std::vector<std::pair<fs::path, std::string>> seen; // canonical, as named
   std::string current = path;
   for (int depth = 0; depth < max_chain; ++depth) {
     src_node tree = build(parse_file(current), YAML::Node(), current, "");
+    drop_placeholders(tree, "", notes);
     std::error_code ec;
     fs::path canon = fs::weakly_canonical(current, ec);
     if (ec)
@@ -73,29 +79,39 @@ src_node load_tree(const std::string& path) {
       const std::string& want = mc->value.Scalar();
       fs::path p(want);
       fs::path dir = fs::path(current).parent_path();
-      std::vector<fs::path> candidates;
-      if (p.is_absolute()) {
-        candidates.push_back(p);
-      } else {
-        candidates.push_back(dir / p);
-        candidates.push_back(p);
-      }
+      fs::path configs_root;
+      const auto candidates = model_config_candidates(current, p, configs_root);
       fs::path found;
-      for (const auto& c : candidates) {
+      std::string why;
+      for (const auto& [c, reason] : candidates) {
         std::error_code ec2;
         if (fs::exists(c, ec2)) {
           found = c;
+          why = reason;
           break;
         }
       }
       if (found.empty()) {
+        std::string roots =
+          configs_root.empty()
+            ? std::string()
+            : ", the configs folder '" + configs_root.string()
+                + "', its project folder '"
+                + configs_root.parent_path().string() + "'";
         std::string looked =
           p.is_absolute() ? std::string("an existing file")
-          : dir.empty()   ? std::string("an existing file (relative to the current directory)")
-                          : "an existing file (relative to '" + dir.string()
-                              + "' or the current directory)";
+          : dir.empty() && roots.empty()
+            ? std::string("an existing file (relative to the current directory)")
+          : dir.empty()
+            ? "an existing file (relative to" + roots.substr(1)
+                + " or the current directory)"
+            : "an existing file (relative to '" + dir.string() + "'" + roots
+                + " or the current directory)";
         fail(*mc, "model_config", looked, quote(want));
       }
+      if (notes != nullptr)
+        notes->info.push_back("model_config " + quote(want) + " of " + current
+                              + ": using " + found.string() + " (" + why + ")");
       std::error_code ec3;
       fs::path found_canon = fs::weakly_canonical(found, ec3);
       if (ec3)
@@ -138,11 +154,28 @@ void read_concurrency(const src_node* api, api_config& out) {
              "semaphore_size", "io_threads"});
   read_int(c, "max_concurrent_requests", p + ".max_concurrent_requests", 1,
            INT_MAX, out.max_concurrent_requests);
+  if (const src_node* n = leaf(c, "max_concurrent_requests")) {
+    std::string problem = pool_size_problem(out.max_concurrent_requests);
+    if (!problem.empty())
+      throw config_error(where(*n, p + ".max_concurrent_requests", line_of(*n))
+                         + ": " + problem);
+  }
   if (const src_node* n = leaf(c, "rate_limit_per_second");
-      n != nullptr && !n->value.IsNull())
-    out.rate_limit_per_second =
-      as_number(*n, p + ".rate_limit_per_second",
-                "a number > 0 (omit the key for no limit)", 0, true, inf, false);
+      n != nullptr && !n->value.IsNull()) {
+    // One check for the file and --rate-limit: the text of .nan/.inf never
+    // reaches a double here (as_number refuses it), so `got` shows the file.
+    const auto k = kind_of(n->value);
+    if (!n->value.IsScalar()
+        || (k != scalar_kind::integer && k != scalar_kind::floating)
+        || n->value.Scalar().find_first_of("iInN") != std::string::npos)
+      fail(*n, p + ".rate_limit_per_second", rate_limit_expected,
+           describe(n->value));
+    double v = std::strtod(n->value.Scalar().c_str(), nullptr);
+    if (!rate_limit_problem(v).empty())
+      fail(*n, p + ".rate_limit_per_second", rate_limit_expected,
+           describe(n->value));
+    out.rate_limit_per_second = v;
+  }
   read_number(c, "burst", p + ".burst", "a number >= 1", 1, false, inf, false,
               out.burst);
   // Absent: no cap beyond the pool.
@@ -156,7 +189,8 @@ void read_fim(const src_node* api, fim_config& out) {
   const std::string p = "api.fim";
   const src_node* f = section(api, "fim", p,
                               {"use_chat_for_fim", "prefix_key", "suffix_key",
-                               "mode", "tokens"});
+                               "mode", "tokens",
+                               "prefix_token", "suffix_token", "middle_token"});
   bool use_chat = out.use_chat_for_fim;
   const src_node* use_chat_node = leaf(f, "use_chat_for_fim");
   if (use_chat_node != nullptr)
@@ -184,6 +218,25 @@ void read_fim(const src_node* api, fim_config& out) {
   read_string(t, "prefix", p + ".tokens.prefix", false, out.prefix_token);
   read_string(t, "suffix", p + ".tokens.suffix", false, out.suffix_token);
   read_string(t, "middle", p + ".tokens.middle", false, out.middle_token);
+  // The Python tool's names of the same three tokens.
+  const std::pair<const char*, std::string*> python_names[] = {
+    {"prefix", &out.prefix_token},
+    {"suffix", &out.suffix_token},
+    {"middle", &out.middle_token}};
+  for (const auto& [which, field] : python_names) {
+    const std::string key = std::string(which) + "_token";
+    const src_node* n = leaf(f, key.c_str());
+    if (n == nullptr)
+      continue;
+    std::string v = as_string(*n, p + "." + key, false);
+    if (const src_node* other = leaf(t, which); other != nullptr && v != *field)
+      fail(*n, p + "." + key,
+           "the same token as api.fim.tokens." + std::string(which) + " ("
+             + other->file + ":" + std::to_string(line_of(*other))
+             + ") or only one of the two keys",
+           describe(n->value));
+    *field = std::move(v);
+  }
 }
 
 void read_embedded(const src_node* api, embedded_sim_config& out) {
@@ -250,10 +303,38 @@ void read_http_client(const src_node* api, api_config& out) {
     fail(*n, path, expected, describe(n->value));
 }
 
-/// `extra_headers`: header name -> string value. Values count as secrets.
+/// Headers the HTTP clients set themselves: an extra header with one of
+/// these names would break the framing of every request.
+bool is_framing_header(const std::string& name) {
+  for (const char* f : {"content-length", "host", "transfer-encoding", "connection"}) {
+    if (name.size() != std::strlen(f))
+      continue;
+    bool same = true;
+    for (size_t i = 0; i < name.size(); ++i)
+      same = same && std::tolower(static_cast<unsigned char>(name[i])) == f[i];
+    if (same)
+      return true;
+  }
+  return false;
+}
+
+bool has_entries(const src_node* n) {
+  return n != nullptr && !n->value.IsNull()
+         && !(n->value.IsMap() && n->children.empty());
+}
+
+/// `extra_headers` (or `headers`, the Python tool's name): header name ->
+/// string value. Values count as secrets.
 void read_extra_headers(const src_node* api, api_config& out) {
-  const std::string p = "api.extra_headers";
-  const src_node* h = leaf(api, "extra_headers");
+  const src_node* extra = leaf(api, "extra_headers");
+  const src_node* python = leaf(api, "headers");
+  if (has_entries(extra) && has_entries(python))
+    fail_at_key(*python, "api.headers",
+                "api.headers or api.extra_headers (the same setting), not both",
+                "both (api.extra_headers at " + extra->file + ":"
+                  + std::to_string(line_of_key(*extra)) + ")");
+  const std::string p = has_entries(python) ? "api.headers" : "api.extra_headers";
+  const src_node* h = has_entries(python) ? python : extra;
   if (h == nullptr || h->value.IsNull())
     return;
   if (!h->value.IsMap())
@@ -265,6 +346,11 @@ void read_extra_headers(const src_node* api, api_config& out) {
       token = token && (std::isalnum(static_cast<unsigned char>(c)) || c == '-');
     if (!token)
       fail_at_key(child, path, "an HTTP header name (letters, digits, '-')",
+                  quote(name));
+    if (is_framing_header(name))
+      fail_at_key(child, path,
+                  "a header other than Content-Length, Host, Transfer-Encoding "
+                  "and Connection (the HTTP client sets those)",
                   quote(name));
     auto value = as_string(child, path, false, /*secret=*/true);
     if (value.find_first_of("\r\n") != std::string::npos)
@@ -280,7 +366,8 @@ void read_api(const src_node& root, api_config& out) {
             {"base_url", "api_key", "api_key_env", "timeout_s", "max_retries",
              "backoff_base_s", "backoff_max_s", "concurrency", "http_client",
              "extra_headers", "ca_file", "insecure_skip_verify", "fim",
-             "embedded", "max_response_bytes"});
+             "embedded", "max_response_bytes",
+             "headers"});
   if (const src_node* n = leaf(a, "base_url")) {
     std::string url = as_string(*n, p + ".base_url", true);
     out.base_url =
@@ -315,20 +402,61 @@ void read_api(const src_node& root, api_config& out) {
   read_extra_headers(a, out);
 }
 
+/// Both `a` and `b` given in `sec` with different values: refused at `b`.
+void fail_if_both(const src_node* sec, const char* a, const char* b,
+                  const std::string& prefix) {
+  const src_node* na = leaf(sec, a);
+  const src_node* nb = leaf(sec, b);
+  if (na == nullptr || nb == nullptr)
+    return;
+  if (na->value.IsScalar() && nb->value.IsScalar()
+      && na->value.Scalar() == nb->value.Scalar())
+    return;
+  fail_at_key(*nb, prefix + "." + b,
+              prefix + "." + a + " or " + prefix + "." + b
+                + " (the same setting), not both with different values",
+              "both (" + prefix + "." + a + " at " + na->file + ":"
+                + std::to_string(line_of_key(*na)) + ")");
+}
+
 void read_namegen(const src_node& root, namegen_config& out) {
   const std::string p = "namegen";
   const src_node* g =
     section(&root, "namegen", p,
             {"temperature", "top_p", "max_new_tokens", "n", "num_batches",
-             "stop", "seed", "weaklist"});
+             "stop", "seed", "weaklist",
+             "max_tokens", "num_samples", "extract", "extra_body"});
   sampling_params& sp = out.params;
   read_number(g, "temperature", p + ".temperature", "a number between 0 and 2",
               0, false, 2, false, sp.temperature);
   read_number(g, "top_p", p + ".top_p", "a number > 0 and <= 1", 0, true, 1,
               false, sp.top_p);
+  fail_if_both(g, "max_new_tokens", "max_tokens", p);
   read_int(g, "max_new_tokens", p + ".max_new_tokens", 1, INT_MAX, sp.max_tokens);
+  read_int(g, "max_tokens", p + ".max_tokens", 1, INT_MAX, sp.max_tokens);
   read_int(g, "n", p + ".n", 1, INT_MAX, sp.n);
   read_int(g, "num_batches", p + ".num_batches", 1, INT_MAX, out.num_batches);
+  if (const src_node* ns = leaf(g, "num_samples")) {
+    if (const src_node* nb = leaf(g, "num_batches"))
+      fail_at_key(*ns, p + ".num_samples",
+                  "namegen.num_batches (requests) or namegen.num_samples "
+                  "(choices), not both",
+                  "both (namegen.num_batches at " + nb->file + ":"
+                    + std::to_string(line_of_key(*nb)) + ")");
+    out.num_samples =
+      static_cast<uint64_t>(as_int(*ns, p + ".num_samples", 1, INT_MAX));
+    out.num_batches = static_cast<int>(
+      (out.num_samples + static_cast<uint64_t>(sp.n) - 1)
+      / static_cast<uint64_t>(sp.n));
+  }
+  if (const src_node* e = leaf(g, "extract")) {
+    const char* expected = "name or text";
+    if (!e->value.IsScalar() || kind_of(e->value) != scalar_kind::string
+        || (e->value.Scalar() != "name" && e->value.Scalar() != "text"))
+      fail(*e, p + ".extract", expected, describe(e->value));
+    out.extract =
+      e->value.Scalar() == "text" ? extract_kind::text : extract_kind::name;
+  }
   if (const src_node* s = leaf(g, "stop"))
     sp.stop = read_stop(*s, p + ".stop");
   else
@@ -338,10 +466,13 @@ void read_namegen(const src_node& root, namegen_config& out) {
   if (const src_node* w = leaf(g, "weaklist"); w != nullptr && !w->value.IsNull()) {
     out.weaklist = as_string_list(*w, p + ".weaklist");
   }
+  if (const src_node* e = leaf(g, "extra_body"); e != nullptr && !e->value.IsNull())
+    sp.extra_body = read_extra_body(*e, p + ".extra_body");
 }
 
 void read_prompts(const src_node& root, prompts_config& out) {
-  const src_node* pr = section(&root, "prompts", "prompts", {"funcname"});
+  const src_node* pr = section(&root, "prompts", "prompts",
+                               {"funcname", "codegen", "global_prefix"});
   const src_node* fn =
     section(pr, "funcname", "prompts.funcname", {"fim", "l2r"});
   const src_node* fim =
@@ -353,12 +484,56 @@ void read_prompts(const src_node& root, prompts_config& out) {
 }
 
 void read_filters(const src_node& root, datagen_config& out) {
-  const src_node* f = section(&root, "filters", "filters", {"name_regex"});
+  const src_node* f =
+    section(&root, "filters", "filters",
+            {"name_regex", "min_chars", "max_chars", "min_code_len",
+             "enable_ast", "enable_ruff"});
   if (const src_node* n = leaf(f, "name_regex"))
     out.name_regex = as_regex(*n, "filters.name_regex");
+  read_int(f, "min_chars", "filters.min_chars", 0, LLONG_MAX, out.min_chars);
+  read_int(f, "max_chars", "filters.max_chars", 0, LLONG_MAX, out.max_chars);
+  if (out.max_chars != 0 && out.min_chars > out.max_chars) {
+    const src_node* n = leaf(f, "max_chars");
+    fail(*n, "filters.max_chars",
+         "0 (no bound) or an integer >= filters.min_chars ("
+           + std::to_string(out.min_chars) + ")",
+         describe(n->value));
+  }
 }
 
 } // namespace
+
+std::string pool_size_problem(long long n) {
+  if (n < 1 || n > max_pool_size)
+    return "expected an integer between 1 and " + std::to_string(max_pool_size)
+           + ", got " + std::to_string(n);
+  // One socket per request in flight, plus the files and pipes of the run.
+  constexpr long long reserved = 64;
+  struct rlimit rl {};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+    const long long allowed = static_cast<long long>(rl.rlim_cur) - reserved;
+    if (n > allowed)
+      return "expected at most " + std::to_string(allowed < 1 ? 0 : allowed)
+             + " (the open-file limit RLIMIT_NOFILE is "
+             + std::to_string(rl.rlim_cur) + ", one socket per request in flight and "
+             + std::to_string(reserved) + " kept for files; raise it with "
+               "`ulimit -n` (hard limit "
+             + (rl.rlim_max == RLIM_INFINITY ? std::string("unlimited")
+                                             : std::to_string(rl.rlim_max))
+             + ") or lower the pool), got " + std::to_string(n);
+  }
+  return "";
+}
+
+std::string rate_limit_problem(double v) {
+  if (std::isfinite(v) && v > 0)
+    return "";
+  std::string got = std::isnan(v)   ? "nan"
+                    : std::isinf(v) ? (v > 0 ? "inf" : "-inf")
+                    : v == 0        ? (std::signbit(v) ? "-0" : "0")
+                                    : std::to_string(v);
+  return std::string("expected ") + rate_limit_expected + ", got " + got;
+}
 
 std::string normalize_base_url(const std::string& url, const std::string& what) {
   if (auto out = url::normalise_base(url))
@@ -439,23 +614,31 @@ void read_cluster(const src_node& root, cluster_config& out) {
 } // namespace
 
 datagen_config load_datagen_config(const std::string& path,
-                                   const env_lookup& env) {
-  src_node root = load_tree(path);
+                                   const env_lookup& env,
+                                   config_notes* notes) {
+  src_node root = load_tree(path, notes);
   check_keys(root, "",
              {"model_config", "api", "models", "namegen", "prompts", "filters",
-              "io", "cluster"});
+              "io", "cluster",
+              "codegen", "logging"});
   datagen_config out;
   out.source_file = path;
   read_api(root, out.api);
-  if (const src_node* m =
-        section(&root, "models", "models", {"default"}))
-    read_string(m, "default", "models.default", true, out.model);
+  read_models(root, out, notes);
   read_namegen(root, out.namegen);
   read_prompts(root, out.prompts);
   read_filters(root, out);
-  if (const src_node* io = section(&root, "io", "io", {"out_names_dir"}))
+  if (const src_node* io =
+        section(&root, "io", "io",
+                {"out_names_dir", "input_desc_path", "out_code_dir", "shard_size"}))
     read_string(io, "out_names_dir", "io.out_names_dir", true, out.out_names_dir);
   read_cluster(root, out.cluster);
+  read_logging(root, notes);
+  if (const src_node* c = leaf(&root, "codegen");
+      c != nullptr && !c->value.IsNull() && !c->value.IsMap())
+    fail(*c, "codegen", "a mapping", describe(c->value));
+  note_unused(root, notes);
+  apply_python_rules(root, out, notes);
 
   if (out.api.api_key.empty() && !out.api.api_key_env.empty()) {
     std::optional<std::string> v;

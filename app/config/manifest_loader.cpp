@@ -5,6 +5,7 @@
 #include "app/config/manifest_loader.hpp"
 #include "app/config/yaml_schema.hpp"
 
+#include <cctype>
 #include <climits>
 #include <filesystem>
 #include <map>
@@ -37,6 +38,22 @@ bool valid_job_name(const std::string& s) {
       return false;
   }
   return true;
+}
+
+/// A job's folder sits next to the run's own files in <out>: report.json,
+/// journal.jsonl (and what comes next to them: report.html, their .tmp
+/// files). Any case: the folder may be on a case-insensitive file system.
+const char* const reserved_expected =
+  "a name other than the run's own files in the output folder (report.*, "
+  "journal.*, *.tmp)";
+
+bool is_reserved_name(const std::string& s) {
+  std::string l;
+  for (char c : s)
+    l += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  auto starts = [&](const char* p) { return l.rfind(p, 0) == 0; };
+  return starts("report.") || starts("journal.")
+         || (l.size() >= 4 && l.compare(l.size() - 4, 4, ".tmp") == 0);
 }
 
 /// The message context of job `i`: "job 'name': " when the item has a valid
@@ -171,6 +188,8 @@ manifest_job read_job(const src_node& list, size_t i, const datagen_config& base
       || !valid_job_name(name->value.Scalar()))
     fail(*name, p + ".name", name_expected, describe(name->value));
   out.name = name->value.Scalar();
+  if (is_reserved_name(out.name))
+    fail(*name, p + ".name", reserved_expected, describe(name->value));
   if (auto it = names.find(out.name); it != names.end())
     fail(*name, p + ".name", "a name no other job has",
          quote(out.name) + " again (first on line "
@@ -253,6 +272,15 @@ manifest_job read_job(const src_node& list, size_t i, const datagen_config& base
       out.name_regex = as_regex(*n, p + ".filters.name_regex");
   if (const src_node* n = job.find("name_regex"))
     out.name_regex = as_regex(*n, p + ".name_regex");
+  // The base config's models: catalogue: an alias names its model, a FIM job
+  // needs supports_fim, max_tokens caps max_new_tokens.
+  if (const model_entry* e = find_model(base, out.model)) {
+    out.model = e->name;
+    if (out.mode == job_mode::fim)
+      require_fim_support(base, out.model, "job '" + out.name + "'");
+    if (e->max_tokens > 0 && sp.max_tokens > e->max_tokens)
+      sp.max_tokens = e->max_tokens;
+  }
   out.weaklist = base.namegen.weaklist;
   if (const src_node* w = job.find("weaklist"))
     out.weaklist = as_string_list(*w, p + ".weaklist");
@@ -302,7 +330,8 @@ const char* to_string(dedupe_scope d) {
   return d == dedupe_scope::global ? "global" : "per_job";
 }
 
-manifest load_manifest(const std::string& path, const env_lookup& env) {
+manifest load_manifest(const std::string& path, const env_lookup& env,
+                       config_notes* notes) {
   const src_node root =
     build(parse_file(path, "manifest keys (base_config, dedupe, jobs)"),
           YAML::Node(), path, "");
@@ -341,7 +370,7 @@ manifest load_manifest(const std::string& path, const env_lookup& env) {
   if (found.empty())
     fail(*bc, "base_config", "an existing datagen config " + rel,
          quote(bc->value.Scalar()));
-  out.base = load_datagen_config(found.string(), env);
+  out.base = load_datagen_config(found.string(), env, notes);
 
   if (const src_node* d = root.find("dedupe")) {
     const char* expected = "per_job or global";

@@ -7,7 +7,8 @@
 //   base_config: ../datagen.yaml   # REQUIRED: relative to the manifest's folder, else the cwd
 //   dedupe: per_job                # optional: per_job (default) | global
 //   jobs:                          # REQUIRED: a non-empty list
-//     - name: fim_t04              # REQUIRED, unique, [A-Za-z0-9_.-]{1,100}, not "." or ".."
+//     - name: fim_t04              # REQUIRED, unique, [A-Za-z0-9_.-]{1,100}, not "." or "..",
+//                                  #   nor a name of the run's own files (report.*, journal.*, *.tmp)
 //       mode: fim                  # REQUIRED: fim | l2r
 //       prefix: "..."              # fim: REQUIRED non-empty; suffix: optional (default "")
 //       # prompt: "..."            # l2r: REQUIRED non-empty
@@ -80,6 +81,8 @@ const char* to_string(dedupe_scope d); ///< "per_job" / "global"
 /// load_datagen_config, whose errors propagate unchanged), optional
 /// `dedupe: per_job|global`, REQUIRED non-empty `jobs:` list. Throws
 /// config_error (format above).
-manifest load_manifest(const std::string& path, const env_lookup& env = {});
+/// `notes`, when given, receives the base config's notes (see config_notes).
+manifest load_manifest(const std::string& path, const env_lookup& env = {},
+                       config_notes* notes = nullptr);
 
 } // namespace evo

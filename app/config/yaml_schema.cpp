@@ -1,10 +1,15 @@
 // The shared pieces of the YAML loaders (see yaml_schema.hpp). Moved here
 // verbatim from config_loader.cpp; every message is unchanged.
 #include "app/config/yaml_schema.hpp"
+#include "app/config/quoted_scalar.hpp"
 
 #include "actors/writer/name_regex.hpp"
 
 #include <yaml-cpp/eventhandler.h>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cctype>
 #include <cerrno>
@@ -218,27 +223,91 @@ struct document_probe : YAML::EventHandler {
 
 } // namespace
 
+/// Every quoted scalar of `n` that spans lines gets the value the YAML spec
+/// gives it (yaml-cpp 0.7 misreads some; see quoted_scalar.hpp).
+static void refold_quoted(YAML::Node n, const std::string& text) {
+  if (n.IsMap()) {
+    for (auto it = n.begin(); it != n.end(); ++it)
+      refold_quoted(it->second, text);
+  } else if (n.IsSequence()) {
+    for (auto it = n.begin(); it != n.end(); ++it)
+      refold_quoted(*it, text);
+  } else if (n.IsScalar() && n.Mark().pos >= 0) {
+    auto pos = static_cast<size_t>(n.Mark().pos);
+    if (pos < text.size() && (text[pos] == '\'' || text[pos] == '"'))
+      if (auto v = refold_quoted_scalar(text, pos); v && *v != n.Scalar())
+        n = *v;
+  }
+}
+
 YAML::Node parse_file(const std::string& name, const std::string& what) {
   std::error_code ec;
   if (fs::is_directory(name, ec))
     throw config_error(name + ": cannot read: " + std::strerror(EISDIR));
-  errno = 0;
-  std::ifstream in(name, std::ios::binary);
-  if (!in) {
-    int err = errno != 0 ? errno : ENOENT;
-    throw config_error(name + ": cannot read: " + std::strerror(err));
+  // Non-blocking: a FIFO must not hang the open; fstat then says what it is.
+  const int fd = ::open(name.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0)
+    throw config_error(name + ": cannot read: " + std::strerror(errno));
+  struct fd_closer {
+    int fd;
+    ~fd_closer() { ::close(fd); }
+  } closer{fd};
+  struct stat st {};
+  if (::fstat(fd, &st) != 0)
+    throw config_error(name + ": cannot read: " + std::strerror(errno));
+  if (!S_ISREG(st.st_mode)) {
+    const char* kind = S_ISDIR(st.st_mode)    ? "a directory"
+                       : S_ISCHR(st.st_mode)  ? "a character device"
+                       : S_ISBLK(st.st_mode)  ? "a block device"
+                       : S_ISFIFO(st.st_mode) ? "a FIFO"
+                       : S_ISSOCK(st.st_mode) ? "a socket"
+                                              : "not a regular file";
+    throw config_error(name + ": cannot read: expected a regular file, got "
+                       + kind);
   }
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad())
-    throw config_error(name + ": cannot read: " + std::strerror(EIO));
+  const auto limit = max_config_file_bytes;
+  if (static_cast<uint64_t>(st.st_size) > limit)
+    throw config_error(name + ": cannot read: expected a file of at most "
+                       + std::to_string(limit >> 20) + " MiB, got "
+                       + std::to_string(st.st_size) + " bytes");
+  std::string content;
+  content.reserve(static_cast<size_t>(st.st_size));
+  char buf[1 << 16];
+  while (true) {
+    ssize_t got = ::read(fd, buf, sizeof buf);
+    if (got < 0 && errno == EINTR)
+      continue;
+    if (got < 0)
+      throw config_error(name + ": cannot read: " + std::strerror(errno));
+    if (got == 0)
+      break;
+    // A file that grows while read is cut at the limit, not read forever.
+    if (content.size() + static_cast<size_t>(got) > limit)
+      throw config_error(name + ": cannot read: expected a file of at most "
+                         + std::to_string(limit >> 20) + " MiB, got more");
+    content.append(buf, static_cast<size_t>(got));
+  }
   // Not YAML::LoadAll: on some malformed input (a lone ",") yaml-cpp 0.7
   // yields documents without end and LoadAll never returns. Load the first
   // document, then look at most one document further.
   YAML::Node first;
   int second_line = 0;
   try {
-    std::istringstream in(text.str());
+    // One parse when the text cannot hold a second document (no line starts
+    // with a document marker) and is not empty: parsing is most of the cost
+    // of a large file (a long weak list).
+    const bool markers = content.rfind("---", 0) == 0 || content.rfind("...", 0) == 0
+                         || content.find("\n---") != std::string::npos
+                         || content.find("\n...") != std::string::npos;
+    if (!markers)
+      first = YAML::Load(content);
+  } catch (const YAML::Exception& e) {
+    throw config_error(name + ":" + std::to_string(e.mark.line + 1) + ":"
+                       + std::to_string(e.mark.column + 1)
+                       + ": YAML syntax error: " + e.msg);
+  }
+  if (!first.IsDefined() || first.IsNull()) try {
+    std::istringstream in(content);
     YAML::Parser parser(in);
     document_probe probe;
     if (!parser.HandleNextDocument(probe) || probe.nodes == 0)
@@ -247,7 +316,7 @@ YAML::Node parse_file(const std::string& name, const std::string& what) {
     document_probe next;
     if (parser.HandleNextDocument(next) && next.nodes > 0)
       second_line = next.first_line;
-    first = YAML::Load(text.str());
+    first = YAML::Load(content);
   } catch (const YAML::Exception& e) {
     throw config_error(name + ":" + std::to_string(e.mark.line + 1) + ":"
                        + std::to_string(e.mark.column + 1)
@@ -256,6 +325,7 @@ YAML::Node parse_file(const std::string& name, const std::string& what) {
   if (second_line > 0)
     throw config_error(name + ":" + std::to_string(second_line)
                        + ": top level: expected one YAML document, got more than one");
+  refold_quoted(first, content);
   std::vector<YAML::Node> docs{first};
   const YAML::Node& root = docs.front();
   if (!root.IsMap()) {
