@@ -93,13 +93,18 @@ std::optional<parts> parse(std::string_view url, std::string* why) {
     auto after = authority.substr(close + 1);
     if (!after.empty() && after.front() != ':')
       return refuse("malformed authority");
+    if (after.size() == 1)
+      return refuse("invalid port");
     if (!after.empty())
       port_text = after.substr(1);
   } else {
     auto colon = authority.find(':');
     host = authority.substr(0, colon);
-    if (colon != std::string_view::npos)
+    if (colon != std::string_view::npos) {
       port_text = authority.substr(colon + 1);
+      if (port_text.empty())
+        return refuse("invalid port");
+    }
   }
   if (host.empty())
     return refuse("no host");
