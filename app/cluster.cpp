@@ -6,7 +6,14 @@
 
 #include <spdlog/spdlog.h>
 
+#include <unistd.h>
+
+#include "actors/coordinator/coordinator_actor.hpp" // error_text
+
 namespace evo {
+
+using std::chrono::milliseconds;
+using steady = std::chrono::steady_clock;
 
 bool split_host_port(const std::string& hp, std::string& host,
                      uint16_t& port) {
@@ -24,137 +31,445 @@ bool split_host_port(const std::string& hp, std::string& host,
   return true;
 }
 
-struct cluster_link::worker_link {
-  std::string name; // host:port
-  std::string host;
-  uint16_t port = 0;
-  worker_actor handle;      ///< null while not connected
-  worker_pool pool;         ///< what it lent us
-  bool warned = false;      ///< "cannot connect" logged once per outage
+std::string default_head_name() {
+  char host[256] = {0};
+  if (gethostname(host, sizeof(host) - 1) != 0)
+    std::snprintf(host, sizeof(host), "head");
+  return std::string{host} + ":" + std::to_string(getpid());
+}
+
+cluster_link_options make_link_options(const cluster_config& c,
+                                       const std::string& model,
+                                       double timeout_s) {
+  auto ms = [](double s) { return milliseconds(static_cast<int64_t>(s * 1000)); };
+  cluster_link_options o;
+  o.workers = c.workers;
+  o.model = model;
+  o.token = c.token;
+  o.head_name = c.head_name.empty() ? default_head_name() : c.head_name;
+  o.tls = c.tls.enabled();
+  o.heartbeat = ms(c.heartbeat_s);
+  o.dead_after = ms(c.dead_after_s);
+  // The worker's own HTTP timeout ends an attempt first; the margin covers
+  // the network and the worker's queue.
+  o.attempt_deadline = ms(timeout_s) + milliseconds(5000);
+  return o;
+}
+
+namespace {
+
+double seconds(milliseconds d) {
+  return std::chrono::duration<double>(d).count();
+}
+
+// -- proxy: one per lent request actor ----------------------------------------
+
+struct proxy_state {
+  static inline const char* name = "worker_proxy";
+  worker_actor remote;
+  caf::actor link;
+  std::string worker;
+  uint64_t lease = 0;
+  uint32_t slot = 0;
+  size_t node = 0;
+  uint64_t gen = 0;
+  milliseconds deadline{0};
+  caf::typed_response_promise<attempt_result> promise;
+  bool pending = false;  ///< an attempt is at the worker
+  bool answered = true;  ///< the coordinator has its answer for it
+  bool retired = false;  ///< the coordinator dropped this proxy
+  uint64_t seq = 0;
+  uint32_t job = 0;
+  uint64_t index = 0;
+
+  void answer_error(const std::string& why) {
+    if (answered)
+      return;
+    answered = true;
+    promise.deliver(caf::make_error(caf::sec::runtime_error, why));
+  }
 };
 
-cluster_link::cluster_link(caf::actor_system& sys,
-                           std::vector<std::string> workers, std::string model,
-                           bool tls)
-  : sys_(sys), model_(std::move(model)), tls_(tls) {
-  for (auto& w : workers) {
-    auto* l = new worker_link;
-    l->name = w;
-    if (!split_host_port(w, l->host, l->port)) {
-      delete l;
+caf::behavior worker_proxy(caf::stateful_actor<proxy_state>* self,
+                           worker_actor remote, caf::actor link,
+                           std::string worker, uint64_t lease, uint32_t slot,
+                           size_t node, uint64_t gen, milliseconds deadline) {
+  auto& st = self->state;
+  st.remote = std::move(remote);
+  st.link = std::move(link);
+  st.worker = std::move(worker);
+  st.lease = lease;
+  st.slot = slot;
+  st.node = node;
+  st.gen = gen;
+  st.deadline = deadline;
+  // The link stops proxies of a node it declared dead (or at the end).
+  self->set_exit_handler([self](caf::exit_msg& msg) {
+    self->state.answer_error("worker " + self->state.worker
+                             + " declared dead");
+    self->quit(msg.reason);
+  });
+  return {
+    [self](work_item& item) -> caf::result<attempt_result> {
+      auto& st = self->state;
+      if (st.pending || st.retired)
+        return caf::make_error(caf::sec::runtime_error,
+                               "worker " + st.worker + ": slot busy");
+      st.pending = true;
+      st.answered = false;
+      st.job = item.job;
+      st.index = item.index;
+      auto seq = ++st.seq;
+      st.promise = self->make_response_promise<attempt_result>();
+      self->request(st.remote, caf::infinite, work_atom_v, st.lease, st.slot,
+                    std::move(item))
+        .then(
+          [self](attempt_result& r) {
+            auto& st = self->state;
+            st.pending = false;
+            if (!st.answered) {
+              st.answered = true;
+              st.promise.deliver(std::move(r));
+              return;
+            }
+            // Already answered with an error and re-queued: never twice.
+            spdlog::info("worker {}: late answer for request {} of job {} "
+                         "dropped (it was re-queued)",
+                         st.worker, st.index, st.job);
+            self->send(st.link, caf::ok_atom_v, st.node, st.gen, st.slot);
+            self->quit();
+          },
+          [self](caf::error& err) {
+            auto& st = self->state;
+            st.pending = false;
+            st.answer_error("worker " + st.worker + ": " + error_text(err));
+            self->send(st.link, caf::delete_atom_v, st.node, st.gen, st.slot);
+            self->quit();
+          });
+      self->delayed_send(self, st.deadline, caf::timeout_atom_v, seq);
+      return st.promise;
+    },
+    [self](caf::timeout_atom, uint64_t seq) {
+      auto& st = self->state;
+      if (seq != st.seq || st.answered)
+        return;
+      st.retired = true;
+      spdlog::warn("worker {}: no answer within {} s for request {} of job "
+                   "{}; re-queued, worker suspect",
+                   st.worker, seconds(st.deadline), st.index, st.job);
+      st.answer_error("worker " + st.worker + ": no answer within "
+                      + std::to_string(seconds(st.deadline)) + " s");
+      self->send(st.link, caf::timeout_atom_v, st.node, st.gen, st.slot);
+    },
+    [](http_done_atom) {
+      // nop: part of request_actor, used only by local request actors
+    },
+  };
+}
+
+// -- link: leases on every worker node ---------------------------------------
+
+struct node_link {
+  std::string addr, host;
+  uint16_t port = 0;
+  enum class phase { idle, connecting, joined } ph = phase::idle;
+  uint64_t gen = 0; ///< bumped at every loss: stale callbacks see it
+  worker_actor remote;
+  worker_pool pool;
+  std::vector<caf::actor> proxies; ///< per slot; null once lost
+  std::vector<bool> offered;       ///< the proxy may be given out
+  steady::time_point last_seen;
+  bool ever_joined = false;
+  std::string problem; ///< last reason it is not used (logged on change)
+};
+
+struct link_state {
+  static inline const char* name = "cluster_link";
+  cluster_link_options opts;
+  std::vector<node_link> nodes;
+  coordinator_actor coord;
+  caf::io::middleman_actor mm;
+};
+
+using link_ptr = caf::stateful_actor<link_state>*;
+
+void offer(link_ptr self, node_link& n, std::vector<caf::actor> actors) {
+  if (!self->state.coord || actors.empty())
+    return;
+  worker_pool p = n.pool;
+  p.actors = std::move(actors);
+  self->send(self->state.coord, add_pool_atom_v, std::move(p));
+}
+
+caf::actor spawn_proxy(link_ptr self, size_t i, uint32_t slot) {
+  auto& n = self->state.nodes[i];
+  return self->spawn<caf::linked>(worker_proxy, n.remote,
+                                  caf::actor_cast<caf::actor>(self), n.addr,
+                                  n.pool.lease, slot, i, n.gen,
+                                  self->state.opts.attempt_deadline);
+}
+
+void connect(link_ptr self, size_t i);
+
+void retry_later(link_ptr self, size_t i, const std::string& problem,
+                 bool error) {
+  auto& n = self->state.nodes[i];
+  n.ph = node_link::phase::idle;
+  if (problem != n.problem) {
+    if (error)
+      spdlog::error("worker {}: {}", n.addr, problem);
+    else
+      spdlog::warn("worker {}: {}; retrying", n.addr, problem);
+  }
+  n.problem = problem;
+  self->delayed_send(self, self->state.opts.retry, caf::connect_atom_v, i,
+                     n.gen);
+}
+
+void drop(link_ptr self, size_t i, const std::string& why) {
+  auto& n = self->state.nodes[i];
+  spdlog::warn("worker {} declared dead ({}); its items are re-queued", n.addr,
+               why);
+  for (auto& p : n.proxies)
+    if (p)
+      self->send_exit(p, caf::exit_reason::user_shutdown);
+  n.proxies.clear();
+  n.offered.clear();
+  if (n.remote)
+    self->demonitor(n.remote.address());
+  n.remote = nullptr;
+  ++n.gen;
+  n.problem = "declared dead: " + why;
+  n.ph = node_link::phase::idle;
+  self->delayed_send(self, self->state.opts.retry, caf::connect_atom_v, i,
+                     n.gen);
+}
+
+void joined(link_ptr self, size_t i, worker_actor remote, worker_pool pool) {
+  auto& n = self->state.nodes[i];
+  if (pool.protocol_version != cluster_protocol_version) {
+    retry_later(self, i,
+                "speaks protocol version "
+                  + std::to_string(pool.protocol_version) + ", this head "
+                  + std::to_string(cluster_protocol_version) + ": not used",
+                true);
+    return;
+  }
+  n.ph = node_link::phase::joined;
+  n.remote = std::move(remote);
+  self->monitor(n.remote);
+  pool.worker = n.addr;
+  pool.actors.clear();
+  n.pool = std::move(pool);
+  n.last_seen = steady::now();
+  n.ever_joined = true;
+  n.problem.clear();
+  n.proxies.clear();
+  n.offered.assign(n.pool.slots, true);
+  for (uint32_t s = 0; s < n.pool.slots; ++s)
+    n.proxies.push_back(spawn_proxy(self, i, s));
+  spdlog::info("worker {} connected: {} request actor(s) (lease {})", n.addr,
+               n.pool.slots, n.pool.lease);
+  offer(self, n, n.proxies);
+}
+
+void connect(link_ptr self, size_t i) {
+  auto& st = self->state;
+  auto& n = st.nodes[i];
+  n.ph = node_link::phase::connecting;
+  auto gen = n.gen;
+  self->request(st.mm, st.opts.connect_deadline, caf::connect_atom_v, n.host,
+                n.port)
+    .then(
+      [self, i, gen](const caf::node_id&, caf::strong_actor_ptr& ptr,
+                     const std::set<std::string>&) {
+        auto& st = self->state;
+        if (st.nodes[i].gen != gen)
+          return;
+        auto remote = caf::actor_cast<worker_actor>(std::move(ptr));
+        if (!remote) {
+          retry_later(self, i, "nothing published at this port", false);
+          return;
+        }
+        worker_join join;
+        join.model = st.opts.model;
+        join.head = st.opts.head_name;
+        join.token = st.opts.token;
+        self->request(remote, st.opts.connect_deadline, join_atom_v, join)
+          .then(
+            [self, i, gen, remote](worker_pool& pool) {
+              if (self->state.nodes[i].gen == gen)
+                joined(self, i, remote, std::move(pool));
+            },
+            [self, i, gen](caf::error& err) {
+              if (self->state.nodes[i].gen != gen)
+                return;
+              if (err == caf::sec::request_timeout)
+                retry_later(self, i, "no answer to the join in time", false);
+              else
+                retry_later(self, i, "refused this head: " + error_text(err),
+                            false);
+            });
+      },
+      [self, i, gen](caf::error& err) {
+        auto& st = self->state;
+        if (st.nodes[i].gen != gen)
+          return;
+        std::string why;
+        if (err == caf::sec::request_timeout)
+          why = "no CAF handshake within "
+                + std::to_string(seconds(st.opts.connect_deadline))
+                + " s (not an evoselfcode worker, or TLS on one side only?)";
+        else if (err == caf::sec::disconnect_during_handshake && st.opts.tls)
+          why = "closed the connection during the handshake (certificate "
+                "not accepted, or no TLS on its side?)";
+        else
+          why = "cannot connect (" + caf::to_string(err) + ")";
+        retry_later(self, i, why, false);
+      });
+}
+
+void heartbeat(link_ptr self) {
+  auto& st = self->state;
+  auto now = steady::now();
+  for (size_t i = 0; i < st.nodes.size(); ++i) {
+    auto& n = st.nodes[i];
+    if (n.ph != node_link::phase::joined)
+      continue;
+    if (now - n.last_seen > st.opts.dead_after) {
+      drop(self, i,
+           "no heartbeat answer for "
+             + std::to_string(seconds(st.opts.dead_after)) + " s");
+      continue;
+    }
+    auto gen = n.gen;
+    self->request(n.remote, st.opts.dead_after, heartbeat_atom_v, n.pool.lease)
+      .then(
+        [self, i, gen](uint64_t) {
+          auto& n = self->state.nodes[i];
+          if (n.gen == gen)
+            n.last_seen = steady::now();
+        },
+        [self, i, gen](caf::error& err) {
+          auto& n = self->state.nodes[i];
+          // A timeout is judged by last_seen; anything else ends the lease.
+          if (n.gen == gen && err != caf::sec::request_timeout)
+            drop(self, i, error_text(err));
+        });
+  }
+  self->delayed_send(self, st.opts.heartbeat, caf::tick_atom_v);
+}
+
+caf::behavior cluster_link_actor(link_ptr self, cluster_link_options opts,
+                                 caf::io::middleman_actor mm) {
+  auto& st = self->state;
+  st.opts = std::move(opts);
+  st.mm = std::move(mm);
+  for (auto& w : st.opts.workers) {
+    node_link n;
+    n.addr = w;
+    split_host_port(w, n.host, n.port); // checked by cluster_link
+    st.nodes.push_back(std::move(n));
+  }
+  // Every worker at once: one that hangs does not hold up the others.
+  for (size_t i = 0; i < st.nodes.size(); ++i)
+    connect(self, i);
+  self->delayed_send(self, st.opts.heartbeat, caf::tick_atom_v);
+  self->set_down_handler([self](caf::down_msg& dm) {
+    auto& nodes = self->state.nodes;
+    for (size_t i = 0; i < nodes.size(); ++i)
+      if (nodes[i].remote && nodes[i].remote.address() == dm.source)
+        drop(self, i, "connection lost: " + caf::to_string(dm.reason));
+  });
+  return {
+    [self](caf::connect_atom, size_t i, uint64_t gen) {
+      auto& n = self->state.nodes[i];
+      if (n.gen == gen && n.ph == node_link::phase::idle)
+        connect(self, i);
+    },
+    [self](caf::tick_atom) { heartbeat(self); },
+    [self](caf::put_atom, const caf::actor& coord) {
+      auto& st = self->state;
+      st.coord = caf::actor_cast<coordinator_actor>(coord);
+      for (auto& n : st.nodes) {
+        std::vector<caf::actor> ready;
+        for (size_t s = 0; s < n.proxies.size(); ++s)
+          if (n.proxies[s] && n.offered[s])
+            ready.push_back(n.proxies[s]);
+        offer(self, n, std::move(ready));
+      }
+    },
+    [self](caf::delete_atom) { self->state.coord = nullptr; },
+    [self](caf::get_atom) -> std::string {
+      std::string out;
+      for (auto& n : self->state.nodes)
+        if (!n.ever_joined)
+          out += (out.empty() ? "" : "; ") + ("worker " + n.addr + ": "
+                 + (n.problem.empty() ? "not reached yet" : n.problem));
+      return out;
+    },
+    // A proxy's attempt passed its deadline: do not hand it out again.
+    [self](caf::timeout_atom, size_t i, uint64_t gen, uint32_t slot) {
+      auto& n = self->state.nodes[i];
+      if (n.gen == gen && slot < n.offered.size())
+        n.offered[slot] = false;
+    },
+    // The late answer came: the remote request actor is free again.
+    [self](caf::ok_atom, size_t i, uint64_t gen, uint32_t slot) {
+      auto& n = self->state.nodes[i];
+      if (n.gen != gen || slot >= n.proxies.size())
+        return;
+      n.proxies[slot] = spawn_proxy(self, i, slot);
+      n.offered[slot] = true;
+      offer(self, n, {n.proxies[slot]});
+    },
+    // The worker answered an attempt with an error (stopping, lease gone):
+    // the slot stays unused until the node is joined again.
+    [self](caf::delete_atom, size_t i, uint64_t gen, uint32_t slot) {
+      auto& n = self->state.nodes[i];
+      if (n.gen == gen && slot < n.proxies.size())
+        n.proxies[slot] = nullptr;
+    },
+  };
+}
+
+} // namespace
+
+cluster_link::cluster_link(caf::actor_system& sys, cluster_link_options opts)
+  : sys_(sys) {
+  for (auto& w : opts.workers) {
+    std::string host;
+    uint16_t port = 0;
+    if (!split_host_port(w, host, port))
       throw std::runtime_error("worker address '" + w
                                + "': expected host:port");
-    }
-    links_.push_back(l);
   }
-  thread_ = std::thread([this] { loop(); });
+  spdlog::info("head {}: connecting to {} worker(s)", opts.head_name,
+               opts.workers.size());
+  auto mm = opts.tls ? sys.openssl_manager().actor_handle()
+                     : sys.middleman().actor_handle();
+  link_ = sys.spawn<caf::detached>(cluster_link_actor, std::move(opts), mm);
 }
 
 cluster_link::~cluster_link() {
-  {
-    std::lock_guard<std::mutex> guard{mtx_};
-    stopping_ = true;
-  }
-  cv_.notify_all();
-  thread_.join();
-  for (auto* l : links_)
-    delete l;
+  caf::anon_send_exit(link_, caf::exit_reason::user_shutdown);
 }
 
 void cluster_link::attach(const coordinator_actor& coord) {
-  std::lock_guard<std::mutex> guard{mtx_};
-  coord_ = coord;
-  for (auto* l : links_)
-    if (l->handle)
-      caf::anon_send(coord_, add_pool_atom_v, l->pool);
+  caf::anon_send(link_, caf::put_atom_v, caf::actor_cast<caf::actor>(coord));
 }
 
 void cluster_link::detach() {
-  std::lock_guard<std::mutex> guard{mtx_};
-  coord_ = nullptr;
+  caf::anon_send(link_, caf::delete_atom_v);
 }
 
-size_t cluster_link::connected() const {
-  std::lock_guard<std::mutex> guard{mtx_};
-  size_t n = 0;
-  for (auto* l : links_)
-    if (l->handle)
-      ++n;
-  return n;
-}
-
-void cluster_link::loop() {
+std::string cluster_link::diagnosis() {
+  std::string out;
   caf::scoped_actor self{sys_};
-  for (;;) {
-    {
-      std::lock_guard<std::mutex> guard{mtx_};
-      if (stopping_)
-        return;
-    }
-    for (auto* l : links_) {
-      {
-        std::lock_guard<std::mutex> guard{mtx_};
-        if (stopping_)
-          return;
-        if (l->handle)
-          continue;
-      }
-      auto remote = tls_ ? caf::openssl::remote_actor<worker_actor>(
-                             sys_, l->host, l->port)
-                         : sys_.middleman().remote_actor<worker_actor>(
-                             l->host, l->port);
-      if (!remote) {
-        if (!l->warned)
-          spdlog::warn("worker {}: cannot connect ({}); retrying", l->name,
-                       caf::to_string(remote.error()));
-        l->warned = true;
-        continue;
-      }
-      worker_join join;
-      join.model = model_;
-      join.head = "head";
-      self->request(*remote, std::chrono::seconds(10), join_atom_v, join)
-        .receive(
-          [&](worker_pool& pool) {
-            if (pool.protocol_version != cluster_protocol_version) {
-              spdlog::error("worker {} speaks protocol version {}, this head "
-                            "speaks {}: not used",
-                            l->name, pool.protocol_version,
-                            cluster_protocol_version);
-              return;
-            }
-            pool.worker = l->name;
-            self->monitor(*remote);
-            std::lock_guard<std::mutex> guard{mtx_};
-            l->handle = *remote;
-            l->pool = pool;
-            l->warned = false;
-            spdlog::info("worker {} connected: {} request actor(s)", l->name,
-                         pool.actors.size());
-            if (coord_)
-              caf::anon_send(coord_, add_pool_atom_v, l->pool);
-          },
-          [&](caf::error& err) {
-            if (!l->warned)
-              spdlog::error("worker {} refused this head: {}", l->name,
-                            caf::to_string(err));
-            l->warned = true;
-          });
-    }
-    // Notice workers that went away; retry the others in half a second.
-    self->receive(
-      [&](caf::down_msg& dm) {
-        std::lock_guard<std::mutex> guard{mtx_};
-        for (auto* l : links_)
-          if (l->handle && l->handle.address() == dm.source) {
-            spdlog::warn("worker {} is gone ({})", l->name,
-                         caf::to_string(dm.reason));
-            l->handle = nullptr;
-            l->pool = worker_pool{};
-          }
-      },
-      caf::after(std::chrono::milliseconds(500)) >> [] {});
-  }
+  self->request(link_, std::chrono::seconds(5), caf::get_atom_v)
+    .receive([&](std::string& s) { out = std::move(s); },
+             [](caf::error&) {});
+  return out;
 }
 
 } // namespace evo

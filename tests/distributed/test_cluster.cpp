@@ -225,7 +225,7 @@ TEST_CASE("a worker of another protocol version or model is refused on both "
                     dir + "/datagen.yaml", "--workers", old.address(),
                     "--num-batches", "3"});
   CHECK(r.exit_code == 1);
-  CHECK(r.err.find("protocol version mismatch: head speaks 1") != std::string::npos);
+  CHECK(r.err.find("protocol version mismatch: head speaks 2") != std::string::npos);
   old.proc->signal(SIGTERM);
   old.proc->wait(std::chrono::seconds(10));
   CHECK(old.proc->drain_stderr().find("refusing head") != std::string::npos);
