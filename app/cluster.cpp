@@ -4,6 +4,7 @@
 #include "caf/io/all.hpp"
 #include "caf/openssl/all.hpp"
 
+#include <spdlog/fmt/fmt.h>
 #include <spdlog/spdlog.h>
 
 #include <unistd.h>
@@ -60,6 +61,10 @@ namespace {
 
 double seconds(milliseconds d) {
   return std::chrono::duration<double>(d).count();
+}
+
+std::string seconds_text(milliseconds d) {
+  return fmt::format("{} s", seconds(d));
 }
 
 // -- proxy: one per lent request actor ----------------------------------------
@@ -158,7 +163,7 @@ caf::behavior worker_proxy(caf::stateful_actor<proxy_state>* self,
                    "{}; re-queued, worker suspect",
                    st.worker, seconds(st.deadline), st.index, st.job);
       st.answer_error("worker " + st.worker + ": no answer within "
-                      + std::to_string(seconds(st.deadline)) + " s");
+                      + seconds_text(st.deadline));
       self->send(st.link, caf::timeout_atom_v, st.node, st.gen, st.slot);
     },
     [](http_done_atom) {
@@ -318,8 +323,8 @@ void connect(link_ptr self, size_t i) {
         std::string why;
         if (err == caf::sec::request_timeout)
           why = "no CAF handshake within "
-                + std::to_string(seconds(st.opts.connect_deadline))
-                + " s (not an evoselfcode worker, or TLS on one side only?)";
+                + seconds_text(st.opts.connect_deadline)
+                + " (not an evoselfcode worker, or TLS on one side only?)";
         else if (err == caf::sec::disconnect_during_handshake && st.opts.tls)
           why = "closed the connection during the handshake (certificate "
                 "not accepted, or no TLS on its side?)";
@@ -338,8 +343,7 @@ void heartbeat(link_ptr self) {
       continue;
     if (now - n.last_seen > st.opts.dead_after) {
       drop(self, i,
-           "no heartbeat answer for "
-             + std::to_string(seconds(st.opts.dead_after)) + " s");
+           "no heartbeat answer for " + seconds_text(st.opts.dead_after));
       continue;
     }
     auto gen = n.gen;
