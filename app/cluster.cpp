@@ -216,6 +216,9 @@ void connect(link_ptr self, size_t i) {
         else if (err == caf::sec::disconnect_during_handshake && st.opts.tls)
           why = "closed the connection during the handshake (certificate "
                 "not accepted, or no TLS on its side?)";
+        else if (err == caf::sec::disconnect_during_handshake)
+          why = "closed the connection during the handshake (does it "
+                "require TLS? this head has no cluster.tls)";
         else
           why = "cannot connect (" + caf::to_string(err) + ")";
         retry_later(self, i, why, false);

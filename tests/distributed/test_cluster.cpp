@@ -216,6 +216,7 @@ TEST_CASE("TLS: good certificates are accepted, a wrong CA is refused") {
                       dir + "/datagen.yaml", "--workers", node.address(),
                       "--num-batches", "5", "--out", dir + "/bad"});
   CHECK(bad.exit_code == 1);
+  CHECK(bad.err.find("certificate not accepted") != std::string::npos);
   CHECK(read_file(dir + "/bad/l2r/names.jsonl").empty());
 
   // A head without TLS cannot talk to a TLS worker either.
@@ -224,4 +225,5 @@ TEST_CASE("TLS: good certificates are accepted, a wrong CA is refused") {
                         dir + "/datagen.yaml", "--workers", node.address(),
                         "--num-batches", "5", "--out", dir + "/plain"});
   CHECK(plain.exit_code == 1);
+  CHECK(plain.err.find("does it require TLS?") != std::string::npos);
 }
