@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <sstream>
 #include <filesystem>
 #include <utility>
 #include <vector>
@@ -464,10 +465,14 @@ void read_cluster(const src_node& root, cluster_config& out) {
               3600, false, out.heartbeat_s);
   read_number(c, "dead_after_s", p + ".dead_after_s", "a number > 0", 0, true,
               86400, false, out.dead_after_s);
-  if (out.dead_after_s <= out.heartbeat_s)
-    fail(*c, p + ".dead_after_s", "more than cluster.heartbeat_s ("
-                                    + std::to_string(out.heartbeat_s) + ")",
-         std::to_string(out.dead_after_s));
+  if (out.dead_after_s <= out.heartbeat_s) {
+    std::ostringstream hb, da;
+    hb << out.heartbeat_s;
+    da << out.dead_after_s;
+    const src_node* n = leaf(c, "dead_after_s");
+    fail(n ? *n : *c, p + ".dead_after_s",
+         "a number > cluster.heartbeat_s (" + hb.str() + ")", da.str());
+  }
   if (const src_node* t =
         section(c, "tls", p + ".tls", {"certificate", "key", "ca"})) {
     std::string* fields[] = {&out.tls.certificate, &out.tls.key, &out.tls.ca};
@@ -523,8 +528,9 @@ datagen_config load_datagen_config(const std::string& path,
     else if (const char* e = std::getenv(out.cluster.token_env.c_str()))
       v = std::string(e);
     if (!v || v->empty())
-      throw config_error(path + ": cluster.token_env: the environment variable "
-                         + out.cluster.token_env + " is not set or empty");
+      throw config_error(path + ": key 'cluster.token_env': the environment "
+                         "variable " + out.cluster.token_env
+                         + " is not set or empty");
     out.cluster.token = *v;
   }
   return out;
