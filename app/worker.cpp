@@ -122,8 +122,7 @@ worker_node(worker_actor::stateful_pointer<worker_node_state> self,
       if (!st.admission->heartbeat(lease, std::chrono::steady_clock::now()))
         return caf::make_error(caf::sec::runtime_error,
                                "lease " + std::to_string(lease)
-                                 + " is no longer current at worker "
-                                 + st.worker);
+                                 + " is no longer current");
       return lease;
     },
     [self](work_atom, uint64_t lease, uint32_t slot,
@@ -131,12 +130,11 @@ worker_node(worker_actor::stateful_pointer<worker_node_state> self,
       auto& st = self->state;
       if (st.shared->stopping)
         return caf::make_error(caf::sec::runtime_error,
-                               "worker " + st.worker + " is stopping");
+                               "the worker is stopping");
       if (!st.admission->holds(lease, peer_of(self->current_sender()))
           || slot >= st.pool.size())
         return caf::make_error(caf::sec::runtime_error,
-                               "worker " + st.worker
-                                 + ": no current lease for this head");
+                               "no current lease for this head");
       auto why = check_item(st.limits, item.endpoint, item.body);
       if (!why.empty()) {
         attempt_result r;

@@ -51,29 +51,26 @@ admission head_admission::join(const join_request& r, steady_time now) {
   if (r.protocol_version != cfg_.protocol_version) {
     out.kind = "version";
     out.reason = "protocol version mismatch: head speaks "
-                 + std::to_string(r.protocol_version) + ", worker "
-                 + cfg_.worker + " speaks "
+                 + std::to_string(r.protocol_version) + ", the worker speaks "
                  + std::to_string(cfg_.protocol_version);
     return out;
   }
   if (!cfg_.token.empty() && !token_equal(r.token, cfg_.token)) {
     out.kind = "token";
-    out.reason = "worker " + cfg_.worker
-                 + " refused the cluster token (cluster.token or "
-                   "cluster.token_env must match the worker's)";
+    out.reason = "the worker refused the cluster token (cluster.token or "
+                 "cluster.token_env must match the worker's)";
     return out;
   }
   if (r.model != cfg_.model) {
     out.kind = "model";
     out.reason = "incompatible config: head asks for model '" + r.model
-                 + "', worker " + cfg_.worker + " serves '" + cfg_.model + "'";
+                 + "', the worker serves '" + cfg_.model + "'";
     return out;
   }
   expire(now);
   if (lease_ && !(lease_->head == r.head && lease_->peer == r.peer)) {
     out.kind = "busy";
-    out.reason = "worker " + cfg_.worker + " is busy, serving head "
-                 + lease_->head;
+    out.reason = "busy, serving head " + lease_->head;
     return out;
   }
   lease_ = lease_t{next_lease_++, r.head, r.peer, now};
