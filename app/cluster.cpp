@@ -1,3 +1,5 @@
+// The head's cluster link actor: leases on worker nodes, heartbeats,
+// reconnects, and one proxy per lent slot for the coordinator.
 #include "app/cluster.hpp"
 
 #include "caf/all.hpp"

@@ -1,3 +1,4 @@
+// The proxy of one lent request actor (see cluster_proxy.hpp).
 #include "app/cluster_proxy.hpp"
 
 #include <spdlog/fmt/fmt.h>

@@ -1,3 +1,4 @@
+// The worker's admission rules (see worker_admission.hpp).
 #include "app/worker_admission.hpp"
 
 #include <nlohmann/json.hpp>
