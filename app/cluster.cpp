@@ -9,7 +9,13 @@
 #include <spdlog/fmt/fmt.h>
 #include <spdlog/spdlog.h>
 
+#include <netdb.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include "actors/coordinator/coordinator_actor.hpp" // error_text
 #include "app/cluster_proxy.hpp"
@@ -168,6 +174,66 @@ void joined(link_ptr self, size_t i, worker_actor remote, worker_pool pool) {
   offer(self, n, n.proxies);
 }
 
+// CAF's middleman connects with a blocking connect(), one at a time: an
+// address that drops SYNs would hold up every other connect (and the exit)
+// for minutes. So a TCP connect with a short limit comes first, in an actor
+// of its own that may block.
+std::string tcp_probe(const std::string& host, uint16_t port,
+                      milliseconds limit) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  auto rc = getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints,
+                        &res);
+  if (rc != 0)
+    return std::string{"cannot resolve: "} + gai_strerror(rc);
+  std::string err = "no address";
+  for (auto* a = res; a != nullptr; a = a->ai_next) {
+    int fd = ::socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                      a->ai_protocol);
+    if (fd < 0) {
+      err = std::strerror(errno);
+      continue;
+    }
+    int r = ::connect(fd, a->ai_addr, a->ai_addrlen);
+    if (r != 0 && errno == EINPROGRESS) {
+      pollfd p{fd, POLLOUT, 0};
+      if (::poll(&p, 1, static_cast<int>(limit.count())) <= 0) {
+        err = "no TCP connection within " + seconds_text(limit);
+        ::close(fd);
+        continue;
+      }
+      int so = 0;
+      socklen_t len = sizeof(so);
+      ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &so, &len);
+      r = so == 0 ? 0 : -1;
+      errno = so;
+    }
+    if (r != 0)
+      err = std::strerror(errno);
+    ::close(fd);
+    if (r == 0) {
+      freeaddrinfo(res);
+      return {};
+    }
+  }
+  freeaddrinfo(res);
+  return err;
+}
+
+void probe(link_ptr self, size_t i) {
+  auto& n = self->state.nodes[i];
+  n.ph = node_link::phase::connecting;
+  auto limit = std::min(self->state.opts.connect_deadline, milliseconds(3000));
+  self->spawn<caf::detached>(
+    [](caf::blocking_actor* p, caf::actor link, size_t i, uint64_t gen,
+       std::string host, uint16_t port, milliseconds limit) {
+      p->send(link, caf::pong_atom_v, i, gen, tcp_probe(host, port, limit));
+    },
+    caf::actor_cast<caf::actor>(self), i, n.gen, n.host, n.port, limit);
+}
+
 void connect(link_ptr self, size_t i) {
   auto& st = self->state;
   auto& n = st.nodes[i];
@@ -270,7 +336,7 @@ caf::behavior cluster_link_actor(link_ptr self, cluster_link_options opts,
   }
   // Every worker at once: one that hangs does not hold up the others.
   for (size_t i = 0; i < st.nodes.size(); ++i)
-    connect(self, i);
+    probe(self, i);
   self->delayed_send(self, st.opts.heartbeat, caf::tick_atom_v);
   self->set_down_handler([self](caf::down_msg& dm) {
     auto& nodes = self->state.nodes;
@@ -282,7 +348,17 @@ caf::behavior cluster_link_actor(link_ptr self, cluster_link_options opts,
     [self](caf::connect_atom, size_t i, uint64_t gen) {
       auto& n = self->state.nodes[i];
       if (n.gen == gen && n.ph == node_link::phase::idle)
+        probe(self, i);
+    },
+    // The TCP probe's verdict: on to CAF's connect, or retry later.
+    [self](caf::pong_atom, size_t i, uint64_t gen, const std::string& err) {
+      auto& n = self->state.nodes[i];
+      if (n.gen != gen || n.ph != node_link::phase::connecting)
+        return;
+      if (err.empty())
         connect(self, i);
+      else
+        retry_later(self, i, "cannot connect (" + err + ")", false);
     },
     [self](caf::tick_atom) { heartbeat(self); },
     [self](caf::put_atom, const caf::actor& coord) {

@@ -1,7 +1,7 @@
 // Distributed runs that meet trouble: a worker that hangs (SIGSTOP), a slow
 // worker whose answers come after the head gave up on them, a listed port
-// that never completes the CAF handshake, and a worker stopped with SIGTERM
-// mid-run.
+// that never completes the CAF handshake or drops connection attempts, and
+// a worker stopped with SIGTERM mid-run.
 #include <doctest/doctest.h>
 
 #include <arpa/inet.h>
@@ -84,6 +84,35 @@ struct mute_listener {
     thread.join();
     for (int c : conns)
       ::close(c);
+  }
+};
+
+// A port whose accept queue is full: the kernel drops further SYNs, so a
+// connect() there hangs as towards an address that drops packets.
+struct dropping_port {
+  int fd = -1;
+  int port = 0;
+  std::vector<int> fillers;
+  dropping_port() {
+    fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0);
+    REQUIRE(::listen(fd, 0) == 0);
+    socklen_t len = sizeof(a);
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+    port = ntohs(a.sin_port);
+    for (int i = 0; i < 4; ++i) {
+      int c = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+      ::connect(c, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+      fillers.push_back(c);
+    }
+  }
+  ~dropping_port() {
+    for (int c : fillers)
+      ::close(c);
+    ::close(fd);
   }
 };
 
@@ -174,6 +203,28 @@ TEST_CASE("a listed port that never completes the handshake: the head uses "
   CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(30));
   CHECK(r.err.find("worker " + good.address() + " connected")
         != std::string::npos);
+  auto report = json::parse(read_file(dir + "/out/report.json"));
+  for (auto& job : report["jobs"])
+    CHECK(job["done"] == 20);
+}
+
+TEST_CASE("a listed address that drops connection attempts holds up neither "
+          "the other workers nor the exit") {
+  auto dir = make_temp_dir();
+  write_head_config(dir);
+  dropping_port dropping;
+  auto good = start_worker(dir, {"--latency-ms", "10"}, {}, 4, "",
+                           "127.0.0.9");
+  auto workers = "127.0.0.1:" + std::to_string(dropping.port) + ","
+                 + good.address();
+  auto started = std::chrono::steady_clock::now();
+  auto r = run_cli({"datagen", "generate-names", "--config",
+                    dir + "/datagen.yaml", "--workers", workers,
+                    "--num-batches", "20"},
+                   {}, std::chrono::seconds(60));
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(30));
   auto report = json::parse(read_file(dir + "/out/report.json"));
   for (auto& job : report["jobs"])
     CHECK(job["done"] == 20);
