@@ -108,8 +108,8 @@ struct client::impl {
       limiter = sys->spawn(rate_limiter, *api.rate_limit_per_second,
                            api.burst);
     if (distributed)
-      workers = std::make_unique<cluster_link>(*sys, cluster.workers, model,
-                                               cluster.tls.enabled());
+      workers = std::make_unique<cluster_link>(
+        *sys, make_link_options(cluster, model, api.timeout_s));
   }
 
   ~impl() {
@@ -171,6 +171,12 @@ struct client::impl {
     self->request(coord, caf::infinite, run_atom_v)
       .receive([&](run_summary& s) { summary = std::move(s); },
                [&](caf::error& err) { failure = error_text(err); });
+    if (!failure.empty() && workers) {
+      // Say why the workers that never joined did not.
+      auto why = workers->diagnosis();
+      if (!why.empty())
+        failure += "; " + why;
+    }
     if (!failure.empty())
       throw run_error(failure);
     if (!summary.aborted.empty())

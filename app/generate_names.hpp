@@ -14,8 +14,11 @@ namespace evo {
 struct cluster_overrides {
   std::vector<std::string> workers;
   std::optional<int> local_pool;
+  std::string head_name; ///< --name
 
   void apply(cluster_config& c) const {
+    if (!head_name.empty())
+      c.head_name = head_name;
     if (!workers.empty())
       c.workers = workers;
     if (local_pool)

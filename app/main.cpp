@@ -80,6 +80,8 @@ int main(int argc, char** argv) {
     sub->add_option("--local-pool", target->local_pool,
                     "request actors on this node too when --workers is given")
       ->check(CLI::NonNegativeNumber);
+    sub->add_option("--name", target->head_name,
+                    "this head's name in the workers' logs (default host:pid)");
   }
 
   evo::worker_options wk;
@@ -96,6 +98,15 @@ int main(int argc, char** argv) {
   worker->add_option("--tls-cert", wk.tls_cert, "certificate (PEM), for TLS");
   worker->add_option("--tls-key", wk.tls_key, "private key (PEM), for TLS");
   worker->add_option("--tls-ca", wk.tls_ca, "CA of the peers (PEM), for TLS");
+  worker->add_option("--max-n", wk.max_n,
+                     "largest n a head may ask for (default: namegen.n)")
+    ->check(CLI::PositiveNumber);
+  worker->add_option("--max-tokens", wk.max_tokens,
+                     "largest max_tokens a head may ask for (default: "
+                     "namegen.max_new_tokens)")
+    ->check(CLI::PositiveNumber);
+  worker->add_flag("--insecure", wk.insecure,
+                   "allow a non-loopback --listen without TLS");
   worker->add_option("--protocol-version", wk.protocol_version,
                      "pretend another protocol version (tests only)")
     ->group("");

@@ -50,9 +50,18 @@ using coordinator_actor = caf::typed_actor<
   // then a summary marked interrupted.
   caf::reacts_to<stop_atom, bool>>;
 
-/// Published by a worker node: hands its request actors to a head.
+/// Published by a worker node: lends its request actors to one head at a
+/// time.
 using worker_actor = caf::typed_actor<
-  // Checks the head's protocol version and model; answers with the pool.
-  caf::replies_to<join_atom, worker_join>::with<worker_pool>>;
+  // Checks the head's protocol version, token, model and that no other head
+  // holds the worker; answers with a lease on the pool.
+  caf::replies_to<join_atom, worker_join>::with<worker_pool>,
+  // The head holding this lease is alive; answers the lease, or an error
+  // when it is no longer this head's turn.
+  caf::replies_to<heartbeat_atom, uint64_t>::with<uint64_t>,
+  // One attempt on request actor `slot` under `lease`: checked against the
+  // worker's own limits (model, n, max_tokens), then posted.
+  caf::replies_to<work_atom, uint64_t, uint32_t, work_item>::with<
+    attempt_result>>;
 
 } // namespace evo

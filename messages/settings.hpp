@@ -145,6 +145,13 @@ struct cluster_config {
   int local_pool = 0;  ///< request actors on the head too (with workers)
   double grace_s = 30; ///< wait this long for a worker when none is left
   cluster_tls_config tls;
+  /// Shared secret a head proves to its workers (cluster.token, or the
+  /// environment variable named by cluster.token_env). Never logged.
+  std::string token;
+  std::string token_env;
+  double heartbeat_s = 5;   ///< head -> worker liveness check interval
+  double dead_after_s = 15; ///< no answer for this long: the peer is dead
+  std::string head_name;    ///< --name of a head (default host:pid)
 };
 
 /// One entry of the `models:` catalogue (models.<alias>, the Python tool's

@@ -165,19 +165,21 @@ typename Inspector::result_type inspect(Inspector& f, job_output& x) {
 
 /// Wire protocol version of head <-> worker; a worker refuses a head
 /// speaking another one (and the other way round).
-constexpr uint32_t cluster_protocol_version = 1;
+constexpr uint32_t cluster_protocol_version = 2;
 
 /// A head asks a worker for its request actors: head -> worker.
 /// The version comes first so that even an old peer can read it.
 struct worker_join {
   uint32_t protocol_version = cluster_protocol_version;
   std::string model; ///< models.default of the head: the worker's must match
-  std::string head;  ///< who asks, for the worker's log
+  std::string head;  ///< who asks (--name), for the worker's log
+  /// cluster.token of the head; compared in constant time, never logged.
+  std::string token;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, worker_join& x) {
-  return f(x.protocol_version, x.model, x.head);
+  return f(x.protocol_version, x.model, x.head, x.token);
 }
 
 } // namespace evo

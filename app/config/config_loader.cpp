@@ -18,6 +18,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <sstream>
 #include <filesystem>
 #include <utility>
 #include <vector>
@@ -572,7 +573,9 @@ namespace {
 void read_cluster(const src_node& root, cluster_config& out) {
   const std::string p = "cluster";
   const src_node* c =
-    section(&root, "cluster", p, {"workers", "local_pool", "grace_s", "tls"});
+    section(&root, "cluster", p, {"workers", "local_pool", "grace_s", "tls",
+                                  "token", "token_env", "heartbeat_s",
+                                  "dead_after_s"});
   if (c == nullptr)
     return;
   if (const src_node* w = leaf(c, "workers")) {
@@ -594,6 +597,21 @@ void read_cluster(const src_node& root, cluster_config& out) {
   read_int(c, "local_pool", p + ".local_pool", 0, 100000, out.local_pool);
   read_number(c, "grace_s", p + ".grace_s", "a number > 0", 0, true, 86400,
               false, out.grace_s);
+  if (const src_node* n = leaf(c, "token"))
+    out.token = as_string(*n, p + ".token", true, /*secret=*/true);
+  read_string(c, "token_env", p + ".token_env", true, out.token_env);
+  read_number(c, "heartbeat_s", p + ".heartbeat_s", "a number > 0", 0, true,
+              3600, false, out.heartbeat_s);
+  read_number(c, "dead_after_s", p + ".dead_after_s", "a number > 0", 0, true,
+              86400, false, out.dead_after_s);
+  if (out.dead_after_s <= out.heartbeat_s) {
+    std::ostringstream hb, da;
+    hb << out.heartbeat_s;
+    da << out.dead_after_s;
+    const src_node* n = leaf(c, "dead_after_s");
+    fail(n ? *n : *c, p + ".dead_after_s",
+         "a number > cluster.heartbeat_s (" + hb.str() + ")", da.str());
+  }
   if (const src_node* t =
         section(c, "tls", p + ".tls", {"certificate", "key", "ca"})) {
     std::string* fields[] = {&out.tls.certificate, &out.tls.key, &out.tls.ca};
@@ -649,6 +667,18 @@ datagen_config load_datagen_config(const std::string& path,
     }
     if (v)
       out.api.api_key = *v;
+  }
+  if (out.cluster.token.empty() && !out.cluster.token_env.empty()) {
+    std::optional<std::string> v;
+    if (env)
+      v = env(out.cluster.token_env);
+    else if (const char* e = std::getenv(out.cluster.token_env.c_str()))
+      v = std::string(e);
+    if (!v || v->empty())
+      throw config_error(path + ": key 'cluster.token_env': the environment "
+                         "variable " + out.cluster.token_env
+                         + " is not set or empty");
+    out.cluster.token = *v;
   }
   return out;
 }
