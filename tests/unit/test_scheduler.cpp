@@ -201,7 +201,7 @@ TEST_CASE("resume after the budget shrank: entries beyond it are done-before") {
   CHECK(done.check_job(0));
 }
 
-TEST_CASE("a lost attempt goes again first, and is not counted as sent") {
+TEST_CASE("a lost attempt goes again first, and still counts as an attempt") {
   scheduler s({fixed("a", 5)}, 100);
   auto sent = drain(s, 2);
   REQUIRE(sent.size() == 2);
@@ -210,7 +210,8 @@ TEST_CASE("a lost attempt goes again first, and is not counted as sent") {
   s.retry_due({0, sent[0].index, 1}); // due already, but the lost one is older
   s.lost(sent[1]);
   CHECK(s.in_flight() == 0);
-  CHECK(s.job(0).stats.attempts == 1);
+  // It may have reached the server before its worker was lost.
+  CHECK(s.job(0).stats.attempts == 2);
   auto again = s.next();
   REQUIRE(again);
   CHECK(again->index == sent[1].index);
