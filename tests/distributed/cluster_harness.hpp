@@ -61,18 +61,6 @@ inline std::set<std::string> uids_of(const std::string& path) {
   return uids;
 }
 
-// Job -> indexes the journal holds (a multiset: an item twice shows).
-inline std::map<std::string, std::multiset<uint64_t>>
-journal_items(const std::string& journal) {
-  std::map<std::string, std::multiset<uint64_t>> items;
-  for (auto& line : read_lines(journal)) {
-    auto j = nlohmann::json::parse(line);
-    if (j.contains("job"))
-      items[j["job"].get<std::string>()].insert(j["index"].get<uint64_t>());
-  }
-  return items;
-}
-
 // Waits (bounded) until `proc`'s stderr, accumulated in `err`, holds `what`.
 inline bool wait_for_stderr(child_process& proc, std::string& err,
                             const std::string& what,
