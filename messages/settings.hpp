@@ -100,6 +100,10 @@ struct sampling_params {
   int n = 1;                      ///< choices per request
   std::vector<std::string> stop;  ///< empty = none sent
   std::optional<int64_t> seed;
+  /// A JSON object whose keys are added to every request body (e.g.
+  /// {"logprobs": 1, "repetition_penalty": 1.1}); empty = none. A key the
+  /// request already sets (model, prompt, n, ...) is refused.
+  std::string extra_body;
 };
 
 /// What a record keeps of a completion (namegen.extract).

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <stdexcept>
 
 #include "actors/request/http_engine.hpp"
 
@@ -38,6 +39,24 @@ std::string excerpt(std::string_view s, size_t max = 200) {
   if (cut < s.size())
     out += "...";
   return out;
+}
+
+// Adds the keys of `extra` (sampling_params::extra_body) to `body`. Refuses
+// anything but an object, and a key the body already has (a silent override
+// of n or prompt would desynchronise the run's accounting).
+void put_extra_body(json& body, const std::string& extra) {
+  if (extra.empty())
+    return;
+  json obj = json::parse(extra, nullptr, false);
+  if (obj.is_discarded() || !obj.is_object())
+    throw std::invalid_argument("extra_body: expected a JSON object, got "
+                                + excerpt(extra));
+  for (auto& [key, value] : obj.items()) {
+    if (body.contains(key))
+      throw std::invalid_argument("extra_body: key '" + key
+                                  + "' is already set by the request");
+    body[key] = value;
+  }
 }
 
 uint32_t to_u32(const json& j) {
@@ -94,6 +113,7 @@ request_spec build_fim_request(const fim_config& fim, const std::string& model,
       break;
   }
   put_sampling(body, params);
+  put_extra_body(body, params.extra_body);
   spec.body = body.dump();
   return spec;
 }
@@ -105,6 +125,7 @@ request_spec build_l2r_request(const std::string& model,
   body["model"] = model;
   body["prompt"] = prompt;
   put_sampling(body, params);
+  put_extra_body(body, params.extra_body);
   return {endpoint_kind::completions, body.dump()};
 }
 
