@@ -118,16 +118,23 @@ struct client::impl {
       std::lock_guard<std::mutex> guard{calls_mu};
       ++calls;
     }
-    return std::async(std::launch::async, [this, fn = std::move(fn)] {
-      auto done = on_scope_exit([this] {
-        // Notify under the lock: the waiter cannot destroy the client
-        // before this thread has let go of it.
-        std::lock_guard<std::mutex> guard{calls_mu};
-        --calls;
-        calls_cv.notify_all();
+    try {
+      return std::async(std::launch::async, [this, fn = std::move(fn)] {
+        auto done = on_scope_exit([this] { call_done(); });
+        return fn();
       });
-      return fn();
-    });
+    } catch (...) { // no thread: nothing to wait for
+      call_done();
+      throw;
+    }
+  }
+
+  void call_done() {
+    // Notify under the lock: the waiter cannot destroy the client before
+    // this thread has let go of it.
+    std::lock_guard<std::mutex> guard{calls_mu};
+    --calls;
+    calls_cv.notify_all();
   }
 
   void wait_for_calls() {
