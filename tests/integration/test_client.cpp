@@ -54,9 +54,21 @@ struct body_recorder {
                       "application/json");
     };
     server.Post("/v1/completions", answer);
+    server.Get("/ready", [](const httplib::Request&, httplib::Response& res) {
+      res.set_content("ok", "text/plain");
+    });
     port = server.bind_to_any_port("127.0.0.1");
     REQUIRE(port > 0);
     thread = std::thread([this] { server.listen_after_bind(); });
+    // stop() before the accept loop has started would not stop it: wait for
+    // a first answer, which only the running loop gives.
+    httplib::Client probe{"127.0.0.1", port};
+    auto res = probe.Get("/ready");
+    if (!res || res->status != 200) {
+      server.stop();
+      thread.join();
+      FAIL("the recording server did not answer");
+    }
   }
   ~body_recorder() {
     server.stop();
