@@ -4,8 +4,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <condition_variable>
 #include <mutex>
-
 
 #include "actors/coordinator/coordinator_actor.hpp"
 #include "actors/rate_limiter/rate_limiter_actor.hpp"
@@ -13,6 +13,7 @@
 #include "actors/request/openai_protocol.hpp"
 #include "actors/request/request_actor.hpp"
 #include "app/cluster.hpp"
+#include "app/config/config_loader.hpp"
 #include "app/node.hpp"
 #include "tools/sim/sim_server.hpp"
 #include "actors/writer/run_journal.hpp"
@@ -86,6 +87,10 @@ struct client::impl {
   std::mutex stop_mtx;                  // guards running and stop_asked
   coordinator_actor running;            // the run going on, if any
   int stop_asked = 0;                   // 0 none, 1 graceful, 2 now
+  std::mutex run_mu;                    // one run at a time on the pool
+  std::mutex calls_mu;                  // async calls still running
+  std::condition_variable calls_cv;
+  size_t calls = 0;
 
   impl(api_config a, std::string m, cluster_config c)
     : api(std::move(a)),
@@ -112,6 +117,37 @@ struct client::impl {
         *sys, make_link_options(cluster, model, api.timeout_s));
   }
 
+  // Runs fn on a thread of its own; the client waits for it on destruction.
+  template <class F>
+  auto launch(F fn) -> std::future<decltype(fn())> {
+    {
+      std::lock_guard<std::mutex> guard{calls_mu};
+      ++calls;
+    }
+    try {
+      return std::async(std::launch::async, [this, fn = std::move(fn)] {
+        auto done = on_scope_exit([this] { call_done(); });
+        return fn();
+      });
+    } catch (...) { // no thread: nothing to wait for
+      call_done();
+      throw;
+    }
+  }
+
+  void call_done() {
+    // Notify under the lock: the waiter cannot destroy the client before
+    // this thread has let go of it.
+    std::lock_guard<std::mutex> guard{calls_mu};
+    --calls;
+    calls_cv.notify_all();
+  }
+
+  void wait_for_calls() {
+    std::unique_lock<std::mutex> lock{calls_mu};
+    calls_cv.wait(lock, [this] { return calls == 0; });
+  }
+
   ~impl() {
     workers.reset();
     for (auto& a : pool)
@@ -130,6 +166,9 @@ struct client::impl {
 
   run_summary run_with(run_plan plan, writer_actor sink,
                        const std::vector<job_output>& outputs) {
+    // A coordinator takes the whole pool for its run: overlapping calls
+    // (the *_async ones) wait their turn.
+    std::lock_guard<std::mutex> one_run{run_mu};
     caf::scoped_actor self{*sys};
     std::string failure;
     for (auto& out : outputs) {
@@ -206,12 +245,18 @@ struct client::impl {
 };
 
 client::client(api_config api, std::string model, cluster_config cluster)
-  : impl_(std::make_unique<impl>(std::move(api), std::move(model),
-                                 std::move(cluster))) {
+  : impl_([&] {
+      // A hand-filled config gets what a loaded one gets.
+      api.base_url = normalize_base_url(api.base_url, "api_config.base_url");
+      return std::make_unique<impl>(std::move(api), std::move(model),
+                                    std::move(cluster));
+    }()) {
   // nop
 }
 
-client::~client() = default;
+client::~client() {
+  impl_->wait_for_calls();
+}
 
 const std::string& client::base_url() const {
   return impl_->api.base_url;
@@ -300,6 +345,49 @@ std::vector<std::vector<std::string>> client::complete_fim_batch(
                             spec.endpoint, std::move(spec.body), 1));
   }
   return impl_->run_batch(make_plan(std::move(jobs)));
+}
+
+std::vector<std::string> client::complete_fim(const std::string& prefix,
+                                              const std::string& suffix,
+                                              const sampling_params& params) {
+  return complete_fim_batch({{prefix, suffix}}, params).front();
+}
+
+std::future<std::vector<std::string>>
+client::complete_async(std::string prompt, sampling_params params) {
+  return impl_->launch([this, prompt = std::move(prompt),
+                        params = std::move(params)] {
+    return complete(prompt, params);
+  });
+}
+
+std::future<std::vector<std::vector<std::string>>>
+client::complete_batch_async(std::vector<std::string> prompts,
+                             sampling_params params) {
+  return impl_->launch([this, prompts = std::move(prompts),
+                        params = std::move(params)] {
+    return complete_batch(prompts, params);
+  });
+}
+
+std::future<std::vector<std::string>>
+client::complete_fim_async(std::string prefix, std::string suffix,
+                           sampling_params params) {
+  return impl_->launch([this, prefix = std::move(prefix),
+                        suffix = std::move(suffix),
+                        params = std::move(params)] {
+    return complete_fim(prefix, suffix, params);
+  });
+}
+
+std::future<std::vector<std::vector<std::string>>>
+client::complete_fim_batch_async(
+  std::vector<std::pair<std::string, std::string>> pairs,
+  sampling_params params) {
+  return impl_->launch([this, pairs = std::move(pairs),
+                        params = std::move(params)] {
+    return complete_fim_batch(pairs, params);
+  });
 }
 
 } // namespace evo

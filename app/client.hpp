@@ -6,6 +6,7 @@
 #pragma once
 
 #include <chrono>
+#include <future>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -55,11 +56,13 @@ struct batch_error : std::runtime_error {
 
 class client {
 public:
-  /// Starts the pool (api.concurrency.max_concurrent_requests request
+  /// api.base_url is normalised as the config loader does ("/v1" appended
+  /// when missing; throws config_error for a malformed URL). Starts the pool (api.concurrency.max_concurrent_requests request
   /// actors), the rate limiter and, for base_url "embedded", the simulator.
   /// With cluster.workers, the request actors come from those worker nodes
   /// (plus cluster.local_pool local ones).
   client(api_config api, std::string model, cluster_config cluster = {});
+  /// Waits for the calls of the *_async functions still running.
   ~client();
   client(const client&) = delete;
   client& operator=(const client&) = delete;
@@ -83,6 +86,28 @@ public:
   std::vector<std::vector<std::string>>
   complete_fim_batch(const std::vector<std::pair<std::string, std::string>>& pairs,
                      const sampling_params& params);
+
+  /// One FIM completion (blocking): the choices, in order.
+  std::vector<std::string> complete_fim(const std::string& prefix,
+                                        const std::string& suffix,
+                                        const sampling_params& params);
+
+  /// Non-blocking forms of the calls above: each runs the blocking call on a
+  /// thread of its own and returns at once; get() gives its result or
+  /// rethrows its exception. Arguments are copied. The pool serves one call
+  /// at a time: overlapping calls run in turn. Many prompts: one batch call,
+  /// not many single ones (each is a run of its own, on a thread of its own).
+  std::future<std::vector<std::string>>
+  complete_async(std::string prompt, sampling_params params);
+  std::future<std::vector<std::vector<std::string>>>
+  complete_batch_async(std::vector<std::string> prompts,
+                       sampling_params params);
+  std::future<std::vector<std::string>>
+  complete_fim_async(std::string prefix, std::string suffix,
+                     sampling_params params);
+  std::future<std::vector<std::vector<std::string>>> complete_fim_batch_async(
+    std::vector<std::pair<std::string, std::string>> pairs,
+    sampling_params params);
 
   /// Runs `plan`, writing job i into outputs[i] (extract, filter, dedupe,
   /// JSONL). Blocks until every job is finished. Throws run_error when the

@@ -103,8 +103,10 @@ struct sampling_params {
   int n = 1;                      ///< choices per request
   std::vector<std::string> stop;  ///< empty = none sent
   std::optional<int64_t> seed;
-  /// namegen.extra_body: a JSON object (text) whose keys are added to every
-  /// request body (e.g. logprobs, repetition_penalty); "" = none.
+  /// A JSON object whose keys are added to every request body (e.g.
+  /// {"logprobs": 1, "repetition_penalty": 1.1}; namegen.extra_body); empty
+  /// = none. A key the request already sets (model, prompt, n, ...) is
+  /// refused.
   std::string extra_body;
 };
 

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <stdexcept>
 
 
 namespace evo {
@@ -24,9 +25,24 @@ void put_sampling(json& body, const sampling_params& p) {
     body["stop"] = p.stop;
   if (p.seed)
     body["seed"] = *p.seed;
-  // Checked at load: an object whose keys are not the ones set above.
-  if (!p.extra_body.empty())
-    body.update(json::parse(p.extra_body));
+}
+
+// Adds the keys of `extra` (sampling_params::extra_body) to `body`. Refuses
+// anything but an object, and a key the body already has (a silent override
+// of n or prompt would desynchronise the run's accounting).
+void put_extra_body(json& body, const std::string& extra) {
+  if (extra.empty())
+    return;
+  json obj = json::parse(extra, nullptr, false);
+  if (obj.is_discarded() || !obj.is_object())
+    throw std::invalid_argument("extra_body: expected a JSON object, got "
+                                + excerpt(extra));
+  for (auto& [key, value] : obj.items()) {
+    if (body.contains(key))
+      throw std::invalid_argument("extra_body: key '" + key
+                                  + "' is already set by the request");
+    body[key] = value;
+  }
 }
 
 uint32_t to_u32(const json& j) {
@@ -83,6 +99,7 @@ request_spec build_fim_request(const fim_config& fim, const std::string& model,
       break;
   }
   put_sampling(body, params);
+  put_extra_body(body, params.extra_body);
   spec.body = body.dump();
   return spec;
 }
@@ -94,6 +111,7 @@ request_spec build_l2r_request(const std::string& model,
   body["model"] = model;
   body["prompt"] = prompt;
   put_sampling(body, params);
+  put_extra_body(body, params.extra_body);
   return {endpoint_kind::completions, body.dump()};
 }
 
