@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <sstream>
 
+#include "tools/sim/batch_model.hpp"
 #include "tools/sim/sim_server.hpp"
 
 int main(int argc, char** argv) {
@@ -28,6 +29,30 @@ int main(int argc, char** argv) {
   app.add_option("--vocabulary", o.vocabulary, "0 = word lists; N = uniform over N distinct names")
       ->check(CLI::NonNegativeNumber);
   app.add_option("--model", o.model, "model name reported by /v1/models")->capture_default_str();
+  app.add_option("--http-threads", o.http_threads,
+                 "N fixed HTTP threads, each staying with its connection (llama.cpp's layer); 0 = 256")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--keepalive-timeout-s", o.keepalive_timeout_s, "close a connection idle this long")
+      ->capture_default_str()->check(CLI::Range(1, 3600));
+  app.add_option("--keepalive-max-requests", o.keepalive_max_requests,
+                 "requests per connection (0 = 100 with --http-threads, unlimited without)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--max-n", o.max_n, "answer n > K with llama.cpp's HTTP 400 (0 = off)")->check(CLI::NonNegativeNumber);
+  app.add_flag("--batch-model", o.batch_model, "continuous-batching server model (see README)");
+  app.add_option("--step-base-ms", o.step_base_ms, "batch model: decode step time with no sequence")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  app.add_option("--step-per-seq-ms", o.step_per_seq_ms, "batch model: step time added per active sequence")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  app.add_option("--prefill-per-token-ms", o.prefill_per_token_ms, "batch model: prefill time per prompt token")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  app.add_option("--kv-capacity", o.kv_capacity, "batch model: sequences decoded at once; others queue")
+      ->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--overload-queue", o.overload_queue, "batch model: refuse beyond this many queued (0 = never)")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  app.add_option("--overload-status", o.overload_status, "batch model: 503 or 429 (with Retry-After)")
+      ->capture_default_str()->check(CLI::IsMember({503, 429}));
+  app.add_option("--capacity-schedule", o.capacity_schedule,
+                 "batch model: SECONDS:CAPACITY,... e.g. 0:64,30:16,60:64 (replaces --kv-capacity)");
   bool verbose = false;
   app.add_flag("-v,--verbose", verbose, "log to stderr");
   try {
@@ -52,6 +77,23 @@ int main(int argc, char** argv) {
       }
       o.faults.push_back(f);
     }
+  }
+
+  if (!o.capacity_schedule.empty()) {
+    evo::sim::capacity_schedule sched;
+    std::string err;
+    if (!evo::sim::parse_capacity_schedule(o.capacity_schedule, sched, &err)) {
+      std::cerr << "--capacity-schedule: " << err << "\n";
+      return 2;
+    }
+  }
+  if (!o.batch_model) {
+    for (const char* flag : {"--step-base-ms", "--step-per-seq-ms", "--prefill-per-token-ms", "--kv-capacity",
+                             "--overload-queue", "--overload-status", "--capacity-schedule"})
+      if (app.count(flag) > 0) {
+        std::cerr << flag << " needs --batch-model\n";
+        return 2;
+      }
   }
 
   // Block the termination signals in every thread (the server's threads

@@ -27,11 +27,20 @@
 #include <stdexcept>
 #include <thread>
 
+#include "tools/sim/batch_model.hpp"
 #include "tools/sim/name_gen.hpp"
+#include "tools/sim/request_parse.hpp"
 
 namespace evo::sim {
 
 using json = nlohmann::json;
+using detail::approx_tokens;
+using detail::bad_request;
+using detail::choice_out;
+using detail::gen_request;
+using detail::parse_chat;
+using detail::parse_completions;
+using detail::finish_choice;
 using detail::rng;
 
 const std::vector<std::string>& all_fault_kinds() {
@@ -77,11 +86,6 @@ int64_t now_us() {
              std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
-
-struct bad_request : std::runtime_error {
-  std::string param;
-  bad_request(const std::string& msg, std::string p = {}) : std::runtime_error(msg), param(std::move(p)) {}
-};
 
 json error_body(const std::string& message, const char* type, int code, const std::string& param = {}) {
   json e = {{"message", message}, {"type", type}, {"code", code}};
@@ -135,188 +139,6 @@ std::vector<int> find_connections(int local_port, int peer_port) {
 
 enum class endpoint { completions, chat, models, health, other };
 
-// A parsed, validated completion or chat request.
-struct gen_request {
-  bool chat = false;
-  bool fim = false;
-  bool stream = false;
-  int n = 1;
-  std::optional<int64_t> max_tokens;
-  double temperature = 1.0;
-  double top_p = 1.0;
-  std::vector<std::string> stop;
-  std::optional<int64_t> seed;
-  std::string model;
-  size_t prompt_chars = 0;
-  uint64_t prompt_hash = 0;
-};
-
-struct choice_out {
-  std::string text;
-  const char* finish = "stop";
-  int64_t tokens = 0;
-};
-
-int64_t approx_tokens(size_t chars) { return int64_t((chars + 3) / 4); }
-
-bool has_fim_tokens(const std::string& s) {
-  return (s.find("<|fim_prefix|>") != std::string::npos && s.find("<|fim_middle|>") != std::string::npos) ||
-         (s.find("<fim_prefix>") != std::string::npos && s.find("<fim_middle>") != std::string::npos);
-}
-
-void read_stop(const json& body, gen_request& g) {
-  auto it = body.find("stop");
-  if (it == body.end() || it->is_null()) return;
-  if (it->is_string()) {
-    g.stop.push_back(it->get<std::string>());
-  } else if (it->is_array()) {
-    for (const auto& s : *it) {
-      if (!s.is_string()) throw bad_request("'stop' must be a string or an array of strings", "stop");
-      g.stop.push_back(s.get<std::string>());
-    }
-  } else {
-    throw bad_request("'stop' must be a string or an array of strings", "stop");
-  }
-  g.stop.erase(std::remove(g.stop.begin(), g.stop.end(), std::string()), g.stop.end());
-}
-
-void read_common(const json& body, gen_request& g) {
-  auto num = [&](const char* key, double lo, double hi, double& out) {
-    auto it = body.find(key);
-    if (it == body.end() || it->is_null()) return;
-    if (!it->is_number()) throw bad_request(std::string("'") + key + "' must be a number", key);
-    double v = it->get<double>();
-    if (!(v >= lo && v <= hi)) throw bad_request(std::string("'") + key + "' is out of range", key);
-    out = v;
-  };
-  num("temperature", 0.0, 2.0, g.temperature);
-  num("top_p", 0.0, 1.0, g.top_p);
-  if (auto it = body.find("top_p"); it != body.end() && it->is_number() && g.top_p <= 0.0)
-    throw bad_request("'top_p' must be in (0, 1]", "top_p");
-
-  if (auto it = body.find("n"); it != body.end() && !it->is_null()) {
-    if (!it->is_number_integer()) throw bad_request("'n' must be an integer", "n");
-    int64_t n = it->get<int64_t>();
-    if (n < 1) throw bad_request("'n' must be at least 1", "n");
-    if (n > 1024) throw bad_request("'n' must be at most 1024", "n");
-    g.n = int(n);
-  }
-  for (const char* key : {"max_tokens", "max_completion_tokens"}) {
-    auto it = body.find(key);
-    if (it == body.end() || it->is_null()) continue;
-    if (!it->is_number_integer()) throw bad_request(std::string("'") + key + "' must be an integer", key);
-    int64_t m = it->get<int64_t>();
-    if (m < 0) throw bad_request(std::string("'") + key + "' must be non-negative", key);
-    g.max_tokens = m;
-  }
-  if (auto it = body.find("seed"); it != body.end() && !it->is_null()) {
-    if (!it->is_number_integer()) throw bad_request("'seed' must be an integer", "seed");
-    g.seed = it->is_number_unsigned() ? int64_t(it->get<uint64_t>()) : it->get<int64_t>();
-  }
-  if (auto it = body.find("stream"); it != body.end() && !it->is_null()) {
-    if (!it->is_boolean()) throw bad_request("'stream' must be a boolean", "stream");
-    g.stream = it->get<bool>();
-  }
-  if (auto it = body.find("model"); it != body.end() && !it->is_null()) {
-    if (!it->is_string()) throw bad_request("'model' must be a string", "model");
-    g.model = it->get<std::string>();
-  }
-  read_stop(body, g);
-}
-
-gen_request parse_completions(const json& body) {
-  if (!body.is_object()) throw bad_request("request body must be a JSON object");
-  gen_request g;
-  auto it = body.find("prompt");
-  if (it == body.end() || it->is_null()) throw bad_request("'prompt' is required", "prompt");
-  const std::string* prompt = nullptr;
-  if (it->is_string()) {
-    prompt = it->get_ptr<const std::string*>();
-  } else if (it->is_array()) {
-    if (it->size() != 1 || !(*it)[0].is_string())
-      throw bad_request("'prompt' must be a string or an array of exactly one string", "prompt");
-    prompt = (*it)[0].get_ptr<const std::string*>();
-  } else {
-    throw bad_request("'prompt' must be a string or an array of one string", "prompt");
-  }
-  g.prompt_chars = prompt->size();
-  g.prompt_hash = detail::hash_bytes(*prompt);
-  if (auto s = body.find("suffix"); s != body.end() && !s->is_null()) {
-    if (!s->is_string()) throw bad_request("'suffix' must be a string", "suffix");
-    g.fim = true;
-    g.prompt_chars += s->get_ptr<const std::string*>()->size();
-  }
-  if (!g.fim && has_fim_tokens(*prompt)) g.fim = true;
-  read_common(body, g);
-  return g;
-}
-
-gen_request parse_chat(const json& body) {
-  if (!body.is_object()) throw bad_request("request body must be a JSON object");
-  gen_request g;
-  g.chat = true;
-  auto it = body.find("messages");
-  if (it == body.end() || it->is_null()) throw bad_request("'messages' is required", "messages");
-  if (!it->is_array() || it->empty()) throw bad_request("'messages' must be a non-empty array", "messages");
-  uint64_t h = 0;
-  for (const auto& m : *it) {
-    if (!m.is_object()) throw bad_request("each message must be an object", "messages");
-    auto role = m.find("role");
-    if (role == m.end() || !role->is_string()) throw bad_request("each message needs a string 'role'", "messages");
-    auto content = m.find("content");
-    if (content == m.end() || content->is_null()) continue;
-    if (content->is_string()) {
-      const auto& c = content->get_ref<const std::string&>();
-      g.prompt_chars += c.size();
-      h = detail::hash_bytes(c, h);
-      if (has_fim_tokens(c)) g.fim = true;
-    } else if (content->is_array()) {
-      for (const auto& part : *content) {
-        if (!part.is_object()) throw bad_request("message content parts must be objects", "messages");
-        auto t = part.find("text");
-        if (t != part.end() && t->is_string()) {
-          g.prompt_chars += t->get_ref<const std::string&>().size();
-          h = detail::hash_bytes(t->get_ref<const std::string&>(), h);
-        }
-      }
-    } else {
-      throw bad_request("message 'content' must be a string, an array or null", "messages");
-    }
-  }
-  // FIM through chat: extra body fields such as prefix/suffix (the key names
-  // are configurable in the client, so any string field named *prefix* or
-  // *suffix* counts).
-  for (auto f = body.begin(); f != body.end(); ++f) {
-    const std::string& k = f.key();
-    if ((k.find("suffix") != std::string::npos || k.find("prefix") != std::string::npos) && f->is_string()) {
-      g.fim = true;
-      g.prompt_chars += f->get_ref<const std::string&>().size();
-      if (k.find("prefix") != std::string::npos) h = detail::hash_bytes(f->get_ref<const std::string&>(), h);
-    }
-  }
-  g.prompt_hash = h;
-  read_common(body, g);
-  return g;
-}
-
-// Cut at the earliest stop string, then apply max_tokens.
-choice_out finish_choice(std::string text, const gen_request& g) {
-  choice_out c;
-  size_t cut = std::string::npos;
-  for (const auto& s : g.stop) {
-    size_t p = text.find(s);
-    if (p < cut) cut = p;
-  }
-  if (cut != std::string::npos) text.resize(cut);
-  if (g.max_tokens && approx_tokens(text.size()) > *g.max_tokens) {
-    text.resize(size_t(*g.max_tokens) * 4);
-    c.finish = "length";
-  }
-  c.tokens = approx_tokens(text.size());
-  c.text = std::move(text);
-  return c;
-}
-
 std::string hex_id(uint64_t v) {
   char buf[20];
   std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
@@ -339,6 +161,9 @@ struct sim_server::impl {
   int stop_efd = -1;  // eventfd: readable once stop() began; wakes hung requests
 
   std::atomic<uint64_t> request_counter{0};
+  std::atomic<int> in_handler{0};  // requests being handled (logged as "active" without the batch model)
+  batch_params batch;              // with opts.batch_model
+  std::unique_ptr<batch_engine> engine;
   std::atomic<uint64_t> fault_counter{0};
 
   // max_concurrency gate
@@ -370,6 +195,16 @@ struct sim_server::impl {
       }
     }
     rl_tokens = std::max(1.0, opts.rate_limit);
+    if (opts.batch_model) {
+      if (opts.overload_status != 503 && opts.overload_status != 429)
+        throw std::invalid_argument("overload status must be 503 or 429, got " + std::to_string(opts.overload_status));
+      if (opts.kv_capacity < 1) throw std::invalid_argument("kv capacity must be at least 1");
+      batch = batch_params{opts.step_base_ms, opts.step_per_seq_ms, opts.prefill_per_token_ms,
+                           opts.kv_capacity,  opts.overload_queue, {}};
+      std::string err;
+      if (!opts.capacity_schedule.empty() && !parse_capacity_schedule(opts.capacity_schedule, batch.schedule, &err))
+        throw std::invalid_argument("capacity schedule '" + opts.capacity_schedule + "': " + err);
+    }
     rl_last = std::chrono::steady_clock::now();
   }
 
@@ -382,6 +217,10 @@ struct sim_server::impl {
     const char* fault_label = nullptr;  // overrides fault name (e.g. "rate_limit")
     int n = 0;
     int64_t completion_tokens = 0;
+    int peer_port = 0;  // tells the connections apart
+    int64_t prompt_tokens = 0;
+    int active = 0;     // at arrival: engine sequences (batch model) or requests in handlers
+    int queued = 0;     // at arrival: requests waiting in the batch engine's queue
   };
 
   void write_log(const ctx& c) {
@@ -390,10 +229,12 @@ struct sim_server::impl {
     int len = std::snprintf(
         buf, sizeof buf,
         "{\"t_us\":%lld,\"start_us\":%lld,\"end_us\":%lld,\"endpoint\":\"%s\",\"status\":%d,\"fault\":\"%s\","
-        "\"n\":%d,\"completion_tokens\":%lld}\n",
+        "\"n\":%d,\"prompt_tokens\":%lld,\"completion_tokens\":%lld,\"active\":%d,\"queued\":%d,"
+        "\"peer_port\":%d}\n",
         static_cast<long long>(c.t_us), static_cast<long long>(c.start_us ? c.start_us : c.t_us),
         static_cast<long long>(c.end_us ? c.end_us : now_us()), c.endpoint, c.status,
-        c.fault_label ? c.fault_label : fault_name(c.fault), c.n, static_cast<long long>(c.completion_tokens));
+        c.fault_label ? c.fault_label : fault_name(c.fault), c.n, static_cast<long long>(c.prompt_tokens),
+        static_cast<long long>(c.completion_tokens), c.active, c.queued, c.peer_port);
     if (len <= 0) return;
     std::lock_guard<std::mutex> lk(log_mu);
     if (!log) return;
@@ -488,11 +329,14 @@ struct sim_server::impl {
   void handle(endpoint ep, const httplib::Request& req, httplib::Response& res) {
     ctx c;
     c.t_us = now_us();
+    c.peer_port = req.remote_port;
+    c.active = in_handler.fetch_add(1);
     c.endpoint = ep == endpoint::completions ? "/v1/completions"
                  : ep == endpoint::chat      ? "/v1/chat/completions"
                  : ep == endpoint::models    ? "/v1/models"
                                              : "/health";
     handle_inner(ep, req, res, c);
+    in_handler.fetch_sub(1);
     if (!c.end_us) c.end_us = now_us();
     write_log(c);
   }
@@ -543,6 +387,10 @@ struct sim_server::impl {
       json body;
       if (ep == endpoint::health) {
         body = {{"status", "ok"}};
+        if (engine) {  // the batch model's state, as a server's metrics would show it
+          body["active_sequences"] = engine->active_sequences();
+          body["queued_requests"] = engine->queued_requests();
+        }
       } else {
         body = {{"object", "list"},
                 {"data", json::array({{{"id", opts.model},
@@ -581,6 +429,17 @@ struct sim_server::impl {
       return;
     }
     c.n = valid ? g.n : 0;
+    c.prompt_tokens = valid ? approx_tokens(g.prompt_chars) : 0;
+    if (valid && opts.max_n > 0 && g.n > opts.max_n && c.fault == fault_kind::none) {
+      // llama.cpp's schema check, byte for byte: its error body has no "param".
+      res.status = 400;
+      res.set_content("{\"error\":{\"code\":400,\"message\":\"Field 'n': Value must be between 1 <= value <= " +
+                          std::to_string(opts.max_n) + ", but got " + std::to_string(g.n) +
+                          "\",\"type\":\"invalid_request_error\"}}",
+                      "application/json");
+      c.status = 400;
+      return;
+    }
 
     // 5. generate
     uint64_t seed;
@@ -611,6 +470,24 @@ struct sim_server::impl {
     }
     c.start_us = now_us();
     bool ok = sleep_ms(latency);
+    if (ok && engine && valid) {
+      int64_t longest = 0;  // the choices decode side by side
+      for (const auto& ch : choices) longest = std::max(longest, ch.tokens);
+      batch_engine::arrival at;
+      auto o = engine->run(g.n, longest, c.prompt_tokens, at);
+      c.active = at.active;
+      c.queued = at.queued;
+      if (o == batch_engine::outcome::overloaded) {
+        gate_release();
+        res.set_header("Retry-After", "1");
+        c.fault_label = "overload";
+        send_error(res, c, opts.overload_status,
+                   "Server overloaded: " + std::to_string(at.queued) + " requests queued",
+                   opts.overload_status == 429 ? "rate_limit_error" : "service_unavailable");
+        return;
+      }
+      ok = o == batch_engine::outcome::done;
+    }
     gate_release();
     if (!ok) {
       send_error(res, c, 503, "server is shutting down", "service_unavailable");
@@ -772,11 +649,21 @@ int sim_server::start() {
   m.stop_efd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (m.stop_efd < 0) throw std::runtime_error("sim_server: eventfd failed");
 
+  if (m.opts.batch_model) m.engine = std::make_unique<batch_engine>(m.batch);  // its clock starts now
   m.svr = std::make_unique<sim_http_server>();
   auto& svr = *m.svr;
-  svr.new_task_queue = [] { return new httplib::ThreadPool(256); };
-  svr.set_keep_alive_max_count(1000000000);
-  svr.set_keep_alive_timeout(5);
+  // cpp-httplib's ThreadPool runs one job per accepted connection, and the
+  // job serves that connection until it idles past the keep-alive timeout or
+  // reaches the request limit; later connections queue FIFO, unread.
+  // Without --http-threads every connection must be served at once: 256
+  // threads cover the project's runs; the batch model is swept to 512 in flight.
+  const size_t threads = m.opts.http_threads > 0 ? size_t(m.opts.http_threads) : m.opts.batch_model ? 1024 : 256;
+  svr.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  const int max_requests = m.opts.keepalive_max_requests > 0 ? m.opts.keepalive_max_requests
+                           : m.opts.http_threads > 0         ? 100
+                                                             : 1000000000;
+  svr.set_keep_alive_max_count(size_t(max_requests));
+  svr.set_keep_alive_timeout(m.opts.keepalive_timeout_s);
   svr.set_tcp_nodelay(true);
   svr.set_read_timeout(5);
   svr.set_write_timeout(5);
@@ -859,6 +746,7 @@ void sim_server::stop() {
   m.gate_cv.notify_all();
   { std::lock_guard<std::mutex> g(m.sleep_mu); }
   m.sleep_cv.notify_all();
+  if (m.engine) m.engine->stop();
   m.svr->stop();
   // Idle keep-alive connections would hold their worker for up to the
   // keep-alive timeout; shut them down so the pool joins promptly.

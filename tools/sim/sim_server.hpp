@@ -31,6 +31,25 @@ struct sim_options {
   int vocabulary = 0;               // 0 = default word lists; N>0 = a name space of N distinct names (for 1M-name memory benchmarks)
   std::string model = "sim-coder";
   bool quiet = true;
+  // HTTP layer. 0 threads: a pool of 256 (1024 with batch_model), a thread
+  // per connection for any client this project runs. N > 0: N fixed threads, each staying with its
+  // connection while requests keep coming on it, other connections waiting
+  // unread, as llama.cpp's cpp-httplib layer serves.
+  int http_threads = 0;
+  int keepalive_timeout_s = 5;      // an idle connection is closed after this
+  int keepalive_max_requests = 0;   // requests per connection; 0 = 100 with http_threads, unlimited without
+  int max_n = 0;                    // n > max_n answers 400 as llama.cpp does; 0 = only n <= 1024
+  // Continuous-batching model (tools/sim/batch_model.hpp), off by default:
+  // a request takes its completion tokens x (step_base_ms + step_per_seq_ms
+  // x active sequences); at most kv_capacity sequences (or the schedule's)
+  // are active, others queue; beyond overload_queue queued requests the
+  // answer is overload_status (503 or 429) with Retry-After.
+  bool batch_model = false;
+  double step_base_ms = 10, step_per_seq_ms = 0.25, prefill_per_token_ms = 0;
+  int kv_capacity = 64;
+  int overload_queue = 0;           // 0 = the queue is unbounded
+  int overload_status = 503;
+  std::string capacity_schedule;    // "0:64,30:16,60:64" (seconds since start: capacity); empty = kv_capacity
 };
 
 class sim_server {

@@ -1,0 +1,142 @@
+// The continuous-batching engine of the simulator (see batch_model.hpp).
+#include "tools/sim/batch_model.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+#include <sstream>
+
+namespace evo::sim {
+
+bool parse_capacity_schedule(const std::string& text, capacity_schedule& out, std::string* err) {
+  capacity_schedule s;
+  if (!text.empty() && text.back() == ',') {
+    *err = "trailing ','";
+    return false;
+  }
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    const auto colon = item.find(':');
+    char* end = nullptr;
+    if (colon == std::string::npos) {
+      *err = "entry '" + item + "': expected SECONDS:CAPACITY";
+      return false;
+    }
+    const std::string a = item.substr(0, colon), b = item.substr(colon + 1);
+    const double t = std::strtod(a.c_str(), &end);
+    if (a.empty() || *end != '\0' || !(t >= 0)) {
+      *err = "entry '" + item + "': '" + a + "' is not a non-negative number of seconds";
+      return false;
+    }
+    const long c = std::strtol(b.c_str(), &end, 10);
+    if (b.empty() || *end != '\0' || c < 1 || c > 1000000) {
+      *err = "entry '" + item + "': '" + b + "' is not a capacity of at least 1 sequence";
+      return false;
+    }
+    if (!s.empty() && t <= s.back().first) {
+      *err = "entry '" + item + "': times must increase";
+      return false;
+    }
+    s.emplace_back(t, int(c));
+  }
+  if (s.empty()) {
+    *err = "empty schedule (expected e.g. 0:64,30:16,60:64)";
+    return false;
+  }
+  out = std::move(s);
+  return true;
+}
+
+int capacity_at(const capacity_schedule& s, double t_s, int fallback) {
+  int c = fallback;
+  for (const auto& [t, cap] : s) {
+    if (t > t_s) break;
+    c = cap;
+  }
+  return c;
+}
+
+batch_engine::batch_engine(batch_params p)
+    : p_(std::move(p)), t0_(std::chrono::steady_clock::now()), thread_([this] { loop(); }) {}
+
+batch_engine::~batch_engine() { stop(); }
+
+void batch_engine::stop() {
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  work_cv_.notify_all();
+  done_cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+int batch_engine::active_sequences() const {
+  std::lock_guard<std::mutex> lk(mu_);
+  return active_seqs_;
+}
+
+int batch_engine::queued_requests() const {
+  std::lock_guard<std::mutex> lk(mu_);
+  return int(queue_.size());
+}
+
+double batch_engine::step_ms(int active) const { return p_.step_base_ms + p_.step_per_seq_ms * active; }
+
+batch_engine::outcome batch_engine::run(int sequences, int64_t tokens, int64_t prompt_tokens, arrival& at) {
+  job j{std::max(1, sequences), std::max<int64_t>(1, tokens), prompt_tokens};
+  std::unique_lock<std::mutex> lk(mu_);
+  at.active = active_seqs_;
+  at.queued = int(queue_.size());
+  if (stopping_) return outcome::stopping;
+  if (p_.overload_queue > 0 && int(queue_.size()) >= p_.overload_queue) return outcome::overloaded;
+  queue_.push_back(&j);
+  work_cv_.notify_one();
+  done_cv_.wait(lk, [&] { return j.done || stopping_; });
+  if (j.done) return outcome::done;
+  // Stopping: take the job out of whichever list holds it.
+  queue_.erase(std::remove(queue_.begin(), queue_.end(), &j), queue_.end());
+  active_.erase(std::remove(active_.begin(), active_.end(), &j), active_.end());
+  return outcome::stopping;
+}
+
+void batch_engine::loop() {
+  std::unique_lock<std::mutex> lk(mu_);
+  while (!stopping_) {
+    work_cv_.wait(lk, [&] { return stopping_ || !queue_.empty() || !active_.empty(); });
+    if (stopping_) break;
+    // Admit at the step boundary, FIFO, while the capacity allows (a
+    // request wider than the capacity runs alone rather than never).
+    const double t_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
+    const int cap = capacity_at(p_.schedule, t_s, p_.kv_capacity);
+    double prefill_ms = 0;
+    while (!queue_.empty() && (active_seqs_ + queue_.front()->sequences <= cap || active_seqs_ == 0)) {
+      job* j = queue_.front();
+      queue_.pop_front();
+      active_.push_back(j);
+      active_seqs_ += j->sequences;
+      prefill_ms += p_.prefill_per_token_ms * double(j->prompt_tokens);
+    }
+    if (active_.empty()) continue;
+    const auto step = std::chrono::duration<double, std::milli>(step_ms(active_seqs_) + prefill_ms);
+    // The step runs without the lock: arrivals queue meanwhile.
+    if (work_cv_.wait_for(lk, step, [&] { return stopping_; })) break;
+    bool finished = false;
+    for (size_t i = 0; i < active_.size();) {
+      job* j = active_[i];
+      if (--j->remaining > 0) {
+        ++i;
+        continue;
+      }
+      j->done = true;
+      finished = true;
+      active_seqs_ -= j->sequences;
+      active_[i] = active_.back();
+      active_.pop_back();
+    }
+    if (finished) done_cv_.notify_all();
+  }
+}
+
+}  // namespace evo::sim
