@@ -246,6 +246,27 @@ void curl_transport::start(std::shared_ptr<http_call> call) {
   active_.emplace(raw, std::move(call));
 }
 
+bool curl_transport::fresh_connection(const http_call& call) const {
+  // Counts the connections libcurl opened for this transfer so far (reset
+  // per transfer); a reused one adds none.
+  long opened = 0;
+  if (call.curl_)
+    curl_easy_getinfo(call.curl_->easy, CURLINFO_NUM_CONNECTS, &opened);
+  return opened > 0;
+}
+
+std::shared_ptr<http_call> curl_transport::cancel(http_call* call) {
+  auto it = active_.find(call);
+  if (it == active_.end())
+    return nullptr;
+  // Removed mid-transfer, libcurl closes the connection. The next send
+  // counts itself (on_prereq): sends accumulate until prepare().
+  curl_multi_remove_handle(multi_, call->curl_->easy);
+  auto owned = std::move(it->second);
+  active_.erase(it);
+  return owned;
+}
+
 void curl_transport::on_event(uint64_t tag, uint32_t events) {
   int mask = 0;
   if (events & EPOLLIN)

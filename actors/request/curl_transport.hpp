@@ -42,6 +42,8 @@ public:
   static void count_send(http_call& call);
 
   void start(std::shared_ptr<http_call> call) override;
+  std::shared_ptr<http_call> cancel(http_call* call) override;
+  bool fresh_connection(const http_call& call) const override;
   void on_event(uint64_t tag, uint32_t events) override;
   clock::time_point next_deadline() const override;
   void on_deadline(clock::time_point now) override;

@@ -1,5 +1,7 @@
 // The engine: I/O threads with an epoll loop each, submission of transfers,
-// and the choice of transport per call (curl_transport, native_transport).
+// the choice of transport per call (curl_transport, native_transport), and
+// the per-host cap on requests on the wire with the move of stuck ones
+// (host_gate), one mechanism for both transports.
 #include "actors/request/http_engine.hpp"
 
 #include <sys/epoll.h>
@@ -7,11 +9,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <deque>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
+#include <unordered_map>
 
 #include "actors/request/curl_transport.hpp"
+#include "actors/request/host_gate.hpp"
 #include "actors/request/native_transport.hpp"
 #include "actors/request/url.hpp"
 
@@ -44,6 +49,10 @@ void http_call::prepare_post(const std::string& url, std::string body) {
   bool url_changed = url != url_ || (!curl_ && !native_);
   if (url_changed) {
     url_ = url;
+    auto parts = url::parse(url_);
+    host_key_ = parts ? (parts->https ? "https://" : "http://") + parts->host
+                          + ":" + std::to_string(parts->port)
+                      : url_;
     use_native_ = native_http_eligible(url_, opts_.client)
                   && native_transport::prepare_url(*this);
   }
@@ -63,8 +72,13 @@ void http_call::prepare_post(const std::string& url, std::string body) {
 
 // -- http_engine ----------------------------------------------------------------
 
-// One I/O thread: its epoll set, the wake-up eventfd, both transports.
+// One I/O thread: its epoll set, the wake-up eventfd, both transports, and
+// the requests waiting for a slot on their host.
 struct http_engine::loop final : transfer_sink {
+  using clock = transport::clock;
+  /// How often requests on the wire are checked for being stuck.
+  static constexpr std::chrono::milliseconds check_every{10};
+
   http_engine* owner = nullptr;
   int epfd = -1;
   int wakefd = -1;
@@ -76,6 +90,14 @@ struct http_engine::loop final : transfer_sink {
   std::mutex mtx;
   std::vector<std::shared_ptr<http_call>> incoming;
   std::vector<std::shared_ptr<http_call>> batch; // the I/O thread's
+
+  // The I/O thread's: the gate, the calls it holds back per host, and the
+  // calls on the wire (in a transport).
+  host_gate gate;
+  std::unordered_map<std::string, std::deque<std::shared_ptr<http_call>>> waiting;
+  std::unordered_map<std::string, size_t> waiting_count; // for gate.probe
+  size_t on_wire = 0;
+  clock::time_point next_check = clock::time_point::max();
 
   loop() = default;
   loop(const loop&) = delete;
@@ -89,7 +111,16 @@ struct http_engine::loop final : transfer_sink {
       ::close(wakefd);
   }
 
+  transport& carrier(const http_call& call) {
+    return call.use_native_ ? static_cast<transport&>(*native)
+                            : static_cast<transport&>(*curl);
+  }
+
   void finished(std::shared_ptr<http_call> call) override {
+    --on_wire;
+    gate.ended(call->host_key_, reinterpret_cast<uintptr_t>(call.get()),
+               clock::now(), call->outcome_.status > 0,
+               carrier(*call).fresh_connection(*call));
     owner->in_flight_.fetch_sub(1);
     auto done = std::move(call->on_done);
     call->on_done = nullptr;
@@ -97,27 +128,79 @@ struct http_engine::loop final : transfer_sink {
       done();
   }
 
+  // Puts a call on the wire, or holds it back while its host is at its cap.
+  void dispatch(std::shared_ptr<http_call> call) {
+    auto& q = waiting[call->host_key_];
+    if (q.empty() && gate.may_send(call->host_key_)) {
+      launch(std::move(call));
+      return;
+    }
+    q.push_back(std::move(call));
+  }
+
+  void launch(std::shared_ptr<http_call> call) {
+    auto now = clock::now();
+    gate.sent(call->host_key_, reinterpret_cast<uintptr_t>(call.get()), now);
+    ++on_wire;
+    if (next_check == clock::time_point::max())
+      next_check = now + check_every;
+    auto& t = carrier(*call);
+    t.start(std::move(call)); // may end (finished) before it returns
+  }
+
+  // Sends what waits, as far as the caps allow.
+  void pump() {
+    for (auto& [host, q] : waiting)
+      while (!q.empty() && gate.may_send(host)) {
+        auto call = std::move(q.front());
+        q.pop_front();
+        launch(std::move(call));
+      }
+  }
+
+  // Takes stuck requests off their connections (closed, so the server finds
+  // EOF rather than a request when it gets to them) and queues them first
+  // for the served connections; raises caps that have been quiet.
+  void check(clock::time_point now) {
+    next_check = on_wire > 0 ? now + check_every : clock::time_point::max();
+    auto fresh = [this](uintptr_t id) {
+      auto* raw = reinterpret_cast<http_call*>(id);
+      return carrier(*raw).fresh_connection(*raw);
+    };
+    for (auto id : gate.stuck(now, fresh)) {
+      auto* raw = reinterpret_cast<http_call*>(id);
+      // The transport counts the new send (outcome.sends), so the rate
+      // limiter pays for it.
+      if (auto call = carrier(*raw).cancel(raw)) {
+        --on_wire;
+        auto& host = call->host_key_;
+        waiting[host].push_front(std::move(call));
+      }
+    }
+    waiting_count.clear();
+    for (auto& [host, q] : waiting)
+      if (!q.empty())
+        waiting_count[host] = q.size();
+    gate.probe(now, waiting_count);
+  }
+
   void take_incoming() {
     {
       std::lock_guard<std::mutex> guard{mtx};
       batch.swap(incoming);
     }
-    for (auto& call : batch) {
-      if (call->use_native_)
-        native->start(std::move(call));
-      else
-        curl->start(std::move(call));
-    }
+    for (auto& call : batch)
+      dispatch(std::move(call));
     batch.clear();
   }
 
   void run() {
-    using clock = transport::clock;
     transport* both[] = {curl.get(), native.get()};
     epoll_event events[256];
     while (!stopping.load(std::memory_order_relaxed)) {
       int wait_ms = -1;
-      auto until = std::min(curl->next_deadline(), native->next_deadline());
+      auto until = std::min({curl->next_deadline(), native->next_deadline(),
+                             next_check});
       if (until != clock::time_point::max()) {
         // Rounded up: waking a hair early would spin until the deadline.
         auto left = std::chrono::ceil<std::chrono::milliseconds>(until - clock::now());
@@ -156,9 +239,13 @@ struct http_engine::loop final : transfer_sink {
         native->on_deadline(clock::now());
       for (auto* t : both)
         t->collect();
+      if (clock::now() >= next_check)
+        check(clock::now());
+      pump();
     }
     for (auto* t : both)
       t->stop();
+    waiting.clear();
   }
 };
 

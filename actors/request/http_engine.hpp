@@ -2,7 +2,9 @@
 // loop that drives two transports, libcurl (curl_transport) and the own
 // HTTP/1.1 client for loopback plain http (native_transport). A call sticks
 // to the thread it first ran on, so its keep-alive connection stays in that
-// thread's pool. Request actors own an http_call each and lend it to the
+// thread's pool. Each loop caps the requests on the wire per host at what
+// the server is seen to serve (host_gate) and moves stuck requests to served
+// connections. Request actors own an http_call each and lend it to the
 // engine for one transfer; the engine calls on_done from the I/O thread when
 // the transfer ends. No CAF.
 #pragma once
@@ -65,6 +67,8 @@ public:
   const http_options& options() const { return opts_; }
   const std::string& url() const { return url_; }
   const std::string& request_body() const { return request_body_; }
+  /// Scheme, host and port of url(): the unit the engine caps per server.
+  const std::string& host_key() const { return host_key_; }
 
 private:
   friend class http_engine;
@@ -74,6 +78,7 @@ private:
   int loop_ = -1; ///< the engine's I/O thread this call sticks to
   bool use_native_ = false;
   std::string url_;
+  std::string host_key_;
   std::string request_body_;
   http_outcome outcome_;
   std::unique_ptr<curl_call_state> curl_;     ///< libcurl's per-call state

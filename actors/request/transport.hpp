@@ -28,6 +28,14 @@ public:
   /// Takes over a prepared transfer; it ends through the sink (possibly
   /// before this returns).
   virtual void start(std::shared_ptr<http_call> call) = 0;
+  /// Takes a transfer off the wire before its end, closing its connection
+  /// (a connection that carries a request cannot be used again), and hands
+  /// it back without the sink; nullptr when it is not this transport's. The
+  /// next start() of it is a further send, counted in outcome.sends.
+  virtual std::shared_ptr<http_call> cancel(http_call* call) = 0;
+  /// Whether the transfer's request went (or goes) on a connection opened
+  /// for it rather than a pooled one that has answered before.
+  virtual bool fresh_connection(const http_call& call) const = 0;
   /// An epoll event on a socket this transport registered with `tag`.
   virtual void on_event(uint64_t tag, uint32_t events) = 0;
   /// The transport's next deadline; time_point::max() when none.
