@@ -196,3 +196,27 @@ TEST_CASE("host_gate: a connection opened later and answered first: not a queue,
   CHECK(g.stuck(t0 + 10s, fresh).empty());
   CHECK(g.cap(h) == host_gate::unlimited);
 }
+
+TEST_CASE("host_gate: a request is stuck only once the server went round the requests on the wire 4 times") {
+  host_gate g;
+  auto t0 = host_gate::clock::time_point{} + 1s;
+  for (uintptr_t id = 1; id <= 8; ++id)
+    g.sent(h, id, t0 + std::chrono::microseconds(id));
+  g.ended(h, 1, t0 + 1ms, true, true);
+  g.ended(h, 2, t0 + 1ms, true, true);
+  uintptr_t next = 1000;
+  auto answer_pooled = [&](int k) {
+    for (int i = 0; i < k; ++i, ++next) {
+      g.sent(h, next, t0 + 2ms);
+      g.ended(h, next, t0 + 2ms, true, false);
+    }
+  };
+  // 3..8 (6 on the wire) saw 2 + 21 answers: one short of 4 x 6.
+  answer_pooled(21);
+  CHECK(g.stuck(t0 + 10s, fresh).empty());
+  answer_pooled(1);
+  auto s = g.stuck(t0 + 10s, fresh);
+  std::sort(s.begin(), s.end());
+  CHECK(s == std::vector<uintptr_t>{3, 4, 5, 6, 7, 8});
+  CHECK(g.cap(h) == 1);
+}
