@@ -11,13 +11,14 @@ bool host_gate::may_send(const std::string& host) const {
 }
 
 void host_gate::sent(const std::string& host, uintptr_t id,
-                     clock::time_point now) {
+                     clock::time_point now, unsigned group) {
   auto& h = hosts_[host];
-  h.wire.push_back({id, now, h.answers});
+  h.wire.push_back({id, now, h.answers, group});
 }
 
 void host_gate::ended(const std::string& host, uintptr_t id,
-                      clock::time_point now, bool answered, bool fresh) {
+                      clock::time_point now, bool answered,
+                      std::optional<clock::time_point> opened) {
   auto it = hosts_.find(host);
   if (it == hosts_.end())
     return;
@@ -27,14 +28,15 @@ void host_gate::ended(const std::string& host, uintptr_t id,
   if (e == h.wire.end())
     return; // moved off the wire by stuck() before it ended
   auto took = now - e->at;
-  auto sent_at = e->at;
+  auto group = e->group;
   *e = h.wire.back();
   h.wire.pop_back();
   if (!answered)
     return;
   ++h.answers;
-  if (fresh)
-    h.newest_fresh_answered = std::max(h.newest_fresh_answered, sent_at);
+  h.last_answer_group = static_cast<int>(group);
+  if (opened)
+    h.newest_fresh_answered = std::max(h.newest_fresh_answered, *opened);
   if (h.times.size() < p_.window) {
     h.times.push_back(took);
   } else {
@@ -81,6 +83,11 @@ void host_gate::probe(clock::time_point now,
 size_t host_gate::cap(const std::string& host) const {
   auto it = hosts_.find(host);
   return it == hosts_.end() ? unlimited : it->second.cap;
+}
+
+int host_gate::answering_group(const std::string& host) const {
+  auto it = hosts_.find(host);
+  return it == hosts_.end() ? -1 : it->second.last_answer_group;
 }
 
 size_t host_gate::on_wire(const std::string& host) const {

@@ -8,7 +8,9 @@
 // being served and names the stuck requests so the engine moves them. A
 // request the server holds on a connection it serves (a hang, a long
 // generation) is not stuck: its connection answered before, or a later one
-// did. Plain logic, no sockets, no clock of its own.
+// did. Requests are booked by group (the engine's I/O loop): evidence and
+// cap are per host, the stuck ones a group finds are its own. Plain logic,
+// no sockets, no clock, no lock of its own.
 #pragma once
 
 #include <algorithm>
@@ -16,6 +18,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -33,11 +36,12 @@ public:
     /// ... and than this floor ...
     duration stuck_floor = std::chrono::milliseconds(50);
     /// ... while at least this many answers came after it was sent, and
-    /// at least rounds x the requests on the wire: the server went round
-    /// its connections several times without this one (a server that holds
-    /// many requests at once answers too few to look like that).
+    /// at least rounds x the requests being served (on the wire and not
+    /// waiting like it): the server went round its connections that many
+    /// times without this one (a server that holds many requests at once
+    /// answers too few to look like that).
     uint32_t peers_answered = 4;
-    uint32_t rounds = 4;
+    uint32_t rounds = 8;
     /// A capped host gets one more slot after this long without a stuck
     /// request (while requests wait), so a server that gained threads is used.
     duration probe_every = std::chrono::seconds(2);
@@ -52,25 +56,32 @@ public:
 
   /// Whether one more request to `host` may go on the wire now.
   bool may_send(const std::string& host) const;
-  /// Request `id` went on the wire to `host` at `now`.
-  void sent(const std::string& host, uintptr_t id, clock::time_point now);
+  /// Request `id` of `group` went on the wire to `host` at `now`.
+  void sent(const std::string& host, uintptr_t id, clock::time_point now,
+            unsigned group = 0);
   /// Request `id` ended at `now`; `answered` when the server answered (a
   /// connect failure or a timeout says nothing about the server's threads);
-  /// `fresh` when it went on a connection opened for it.
+  /// `opened`: when the connection it went on was opened for it (nullopt:
+  /// a pooled connection).
   void ended(const std::string& host, uintptr_t id, clock::time_point now,
-             bool answered, bool fresh);
-  /// The requests stuck at `now`, on any host; `fresh(id)` says whether a
-  /// request is on a connection opened for it (only those can be). Each
+             bool answered, std::optional<clock::time_point> opened);
+  /// The requests stuck at `now`, on any host; `opened(id)` says when the
+  /// connection of a request was opened for it (nullopt: a pooled one, or
+  /// not known yet), and only those can be stuck. Each
   /// host with some is capped at the number of its requests not stuck. The
   /// ids leave the books: the caller takes them off the wire and sends them
   /// again (sent() again).
-  template <class Fresh>
-  std::vector<uintptr_t> stuck(clock::time_point now, Fresh&& fresh) {
+  template <class Opened>
+  std::vector<uintptr_t> stuck(clock::time_point now, Opened&& opened,
+                               unsigned group = 0) {
     std::vector<uintptr_t> out;
     for (auto& [name, h] : hosts_)
-      find_stuck(h, now, fresh, out);
+      find_stuck(h, now, opened, group, out);
     return out;
   }
+  /// The group that had the host's latest answer (its connections are
+  /// served), -1 when none yet.
+  int answering_group(const std::string& host) const;
   /// Raises the cap of each capped host that has requests `waiting` and has
   /// gone probe_every without a stuck request.
   void probe(clock::time_point now,
@@ -84,6 +95,7 @@ private:
     uintptr_t id;
     clock::time_point at;
     uint64_t answers_before; ///< the host's answer count when it was sent
+    unsigned group;
   };
   struct host_state {
     std::vector<entry> wire;
@@ -92,26 +104,42 @@ private:
     uint64_t answers = 0;
     size_t cap = unlimited;
     clock::time_point last_change{};
-    /// When the newest request on a connection of its own that was
-    /// answered was sent: a connection opened later than a waiting one was
-    /// served first, so the server does not serve in order of arrival.
+    /// The newest connection opened for a request that was answered: one
+    /// opened later than a waiting one was served first, so the server
+    /// does not serve connections in order of arrival.
     clock::time_point newest_fresh_answered{};
+    int last_answer_group = -1;
   };
   duration p95(const host_state& h) const;
   duration limit(const host_state& h) const;
-  template <class Fresh>
-  void find_stuck(host_state& h, clock::time_point now, Fresh& fresh,
-                  std::vector<uintptr_t>& out) {
+  template <class Opened>
+  void find_stuck(host_state& h, clock::time_point now, Opened& opened,
+                  unsigned group, std::vector<uintptr_t>& out) {
     if (h.answers < p_.peers_answered || h.wire.empty())
       return;
     auto bar = limit(h);
-    auto need = std::max<uint64_t>(p_.peers_answered,
-                                   uint64_t{p_.rounds} * h.wire.size());
+    // Candidates by age, order and connection; the others are being served.
+    auto candidate = [&](const entry& e) {
+      if (e.group != group || now - e.at <= bar)
+        return false;
+      auto o = opened(e.id);
+      return o && *o > h.newest_fresh_answered;
+    };
+    size_t waiting = 0, own = 0;
+    for (auto& e : h.wire) {
+      own += e.group == group ? 1 : 0;
+      waiting += candidate(e) ? 1 : 0;
+    }
+    if (waiting == 0)
+      return;
+    // The group's requests being served (none when the server serves only
+    // other groups' connections: then one round is enough).
+    auto served = std::max<size_t>(own - waiting, 1);
+    auto need = std::max<uint64_t>(p_.peers_answered, uint64_t{p_.rounds} * served);
     auto before = out.size();
     for (size_t i = 0; i < h.wire.size();) {
       auto& e = h.wire[i];
-      if (now - e.at > bar && h.answers - e.answers_before >= need
-          && e.at > h.newest_fresh_answered && fresh(e.id)) {
+      if (h.answers - e.answers_before >= need && candidate(e)) {
         out.push_back(e.id);
         e = h.wire.back();
         h.wire.pop_back();

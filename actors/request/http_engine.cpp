@@ -91,9 +91,9 @@ struct http_engine::loop final : transfer_sink {
   std::vector<std::shared_ptr<http_call>> incoming;
   std::vector<std::shared_ptr<http_call>> batch; // the I/O thread's
 
-  // The I/O thread's: the gate, the calls it holds back per host, and the
-  // calls on the wire (in a transport).
-  host_gate gate;
+  // The I/O thread's: the calls it holds back per host, and the calls on
+  // the wire (in a transport). The gate is the engine's (owner->gate_).
+  unsigned index = 0;
   std::unordered_map<std::string, std::deque<std::shared_ptr<http_call>>> waiting;
   std::unordered_map<std::string, size_t> waiting_count; // for gate.probe
   size_t on_wire = 0;
@@ -116,11 +116,19 @@ struct http_engine::loop final : transfer_sink {
                             : static_cast<transport&>(*curl);
   }
 
+  host_gate& gate() { return *owner->gate_; }
+  std::unique_lock<std::mutex> gate_lock() {
+    return std::unique_lock<std::mutex>{owner->gate_mtx_};
+  }
+
   void finished(std::shared_ptr<http_call> call) override {
     --on_wire;
-    gate.ended(call->host_key_, reinterpret_cast<uintptr_t>(call.get()),
-               clock::now(), call->outcome_.status > 0,
-               carrier(*call).fresh_connection(*call));
+    {
+      auto lock = gate_lock();
+      gate().ended(call->host_key_, reinterpret_cast<uintptr_t>(call.get()),
+                   clock::now(), call->outcome_.status > 0,
+                   carrier(*call).fresh_since(*call));
+    }
     owner->in_flight_.fetch_sub(1);
     auto done = std::move(call->on_done);
     call->on_done = nullptr;
@@ -128,22 +136,52 @@ struct http_engine::loop final : transfer_sink {
       done();
   }
 
-  // Puts a call on the wire, or holds it back while its host is at its cap.
-  void dispatch(std::shared_ptr<http_call> call) {
-    auto& q = waiting[call->host_key_];
-    if (q.empty() && gate.may_send(call->host_key_)) {
-      launch(std::move(call));
+  // The loop whose connections a capped host serves, when not this one:
+  // a call for that host goes there (and stays: calls stick to a loop).
+  int served_elsewhere(const std::string& host) {
+    auto lock = gate_lock();
+    if (gate().cap(host) == host_gate::unlimited)
+      return -1;
+    int g = gate().answering_group(host);
+    return g == static_cast<int>(index) ? -1 : g;
+  }
+
+  // Puts a call on the wire, or holds it back while its host is at its cap
+  // (first when `first`: a moved call), or hands it to the loop served.
+  void dispatch(std::shared_ptr<http_call> call, bool first = false) {
+    if (int g = served_elsewhere(call->host_key_); g >= 0) {
+      call->loop_ = g;
+      owner->enqueue(std::move(call));
       return;
     }
-    q.push_back(std::move(call));
+    auto& q = waiting[call->host_key_];
+    bool may;
+    {
+      auto lock = gate_lock();
+      may = q.empty() && gate().may_send(call->host_key_);
+    }
+    if (may)
+      launch(std::move(call));
+    else if (first)
+      q.push_front(std::move(call));
+    else
+      q.push_back(std::move(call));
+    arm_check();
+  }
+
+  void arm_check() {
+    if (next_check == clock::time_point::max())
+      next_check = clock::now() + check_every;
   }
 
   void launch(std::shared_ptr<http_call> call) {
-    auto now = clock::now();
-    gate.sent(call->host_key_, reinterpret_cast<uintptr_t>(call.get()), now);
+    {
+      auto lock = gate_lock();
+      gate().sent(call->host_key_, reinterpret_cast<uintptr_t>(call.get()),
+                  clock::now(), index);
+    }
     ++on_wire;
-    if (next_check == clock::time_point::max())
-      next_check = now + check_every;
+    arm_check();
     auto& t = carrier(*call);
     t.start(std::move(call)); // may end (finished) before it returns
   }
@@ -151,7 +189,12 @@ struct http_engine::loop final : transfer_sink {
   // Sends what waits, as far as the caps allow.
   void pump() {
     for (auto& [host, q] : waiting)
-      while (!q.empty() && gate.may_send(host)) {
+      while (!q.empty()) {
+        {
+          auto lock = gate_lock();
+          if (!gate().may_send(host))
+            break;
+        }
         auto call = std::move(q.front());
         q.pop_front();
         launch(std::move(call));
@@ -162,26 +205,31 @@ struct http_engine::loop final : transfer_sink {
   // EOF rather than a request when it gets to them) and queues them first
   // for the served connections; raises caps that have been quiet.
   void check(clock::time_point now) {
-    next_check = on_wire > 0 ? now + check_every : clock::time_point::max();
-    auto fresh = [this](uintptr_t id) {
+    waiting_count.clear();
+    for (auto& [host, q] : waiting)
+      if (!q.empty())
+        waiting_count[host] = q.size();
+    next_check = on_wire > 0 || !waiting_count.empty() ? now + check_every
+                                                       : clock::time_point::max();
+    auto opened = [this](uintptr_t id) {
       auto* raw = reinterpret_cast<http_call*>(id);
-      return carrier(*raw).fresh_connection(*raw);
+      return carrier(*raw).fresh_since(*raw);
     };
-    for (auto id : gate.stuck(now, fresh)) {
+    std::vector<uintptr_t> ids;
+    {
+      auto lock = gate_lock();
+      ids = gate().stuck(now, opened, index); // this loop's calls only
+      gate().probe(now, waiting_count);
+    }
+    for (auto id : ids) {
       auto* raw = reinterpret_cast<http_call*>(id);
       // The transport counts the new send (outcome.sends), so the rate
       // limiter pays for it.
       if (auto call = carrier(*raw).cancel(raw)) {
         --on_wire;
-        auto& host = call->host_key_;
-        waiting[host].push_front(std::move(call));
+        dispatch(std::move(call), /*first=*/true);
       }
     }
-    waiting_count.clear();
-    for (auto& [host, q] : waiting)
-      if (!q.empty())
-        waiting_count[host] = q.size();
-    gate.probe(now, waiting_count);
   }
 
   void take_incoming() {
@@ -249,11 +297,12 @@ struct http_engine::loop final : transfer_sink {
   }
 };
 
-http_engine::http_engine(size_t io_threads) {
+http_engine::http_engine(size_t io_threads) : gate_(std::make_unique<host_gate>()) {
   io_threads = std::max<size_t>(io_threads, 1);
   for (size_t i = 0; i < io_threads; ++i) {
     auto d = std::make_unique<loop>();
     d->owner = this;
+    d->index = static_cast<unsigned>(i);
     d->epfd = epoll_create1(EPOLL_CLOEXEC);
     d->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (d->epfd < 0 || d->wakefd < 0)
@@ -291,8 +340,12 @@ void http_engine::submit(std::shared_ptr<http_call> call) {
   // A call that ran on an engine with more loops starts over here.
   if (call->loop_ < 0 || static_cast<size_t>(call->loop_) >= loops_.size())
     call->loop_ = static_cast<int>(next_loop_.fetch_add(1) % loops_.size());
-  auto& d = *loops_[static_cast<size_t>(call->loop_)];
   in_flight_.fetch_add(1);
+  enqueue(std::move(call));
+}
+
+void http_engine::enqueue(std::shared_ptr<http_call> call) {
+  auto& d = *loops_[static_cast<size_t>(call->loop_)];
   bool was_empty;
   {
     std::lock_guard<std::mutex> guard{d.mtx};

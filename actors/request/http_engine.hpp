@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,7 @@ struct http_options {
 bool native_http_eligible(const std::string& url, http_client_kind client,
                           std::string* why = nullptr);
 
+class host_gate;          // host_gate.hpp
 struct curl_call_state;   // curl_transport.hpp
 struct native_call_state; // native_transport.hpp
 
@@ -107,7 +109,12 @@ public:
 
 private:
   struct loop;
+  /// Queues `call` on its loop (call->loop_) and wakes that loop.
+  void enqueue(std::shared_ptr<http_call> call);
   std::vector<std::unique_ptr<loop>> loops_;
+  // One gate for all loops: a server's threads serve them all.
+  std::mutex gate_mtx_;
+  std::unique_ptr<host_gate> gate_;
   std::atomic<size_t> next_loop_{0};
   std::atomic<size_t> in_flight_{0};
 };

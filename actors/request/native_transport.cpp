@@ -153,6 +153,7 @@ void native_transport::connect_next(http_call* call) {
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+    t.conn_opened = clock::now();
     int r = ::connect(fd, reinterpret_cast<const sockaddr*>(&a.addr), a.len);
     if (r != 0 && errno != EINPROGRESS) {
       t.last_errno = errno;
@@ -322,8 +323,11 @@ std::shared_ptr<http_call> native_transport::release(http_call* call) {
   return holder;
 }
 
-bool native_transport::fresh_connection(const http_call& call) const {
-  return call.native_ && !call.native_->conn_reused;
+std::optional<transport::clock::time_point>
+native_transport::fresh_since(const http_call& call) const {
+  if (!call.native_ || call.native_->conn_reused)
+    return std::nullopt;
+  return call.native_->conn_opened;
 }
 
 std::shared_ptr<http_call> native_transport::cancel(http_call* call) {

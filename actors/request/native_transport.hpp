@@ -37,6 +37,7 @@ struct native_call_state {
   step at = step::connecting;
   native_conn* conn = nullptr;
   bool conn_reused = false;
+  std::chrono::steady_clock::time_point conn_opened; ///< when connect() ran
   bool rx_ready = false;    ///< readable seen while still sending
   bool peer_closed = false; ///< the peer's FIN (or an error) was signalled
   size_t addr_index = 0;
@@ -66,7 +67,7 @@ public:
 
   void start(std::shared_ptr<http_call> call) override;
   std::shared_ptr<http_call> cancel(http_call* call) override;
-  bool fresh_connection(const http_call& call) const override;
+  std::optional<clock::time_point> fresh_since(const http_call& call) const override;
   void on_event(uint64_t tag, uint32_t events) override;
   clock::time_point next_deadline() const override { return next_; }
   void on_deadline(clock::time_point now) override;

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 
 namespace evo {
 
@@ -33,9 +34,10 @@ public:
   /// it back without the sink; nullptr when it is not this transport's. The
   /// next start() of it is a further send, counted in outcome.sends.
   virtual std::shared_ptr<http_call> cancel(http_call* call) = 0;
-  /// Whether the transfer's request went (or goes) on a connection opened
-  /// for it rather than a pooled one that has answered before.
-  virtual bool fresh_connection(const http_call& call) const = 0;
+  /// When the connection carrying the transfer's request was opened for it
+  /// (connections open in this order on the server too); nullopt when it
+  /// is a pooled one that answered before, or not known yet.
+  virtual std::optional<clock::time_point> fresh_since(const http_call& call) const = 0;
   /// An epoll event on a socket this transport registered with `tag`.
   virtual void on_event(uint64_t tag, uint32_t events) = 0;
   /// The transport's next deadline; time_point::max() when none.
