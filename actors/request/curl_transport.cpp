@@ -115,7 +115,19 @@ int on_prereq(void* self, char*, char*, int, int) {
   return CURL_PREREQFUNC_OK;
 }
 
+// Called when libcurl has made a socket for a new connection of this
+// transfer, right before connect(): connections reach the server in this
+// order.
+int on_sockopt(void* self, curl_socket_t, curlsocktype) {
+  curl_transport::stamp_open(*static_cast<http_call*>(self));
+  return CURL_SOCKOPT_OK;
+}
+
 } // namespace
+
+void curl_transport::stamp_open(http_call& call) {
+  call.curl_->opened = transport::clock::now();
+}
 
 void curl_transport::count_send(http_call& call) {
   ++call.curl_->sends;
@@ -161,6 +173,8 @@ void curl_transport::prepare(http_call& call, bool url_changed) {
     curl_easy_setopt(easy, CURLOPT_POST, 1L);
     curl_easy_setopt(easy, CURLOPT_PREREQFUNCTION, &on_prereq);
     curl_easy_setopt(easy, CURLOPT_PREREQDATA, &call);
+    curl_easy_setopt(easy, CURLOPT_SOCKOPTFUNCTION, &on_sockopt);
+    curl_easy_setopt(easy, CURLOPT_SOCKOPTDATA, &call);
     // Refused early when Content-Length says so; on_body counts the rest.
     curl_easy_setopt(easy, CURLOPT_MAXFILESIZE_LARGE,
                      static_cast<curl_off_t>(o.max_response_bytes));
@@ -237,6 +251,7 @@ int curl_transport::on_timer(CURLM*, long timeout_ms, void* userp) {
 
 void curl_transport::start(std::shared_ptr<http_call> call) {
   auto* raw = call.get();
+  raw->curl_->opened.reset();
   if (curl_multi_add_handle(multi_, raw->curl_->easy) != CURLM_OK) {
     raw->outcome_.error = transport_error::other;
     raw->outcome_.error_text = "curl_multi_add_handle failed";
@@ -244,6 +259,27 @@ void curl_transport::start(std::shared_ptr<http_call> call) {
     return;
   }
   active_.emplace(raw, std::move(call));
+}
+
+std::optional<transport::clock::time_point>
+curl_transport::fresh_since(const http_call& call) const {
+  // Stamped by on_sockopt (libcurl does not open connections in the order
+  // the transfers were added).
+  if (!call.curl_)
+    return std::nullopt;
+  return call.curl_->opened;
+}
+
+std::shared_ptr<http_call> curl_transport::cancel(http_call* call) {
+  auto it = active_.find(call);
+  if (it == active_.end())
+    return nullptr;
+  // Removed mid-transfer, libcurl closes the connection. The next send
+  // counts itself (on_prereq): sends accumulate until prepare().
+  curl_multi_remove_handle(multi_, call->curl_->easy);
+  auto owned = std::move(it->second);
+  active_.erase(it);
+  return owned;
 }
 
 void curl_transport::on_event(uint64_t tag, uint32_t events) {

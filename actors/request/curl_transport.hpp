@@ -2,8 +2,10 @@
 // curl_multi_socket_action, and each call's reusable easy handle.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <unordered_map>
 
 #include "actors/request/transport.hpp"
@@ -20,6 +22,8 @@ struct curl_call_state {
   CURL* easy = nullptr;
   curl_slist* headers = nullptr;
   uint32_t sends = 0; ///< requests put on the wire for this transfer
+  /// When libcurl opened a connection for this transfer (none: pooled).
+  std::optional<std::chrono::steady_clock::time_point> opened;
   char error_buf[256] = {};
   ~curl_call_state();
 };
@@ -40,8 +44,12 @@ public:
 
   /// libcurl is about to put the call's request on the wire.
   static void count_send(http_call& call);
+  /// libcurl opens a connection for the call's transfer.
+  static void stamp_open(http_call& call);
 
   void start(std::shared_ptr<http_call> call) override;
+  std::shared_ptr<http_call> cancel(http_call* call) override;
+  std::optional<clock::time_point> fresh_since(const http_call& call) const override;
   void on_event(uint64_t tag, uint32_t events) override;
   clock::time_point next_deadline() const override;
   void on_deadline(clock::time_point now) override;

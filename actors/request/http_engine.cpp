@@ -1,5 +1,7 @@
 // The engine: I/O threads with an epoll loop each, submission of transfers,
-// and the choice of transport per call (curl_transport, native_transport).
+// the choice of transport per call (curl_transport, native_transport), and
+// the per-host cap on requests on the wire with the move of stuck ones
+// (host_gate), one mechanism for both transports.
 #include "actors/request/http_engine.hpp"
 
 #include <sys/epoll.h>
@@ -7,11 +9,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <deque>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
+#include <unordered_map>
 
 #include "actors/request/curl_transport.hpp"
+#include "actors/request/host_gate.hpp"
 #include "actors/request/native_transport.hpp"
 #include "actors/request/url.hpp"
 
@@ -44,6 +49,10 @@ void http_call::prepare_post(const std::string& url, std::string body) {
   bool url_changed = url != url_ || (!curl_ && !native_);
   if (url_changed) {
     url_ = url;
+    auto parts = url::parse(url_);
+    host_key_ = parts ? (parts->https ? "https://" : "http://") + parts->host
+                          + ":" + std::to_string(parts->port)
+                      : url_;
     use_native_ = native_http_eligible(url_, opts_.client)
                   && native_transport::prepare_url(*this);
   }
@@ -63,8 +72,13 @@ void http_call::prepare_post(const std::string& url, std::string body) {
 
 // -- http_engine ----------------------------------------------------------------
 
-// One I/O thread: its epoll set, the wake-up eventfd, both transports.
+// One I/O thread: its epoll set, the wake-up eventfd, both transports, and
+// the requests waiting for a slot on their host.
 struct http_engine::loop final : transfer_sink {
+  using clock = transport::clock;
+  /// How often requests on the wire are checked for being stuck.
+  static constexpr std::chrono::milliseconds check_every{10};
+
   http_engine* owner = nullptr;
   int epfd = -1;
   int wakefd = -1;
@@ -76,6 +90,14 @@ struct http_engine::loop final : transfer_sink {
   std::mutex mtx;
   std::vector<std::shared_ptr<http_call>> incoming;
   std::vector<std::shared_ptr<http_call>> batch; // the I/O thread's
+
+  // The I/O thread's: the calls it holds back per host, and the calls on
+  // the wire (in a transport). The gate is the engine's (owner->gate_).
+  unsigned index = 0;
+  std::unordered_map<std::string, std::deque<std::shared_ptr<http_call>>> waiting;
+  std::unordered_map<std::string, size_t> waiting_count; // for gate.probe
+  size_t on_wire = 0;
+  clock::time_point next_check = clock::time_point::max();
 
   loop() = default;
   loop(const loop&) = delete;
@@ -89,7 +111,24 @@ struct http_engine::loop final : transfer_sink {
       ::close(wakefd);
   }
 
+  transport& carrier(const http_call& call) {
+    return call.use_native_ ? static_cast<transport&>(*native)
+                            : static_cast<transport&>(*curl);
+  }
+
+  host_gate& gate() { return *owner->gate_; }
+  std::unique_lock<std::mutex> gate_lock() {
+    return std::unique_lock<std::mutex>{owner->gate_mtx_};
+  }
+
   void finished(std::shared_ptr<http_call> call) override {
+    --on_wire;
+    {
+      auto lock = gate_lock();
+      gate().ended(call->host_key_, reinterpret_cast<uintptr_t>(call.get()),
+                   clock::now(), call->outcome_.status > 0,
+                   carrier(*call).fresh_since(*call));
+    }
     owner->in_flight_.fetch_sub(1);
     auto done = std::move(call->on_done);
     call->on_done = nullptr;
@@ -97,27 +136,119 @@ struct http_engine::loop final : transfer_sink {
       done();
   }
 
+  // The loop whose connections a capped host serves, when not this one:
+  // a call for that host goes there (and stays: calls stick to a loop).
+  int served_elsewhere(const std::string& host) {
+    auto lock = gate_lock();
+    if (gate().cap(host) == host_gate::unlimited)
+      return -1;
+    int g = gate().answering_group(host);
+    return g == static_cast<int>(index) ? -1 : g;
+  }
+
+  // Puts a call on the wire, or holds it back while its host is at its cap
+  // (first when `first`: a moved call), or hands it to the loop served.
+  void dispatch(std::shared_ptr<http_call> call, bool first = false) {
+    if (int g = served_elsewhere(call->host_key_); g >= 0) {
+      call->loop_ = g;
+      owner->enqueue(std::move(call));
+      return;
+    }
+    auto& q = waiting[call->host_key_];
+    bool may;
+    {
+      auto lock = gate_lock();
+      may = q.empty() && gate().may_send(call->host_key_);
+    }
+    if (may)
+      launch(std::move(call));
+    else if (first)
+      q.push_front(std::move(call));
+    else
+      q.push_back(std::move(call));
+    arm_check();
+  }
+
+  void arm_check() {
+    if (next_check == clock::time_point::max())
+      next_check = clock::now() + check_every;
+  }
+
+  void launch(std::shared_ptr<http_call> call) {
+    {
+      auto lock = gate_lock();
+      gate().sent(call->host_key_, reinterpret_cast<uintptr_t>(call.get()),
+                  clock::now(), index);
+    }
+    ++on_wire;
+    arm_check();
+    auto& t = carrier(*call);
+    t.start(std::move(call)); // may end (finished) before it returns
+  }
+
+  // Sends what waits, as far as the caps allow.
+  void pump() {
+    for (auto& [host, q] : waiting)
+      while (!q.empty()) {
+        {
+          auto lock = gate_lock();
+          if (!gate().may_send(host))
+            break;
+        }
+        auto call = std::move(q.front());
+        q.pop_front();
+        launch(std::move(call));
+      }
+  }
+
+  // Takes stuck requests off their connections (closed, so the server finds
+  // EOF rather than a request when it gets to them) and queues them first
+  // for the served connections; raises caps that have been quiet.
+  void check(clock::time_point now) {
+    waiting_count.clear();
+    for (auto& [host, q] : waiting)
+      if (!q.empty())
+        waiting_count[host] = q.size();
+    next_check = on_wire > 0 || !waiting_count.empty() ? now + check_every
+                                                       : clock::time_point::max();
+    auto opened = [this](uintptr_t id) {
+      auto* raw = reinterpret_cast<http_call*>(id);
+      return carrier(*raw).fresh_since(*raw);
+    };
+    std::vector<uintptr_t> ids;
+    {
+      auto lock = gate_lock();
+      ids = gate().stuck(now, opened, index); // this loop's calls only
+      gate().probe(now, waiting_count);
+    }
+    for (auto id : ids) {
+      auto* raw = reinterpret_cast<http_call*>(id);
+      // The transport counts the new send (outcome.sends), so the rate
+      // limiter pays for it.
+      if (auto call = carrier(*raw).cancel(raw)) {
+        --on_wire;
+        dispatch(std::move(call), /*first=*/true);
+      }
+    }
+  }
+
   void take_incoming() {
     {
       std::lock_guard<std::mutex> guard{mtx};
       batch.swap(incoming);
     }
-    for (auto& call : batch) {
-      if (call->use_native_)
-        native->start(std::move(call));
-      else
-        curl->start(std::move(call));
-    }
+    for (auto& call : batch)
+      dispatch(std::move(call));
     batch.clear();
   }
 
   void run() {
-    using clock = transport::clock;
     transport* both[] = {curl.get(), native.get()};
     epoll_event events[256];
     while (!stopping.load(std::memory_order_relaxed)) {
       int wait_ms = -1;
-      auto until = std::min(curl->next_deadline(), native->next_deadline());
+      auto until = std::min({curl->next_deadline(), native->next_deadline(),
+                             next_check});
       if (until != clock::time_point::max()) {
         // Rounded up: waking a hair early would spin until the deadline.
         auto left = std::chrono::ceil<std::chrono::milliseconds>(until - clock::now());
@@ -156,17 +287,22 @@ struct http_engine::loop final : transfer_sink {
         native->on_deadline(clock::now());
       for (auto* t : both)
         t->collect();
+      if (clock::now() >= next_check)
+        check(clock::now());
+      pump();
     }
     for (auto* t : both)
       t->stop();
+    waiting.clear();
   }
 };
 
-http_engine::http_engine(size_t io_threads) {
+http_engine::http_engine(size_t io_threads) : gate_(std::make_unique<host_gate>()) {
   io_threads = std::max<size_t>(io_threads, 1);
   for (size_t i = 0; i < io_threads; ++i) {
     auto d = std::make_unique<loop>();
     d->owner = this;
+    d->index = static_cast<unsigned>(i);
     d->epfd = epoll_create1(EPOLL_CLOEXEC);
     d->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (d->epfd < 0 || d->wakefd < 0)
@@ -204,8 +340,12 @@ void http_engine::submit(std::shared_ptr<http_call> call) {
   // A call that ran on an engine with more loops starts over here.
   if (call->loop_ < 0 || static_cast<size_t>(call->loop_) >= loops_.size())
     call->loop_ = static_cast<int>(next_loop_.fetch_add(1) % loops_.size());
-  auto& d = *loops_[static_cast<size_t>(call->loop_)];
   in_flight_.fetch_add(1);
+  enqueue(std::move(call));
+}
+
+void http_engine::enqueue(std::shared_ptr<http_call> call) {
+  auto& d = *loops_[static_cast<size_t>(call->loop_)];
   bool was_empty;
   {
     std::lock_guard<std::mutex> guard{d.mtx};

@@ -2,7 +2,9 @@
 // loop that drives two transports, libcurl (curl_transport) and the own
 // HTTP/1.1 client for loopback plain http (native_transport). A call sticks
 // to the thread it first ran on, so its keep-alive connection stays in that
-// thread's pool. Request actors own an http_call each and lend it to the
+// thread's pool. Each loop caps the requests on the wire per host at what
+// the server is seen to serve (host_gate) and moves stuck requests to served
+// connections. Request actors own an http_call each and lend it to the
 // engine for one transfer; the engine calls on_done from the I/O thread when
 // the transfer ends. No CAF.
 #pragma once
@@ -12,6 +14,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -38,6 +41,7 @@ struct http_options {
 bool native_http_eligible(const std::string& url, http_client_kind client,
                           std::string* why = nullptr);
 
+class host_gate;          // host_gate.hpp
 struct curl_call_state;   // curl_transport.hpp
 struct native_call_state; // native_transport.hpp
 
@@ -65,6 +69,8 @@ public:
   const http_options& options() const { return opts_; }
   const std::string& url() const { return url_; }
   const std::string& request_body() const { return request_body_; }
+  /// Scheme, host and port of url(): the unit the engine caps per server.
+  const std::string& host_key() const { return host_key_; }
 
 private:
   friend class http_engine;
@@ -74,6 +80,7 @@ private:
   int loop_ = -1; ///< the engine's I/O thread this call sticks to
   bool use_native_ = false;
   std::string url_;
+  std::string host_key_;
   std::string request_body_;
   http_outcome outcome_;
   std::unique_ptr<curl_call_state> curl_;     ///< libcurl's per-call state
@@ -102,7 +109,12 @@ public:
 
 private:
   struct loop;
+  /// Queues `call` on its loop (call->loop_) and wakes that loop.
+  void enqueue(std::shared_ptr<http_call> call);
   std::vector<std::unique_ptr<loop>> loops_;
+  // One gate for all loops: a server's threads serve them all.
+  std::mutex gate_mtx_;
+  std::unique_ptr<host_gate> gate_;
   std::atomic<size_t> next_loop_{0};
   std::atomic<size_t> in_flight_{0};
 };

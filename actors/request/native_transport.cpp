@@ -2,20 +2,16 @@
 // one I/O loop's epoll set, with a keep-alive pool per loop.
 #include "actors/request/native_transport.hpp"
 
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <strings.h>
 #include <sys/epoll.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
-#include <cstdio>
 #include <cstring>
 
 #include "actors/request/http_engine.hpp"
-#include "actors/request/url.hpp"
 
 namespace evo {
 
@@ -33,63 +29,7 @@ namespace {
 
 using step = native_call_state::step;
 
-bool add_addr(std::vector<native_addr>& out, int family, const char* text,
-              uint16_t port) {
-  native_addr a;
-  if (family == AF_INET) {
-    auto* in = reinterpret_cast<sockaddr_in*>(&a.addr);
-    in->sin_family = AF_INET;
-    in->sin_port = htons(port);
-    if (inet_pton(AF_INET, text, &in->sin_addr) != 1)
-      return false;
-    a.len = sizeof(sockaddr_in);
-  } else {
-    auto* in6 = reinterpret_cast<sockaddr_in6*>(&a.addr);
-    in6->sin6_family = AF_INET6;
-    in6->sin6_port = htons(port);
-    if (inet_pton(AF_INET6, text, &in6->sin6_addr) != 1)
-      return false;
-    a.len = sizeof(sockaddr_in6);
-  }
-  out.push_back(a);
-  return true;
-}
-
 } // namespace
-
-bool native_transport::prepare_url(http_call& call) {
-  auto parts = url::parse(call.url_);
-  if (!parts || parts->https || !parts->userinfo.empty())
-    return false;
-  std::vector<native_addr> addrs;
-  auto& host = parts->host;
-  if (strcasecmp(host.c_str(), "localhost") == 0) {
-    add_addr(addrs, AF_INET, "127.0.0.1", parts->port); // what a server on
-    add_addr(addrs, AF_INET6, "::1", parts->port);      // "localhost" binds first
-  } else if (!add_addr(addrs, AF_INET, host.c_str(), parts->port)
-             && !add_addr(addrs, AF_INET6, host.c_str(), parts->port)) {
-    return false; // a name: resolving it could block the I/O thread
-  }
-  if (!call.native_)
-    call.native_ = std::make_unique<native_call_state>();
-  auto& n = *call.native_;
-  n.addrs = std::move(addrs);
-  n.key = host + ":" + std::to_string(parts->port);
-  n.head = "POST " + parts->target + " HTTP/1.1\r\nHost: " + parts->authority
-           + "\r\nAccept: */*\r\nContent-Type: application/json\r\n";
-  for (auto& h : call.opts_.headers)
-    n.head.append(h).append("\r\n");
-  n.head += "Content-Length: ";
-  n.parser.set_max_body(call.opts_.max_response_bytes);
-  return true;
-}
-
-void native_transport::prepare_body(http_call& call) {
-  auto& n = *call.native_;
-  int len = std::snprintf(n.length_line, sizeof(n.length_line), "%zu\r\n\r\n",
-                          call.request_body_.size());
-  n.length_len = static_cast<size_t>(len);
-}
 
 native_transport::native_transport(int epfd, transfer_sink& sink)
   : epfd_(epfd), sink_(sink) {
@@ -213,6 +153,7 @@ void native_transport::connect_next(http_call* call) {
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+    t.conn_opened = clock::now();
     int r = ::connect(fd, reinterpret_cast<const sockaddr*>(&a.addr), a.len);
     if (r != 0 && errno != EINPROGRESS) {
       t.last_errno = errno;
@@ -368,14 +309,40 @@ void native_transport::finish(http_call* call, transport_error code,
   out.latency_us = static_cast<uint32_t>(
     std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - t.start)
       .count());
-  auto slot = t.slot;
+  sink_.finished(release(call));
+}
+
+std::shared_ptr<http_call> native_transport::release(http_call* call) {
+  auto slot = call->native_->slot;
   auto holder = std::move(active_[slot]);
   if (slot + 1 != active_.size()) {
     active_[slot] = std::move(active_.back());
     active_[slot]->native_->slot = slot;
   }
   active_.pop_back();
-  sink_.finished(std::move(holder));
+  return holder;
+}
+
+std::optional<transport::clock::time_point>
+native_transport::fresh_since(const http_call& call) const {
+  if (!call.native_ || call.native_->conn_reused)
+    return std::nullopt;
+  return call.native_->conn_opened;
+}
+
+std::shared_ptr<http_call> native_transport::cancel(http_call* call) {
+  if (!call->native_)
+    return nullptr;
+  auto& t = *call->native_;
+  if (t.slot >= active_.size() || active_[t.slot].get() != call)
+    return nullptr;
+  if (auto* c = t.conn) {
+    t.conn = nullptr;
+    c->user = call; // not in the pool
+    close_conn(c);
+  }
+  ++call->outcome_.sends;
+  return release(call);
 }
 
 void native_transport::on_event(uint64_t tag, uint32_t events) {

@@ -37,6 +37,7 @@ struct native_call_state {
   step at = step::connecting;
   native_conn* conn = nullptr;
   bool conn_reused = false;
+  std::chrono::steady_clock::time_point conn_opened; ///< when connect() ran
   bool rx_ready = false;    ///< readable seen while still sending
   bool peer_closed = false; ///< the peer's FIN (or an error) was signalled
   size_t addr_index = 0;
@@ -65,6 +66,8 @@ public:
   static void prepare_body(http_call& call);
 
   void start(std::shared_ptr<http_call> call) override;
+  std::shared_ptr<http_call> cancel(http_call* call) override;
+  std::optional<clock::time_point> fresh_since(const http_call& call) const override;
   void on_event(uint64_t tag, uint32_t events) override;
   clock::time_point next_deadline() const override { return next_; }
   void on_deadline(clock::time_point now) override;
@@ -82,6 +85,7 @@ private:
   void io_failed(http_call* call, transport_error code, std::string error);
   void finish(http_call* call, transport_error code, std::string error,
               bool keep_conn);
+  std::shared_ptr<http_call> release(http_call* call); ///< leaves active_
 
   int epfd_;
   transfer_sink& sink_;

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 
 namespace evo {
 
@@ -28,6 +29,15 @@ public:
   /// Takes over a prepared transfer; it ends through the sink (possibly
   /// before this returns).
   virtual void start(std::shared_ptr<http_call> call) = 0;
+  /// Takes a transfer off the wire before its end, closing its connection
+  /// (a connection that carries a request cannot be used again), and hands
+  /// it back without the sink; nullptr when it is not this transport's. The
+  /// next start() of it is a further send, counted in outcome.sends.
+  virtual std::shared_ptr<http_call> cancel(http_call* call) = 0;
+  /// When the connection carrying the transfer's request was opened for it
+  /// (connections open in this order on the server too); nullopt when it
+  /// is a pooled one that answered before, or not known yet.
+  virtual std::optional<clock::time_point> fresh_since(const http_call& call) const = 0;
   /// An epoll event on a socket this transport registered with `tag`.
   virtual void on_event(uint64_t tag, uint32_t events) = 0;
   /// The transport's next deadline; time_point::max() when none.

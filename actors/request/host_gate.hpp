@@ -1,0 +1,159 @@
+// Per host: how many requests may be on the wire at once. Finds a server
+// that serves fewer connections than the client opens (a fixed pool of HTTP
+// threads taking queued connections in order, one each: llama.cpp's
+// cpp-httplib layer, ASGI worker limits, proxies) by its symptom: a request
+// on a connection of its own that gets no answer for much longer than its
+// peers, while requests on older connections keep being answered and no
+// connection opened after it has been; then caps the host at the number
+// being served and names the stuck requests so the engine moves them. A
+// request the server holds on a connection it serves (a hang, a long
+// generation) is not stuck: its connection answered before, or a later one
+// did. Requests are booked by group (the engine's I/O loop): evidence and
+// cap are per host, the stuck ones a group finds are its own. Plain logic,
+// no sockets, no clock, no lock of its own.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace evo {
+
+class host_gate {
+public:
+  using clock = std::chrono::steady_clock;
+  using duration = clock::duration;
+
+  struct params {
+    /// A request is stuck when older than factor x the host's recent p95 ...
+    uint32_t stuck_factor = 4;
+    /// ... and than this floor ...
+    duration stuck_floor = std::chrono::milliseconds(50);
+    /// ... while at least this many answers came after it was sent, and
+    /// at least rounds x the requests being served (on the wire and not
+    /// waiting like it): the server went round its connections that many
+    /// times without this one (a server that holds many requests at once
+    /// answers too few to look like that).
+    uint32_t peers_answered = 4;
+    uint32_t rounds = 8;
+    /// A capped host gets one more slot after this long without a stuck
+    /// request (while requests wait), so a server that gained threads is used.
+    duration probe_every = std::chrono::seconds(2);
+    /// Answer times kept per host for the p95.
+    size_t window = 64;
+  };
+
+  host_gate() = default;
+  explicit host_gate(params p) : p_(p) {}
+
+  static constexpr size_t unlimited = std::numeric_limits<size_t>::max();
+
+  /// Whether one more request to `host` may go on the wire now.
+  bool may_send(const std::string& host) const;
+  /// Request `id` of `group` went on the wire to `host` at `now`.
+  void sent(const std::string& host, uintptr_t id, clock::time_point now,
+            unsigned group = 0);
+  /// Request `id` ended at `now`; `answered` when the server answered (a
+  /// connect failure or a timeout says nothing about the server's threads);
+  /// `opened`: when the connection it went on was opened for it (nullopt:
+  /// a pooled connection).
+  void ended(const std::string& host, uintptr_t id, clock::time_point now,
+             bool answered, std::optional<clock::time_point> opened);
+  /// The requests stuck at `now`, on any host; `opened(id)` says when the
+  /// connection of a request was opened for it (nullopt: a pooled one, or
+  /// not known yet), and only those can be stuck. Each
+  /// host with some is capped at the number of its requests not stuck. The
+  /// ids leave the books: the caller takes them off the wire and sends them
+  /// again (sent() again).
+  template <class Opened>
+  std::vector<uintptr_t> stuck(clock::time_point now, Opened&& opened,
+                               unsigned group = 0) {
+    std::vector<uintptr_t> out;
+    for (auto& [name, h] : hosts_)
+      find_stuck(h, now, opened, group, out);
+    return out;
+  }
+  /// The group that had the host's latest answer (its connections are
+  /// served), -1 when none yet.
+  int answering_group(const std::string& host) const;
+  /// Raises the cap of each capped host that has requests `waiting` and has
+  /// gone probe_every without a stuck request.
+  void probe(clock::time_point now,
+             const std::unordered_map<std::string, size_t>& waiting);
+
+  size_t cap(const std::string& host) const;
+  size_t on_wire(const std::string& host) const;
+
+private:
+  struct entry {
+    uintptr_t id;
+    clock::time_point at;
+    uint64_t answers_before; ///< the host's answer count when it was sent
+    unsigned group;
+  };
+  struct host_state {
+    std::vector<entry> wire;
+    std::vector<duration> times; ///< ring of recent answer times
+    size_t next_time = 0;
+    uint64_t answers = 0;
+    size_t cap = unlimited;
+    clock::time_point last_change{};
+    /// The newest connection opened for a request that was answered: one
+    /// opened later than a waiting one was served first, so the server
+    /// does not serve connections in order of arrival.
+    clock::time_point newest_fresh_answered{};
+    int last_answer_group = -1;
+  };
+  duration p95(const host_state& h) const;
+  duration limit(const host_state& h) const;
+  template <class Opened>
+  void find_stuck(host_state& h, clock::time_point now, Opened& opened,
+                  unsigned group, std::vector<uintptr_t>& out) {
+    if (h.answers < p_.peers_answered || h.wire.empty())
+      return;
+    auto bar = limit(h);
+    // Candidates by age, order and connection; the others are being served.
+    auto candidate = [&](const entry& e) {
+      if (e.group != group || now - e.at <= bar)
+        return false;
+      auto o = opened(e.id);
+      return o && *o > h.newest_fresh_answered;
+    };
+    size_t waiting = 0, own = 0;
+    for (auto& e : h.wire) {
+      own += e.group == group ? 1 : 0;
+      waiting += candidate(e) ? 1 : 0;
+    }
+    if (waiting == 0)
+      return;
+    // The group's requests being served (none when the server serves only
+    // other groups' connections: then one round is enough).
+    auto served = std::max<size_t>(own - waiting, 1);
+    auto need = std::max<uint64_t>(p_.peers_answered, uint64_t{p_.rounds} * served);
+    auto before = out.size();
+    for (size_t i = 0; i < h.wire.size();) {
+      auto& e = h.wire[i];
+      if (h.answers - e.answers_before >= need && candidate(e)) {
+        out.push_back(e.id);
+        e = h.wire.back();
+        h.wire.pop_back();
+      } else {
+        ++i;
+      }
+    }
+    if (out.size() > before)
+      capped(h, now);
+  }
+  void capped(host_state& h, clock::time_point now);
+
+  params p_;
+  std::unordered_map<std::string, host_state> hosts_;
+};
+
+} // namespace evo

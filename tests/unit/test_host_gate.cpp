@@ -1,0 +1,258 @@
+// host_gate: the per-host cap learnt from stuck requests, on a made-up clock.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+
+#include "actors/request/host_gate.hpp"
+
+using evo::host_gate;
+using namespace std::chrono_literals;
+
+namespace {
+
+const std::string h = "http://127.0.0.1:8080";
+const std::string other = "http://127.0.0.1:9090";
+
+// Ids below 1000 go on connections of their own, opened in the order of the
+// ids; the others on pooled ones.
+std::optional<host_gate::clock::time_point> fresh(uintptr_t id) {
+  if (id >= 1000)
+    return std::nullopt;
+  return host_gate::clock::time_point{} + std::chrono::microseconds(id);
+}
+
+// Ids 1..n sent at t0 + id us, each on a new connection; ids 1..served
+// answer at t0 + 1 ms (the server serves them first), and each answer is
+// followed at once by a new request on that connection (ids from 1000),
+// answered 1 ms later. `rounds` rounds of that; returns the time after.
+host_gate::clock::time_point serve_rounds(host_gate& g, host_gate::clock::time_point t0,
+                                          uintptr_t n, uintptr_t served, int rounds) {
+  for (uintptr_t id = 1; id <= n; ++id)
+    g.sent(h, id, t0 + std::chrono::microseconds(id));
+  auto t = t0;
+  std::vector<uintptr_t> live;
+  for (uintptr_t id = 1; id <= served; ++id)
+    live.push_back(id);
+  uintptr_t next = 1000;
+  for (int r = 0; r < rounds; ++r) {
+    t += 1ms;
+    for (auto& id : live) {
+      g.ended(h, id, t, true, fresh(id));
+      id = next++;
+      g.sent(h, id, t);
+    }
+  }
+  return t;
+}
+
+} // namespace
+
+TEST_CASE("host_gate: a new host is unlimited") {
+  host_gate g;
+  CHECK(g.may_send(h));
+  CHECK(g.cap(h) == host_gate::unlimited);
+  for (uintptr_t id = 1; id <= 300; ++id)
+    g.sent(h, id, host_gate::clock::time_point{});
+  CHECK(g.may_send(h));
+  CHECK(g.on_wire(h) == 300);
+}
+
+TEST_CASE("host_gate: 32 sent, 8 served: the 24 others are stuck and the host is capped at 8") {
+  host_gate g; // floor 50 ms, factor 4, 4 peer answers
+  auto t0 = host_gate::clock::time_point{} + 1s;
+  auto t = serve_rounds(g, t0, 32, 8, 20); // 160 answers, p95 1 ms
+  CHECK(g.on_wire(h) == 32);
+  // Not before the floor (4 x 1 ms is below it) ...
+  CHECK(g.stuck(t0 + 50ms + 9us, fresh).empty());
+  CHECK(g.cap(h) == host_gate::unlimited);
+  // ... then exactly the 24 never answered, none of the served ones (sent
+  // within the last 31 ms).
+  auto s = g.stuck(t0 + 50ms + 33us, fresh);
+  (void)t;
+  std::sort(s.begin(), s.end());
+  REQUIRE(s.size() == 24);
+  for (size_t i = 0; i < 24; ++i)
+    CHECK(s[i] == 9 + i);
+  CHECK(g.cap(h) == 8);
+  CHECK(g.on_wire(h) == 8);
+  CHECK_FALSE(g.may_send(h));
+  // Taken off the books: not reported twice.
+  CHECK(g.stuck(t0 + 55ms, fresh).empty());
+  // An answer frees a slot for one more.
+  g.ended(h, 1000, t0 + 56ms, true, std::nullopt); // id 1000 ended in round 2 already: ignored
+  CHECK_FALSE(g.may_send(h));
+  g.ended(h, 1152, t0 + 56ms, true, std::nullopt); // one of the last round's
+  CHECK(g.may_send(h));
+  // The other host is untouched.
+  CHECK(g.may_send(other));
+  CHECK(g.cap(other) == host_gate::unlimited);
+}
+
+TEST_CASE("host_gate: slow answers raise the bar to factor x p95") {
+  host_gate g;
+  auto t0 = host_gate::clock::time_point{} + 1s;
+  // 8 answers that took 100 ms each: p95 = 100 ms, the bar 400 ms (99
+  // alone on the wire needs 8 x 1 answers after it).
+  for (uintptr_t id = 1; id <= 8; ++id)
+    g.sent(h, id, t0);
+  g.sent(h, 99, t0 + 1us);
+  for (uintptr_t id = 1; id <= 4; ++id)
+    g.ended(h, id, t0 + 100ms, true, fresh(id));
+  for (uintptr_t id = 5; id <= 8; ++id)
+    g.ended(h, id, t0 + 100ms, true, std::nullopt);
+  CHECK(g.stuck(t0 + 400ms + 1us, fresh).empty());
+  auto s = g.stuck(t0 + 400ms + 2us, fresh);
+  REQUIRE(s.size() == 1);
+  CHECK(s[0] == 99);
+  CHECK(g.cap(h) == 1); // nothing else in flight: at least one
+}
+
+TEST_CASE("host_gate: no stuck verdict without answers after the request was sent") {
+  host_gate g;
+  auto t0 = host_gate::clock::time_point{} + 1s;
+  for (uintptr_t id = 1; id <= 8; ++id)
+    g.sent(h, id, t0 + std::chrono::microseconds(id));
+  // 1..4 answer, then 16 more on pooled connections (16 = 4 x the 4 on
+  // the wire after 5..8's).
+  for (uintptr_t id = 1; id <= 4; ++id)
+    g.ended(h, id, t0 + 1ms, true, fresh(id));
+  for (uintptr_t id = 1000; id < 1016; ++id) {
+    g.sent(h, id, t0 + 1ms);
+    g.ended(h, id, t0 + 1ms, true, std::nullopt);
+  }
+  g.sent(h, 50, t0 + 2ms); // sent after every answer so far
+  // 5..8 saw 20 answers after them; 50 saw none, however long it waits.
+  auto s = g.stuck(t0 + 10s, fresh);
+  std::sort(s.begin(), s.end());
+  CHECK(s == std::vector<uintptr_t>{5, 6, 7, 8});
+  CHECK(g.cap(h) == 1);
+  CHECK(g.stuck(t0 + 20s, fresh).empty());
+}
+
+TEST_CASE("host_gate: failures say nothing about the server") {
+  host_gate g;
+  auto t0 = host_gate::clock::time_point{} + 1s;
+  for (uintptr_t id = 1; id <= 10; ++id)
+    g.sent(h, id, t0);
+  for (uintptr_t id = 1; id <= 8; ++id)
+    g.ended(h, id, t0 + 1ms, false, fresh(id)); // e.g. connection refused
+  CHECK(g.stuck(t0 + 10s, fresh).empty());
+  CHECK(g.on_wire(h) == 2);
+  CHECK(g.cap(h) == host_gate::unlimited);
+}
+
+TEST_CASE("host_gate: a capped host gets one more slot per quiet probe period, only while requests wait") {
+  host_gate g; // probe every 2 s
+  auto t0 = host_gate::clock::time_point{} + 1s;
+  serve_rounds(g, t0, 32, 8, 20);
+  auto t1 = t0 + 51ms;
+  REQUIRE(g.stuck(t1, fresh).size() == 24);
+  REQUIRE(g.cap(h) == 8);
+  std::unordered_map<std::string, size_t> waiting{{h, 24}};
+  g.probe(t1 + 1999ms, waiting);
+  CHECK(g.cap(h) == 8);
+  g.probe(t1 + 2s, waiting);
+  CHECK(g.cap(h) == 9);
+  g.probe(t1 + 3s, waiting); // within the period of the last raise
+  CHECK(g.cap(h) == 9);
+  // The cap is not binding (8 on the wire, cap 9): no raise.
+  g.probe(t1 + 10s, waiting);
+  CHECK(g.cap(h) == 9);
+  // Nothing waits: no raise either.
+  g.sent(h, 5000, t1 + 10s);
+  g.probe(t1 + 10s, {});
+  CHECK(g.cap(h) == 9);
+  g.probe(t1 + 10s, waiting);
+  CHECK(g.cap(h) == 10);
+}
+
+TEST_CASE("host_gate: a request held on a connection that answered before is never stuck") {
+  host_gate g;
+  auto t0 = host_gate::clock::time_point{} + 1s;
+  serve_rounds(g, t0, 8, 8, 10); // 8 connections, all served
+  // A ninth request, on a pooled connection (e.g. the server hangs on it).
+  g.sent(h, 2000, t0 + 11ms);
+  for (uintptr_t id = 1072; id < 1080; ++id)
+    g.ended(h, id, t0 + 12ms, true, std::nullopt);
+  CHECK(g.stuck(t0 + 10s, fresh).empty());
+  CHECK(g.cap(h) == host_gate::unlimited);
+  CHECK(g.on_wire(h) == 1);
+}
+
+TEST_CASE("host_gate: a connection opened later and answered first: not a queue, not stuck") {
+  host_gate g;
+  auto t0 = host_gate::clock::time_point{} + 1s;
+  for (uintptr_t id = 1; id <= 3; ++id)
+    g.sent(h, id, t0 + std::chrono::microseconds(id));
+  g.ended(h, 1, t0 + 1ms, true, fresh(1));
+  g.ended(h, 2, t0 + 1ms, true, fresh(2));
+  // 3 waits (say the server hangs on it); 4..6 open connections later and
+  // 6 is answered: the server does not serve connections in order.
+  for (uintptr_t id = 4; id <= 6; ++id)
+    g.sent(h, id, t0 + 2ms + std::chrono::microseconds(id));
+  g.ended(h, 6, t0 + 3ms, true, fresh(6));
+  g.ended(h, 5, t0 + 3ms, true, fresh(5));
+  for (uintptr_t id = 1000; id < 1016; ++id) { // plenty of answers after
+    g.sent(h, id, t0 + 4ms);
+    g.ended(h, id, t0 + 4ms, true, std::nullopt);
+  }
+  // 3 and 4 waited past the bar with 18 and 16 answers after them (the bar
+  // is 4 x 2 on the wire), on connections of their own, yet are not stuck:
+  // 5 and 6 were opened after them and served first.
+  CHECK(g.stuck(t0 + 10s, fresh).empty());
+  CHECK(g.cap(h) == host_gate::unlimited);
+}
+
+TEST_CASE("host_gate: a request is stuck only once the server went round its served connections 8 times") {
+  host_gate g;
+  auto t0 = host_gate::clock::time_point{} + 1s;
+  for (uintptr_t id = 1; id <= 8; ++id)
+    g.sent(h, id, t0 + std::chrono::microseconds(id));
+  g.ended(h, 1, t0 + 1ms, true, fresh(1));
+  g.ended(h, 2, t0 + 1ms, true, fresh(2));
+  // Two requests held on pooled connections: being served.
+  g.sent(h, 2000, t0 + 1ms);
+  g.sent(h, 2001, t0 + 1ms);
+  uintptr_t next = 1000;
+  auto answer_pooled = [&](int k) {
+    for (int i = 0; i < k; ++i, ++next) {
+      g.sent(h, next, t0 + 2ms);
+      g.ended(h, next, t0 + 2ms, true, std::nullopt);
+    }
+  };
+  // 3..8 wait; 2 served: they need 8 x 2 answers after them. 2 + 13 ...
+  answer_pooled(13);
+  CHECK(g.stuck(t0 + 10s, fresh).empty());
+  answer_pooled(1); // ... 2 + 14
+  auto s = g.stuck(t0 + 10s, fresh);
+  std::sort(s.begin(), s.end());
+  CHECK(s == std::vector<uintptr_t>{3, 4, 5, 6, 7, 8});
+  CHECK(g.cap(h) == 2);
+  CHECK(g.on_wire(h) == 2);
+}
+
+TEST_CASE("host_gate: groups share the host's evidence and cap; each finds its own stuck requests") {
+  host_gate g;
+  auto t0 = host_gate::clock::time_point{} + 1s;
+  for (uintptr_t id = 1; id <= 4; ++id) // group 0's connections, served
+    g.sent(h, id, t0 + std::chrono::microseconds(id), 0);
+  for (uintptr_t id = 5; id <= 8; ++id) // group 1's, opened later, never served
+    g.sent(h, id, t0 + std::chrono::microseconds(id), 1);
+  CHECK(g.answering_group(h) == -1);
+  for (uintptr_t id = 1; id <= 4; ++id)
+    g.ended(h, id, t0 + 1ms, true, fresh(id));
+  for (uintptr_t id = 1000; id < 1040; ++id) {
+    g.sent(h, id, t0 + 2ms, 0);
+    g.ended(h, id, t0 + 2ms, true, std::nullopt);
+  }
+  for (uintptr_t id = 2000; id < 2008; ++id) // group 0 keeps 8 on the wire
+    g.sent(h, id, t0 + 3ms, 0);
+  CHECK(g.answering_group(h) == 0);
+  // Group 1 has no answer of its own; the host's 44 are its evidence.
+  CHECK(g.stuck(t0 + 10s, fresh, 0).empty());
+  CHECK(g.cap(h) == host_gate::unlimited);
+  auto s = g.stuck(t0 + 10s, fresh, 1);
+  std::sort(s.begin(), s.end());
+  CHECK(s == std::vector<uintptr_t>{5, 6, 7, 8});
+  CHECK(g.cap(h) == 8); // the host's requests still on the wire
+}
