@@ -7,6 +7,7 @@
 #include "app/config/yaml_schema.hpp"
 #include "app/config/api_section.hpp"
 #include "app/config/config_chain.hpp"
+#include "actors/request/server_text.hpp"
 #include "actors/request/url.hpp"
 #include "app/config/python_keys.hpp"
 
@@ -17,7 +18,6 @@
 #include <climits>
 #include <cmath>
 #include <cstdint>
-#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <sstream>
@@ -142,27 +142,10 @@ std::string normalize_base_url(const std::string& url, const std::string& what) 
                      + quote(url::redact(url)));
 }
 
+// One line, whatever the file held: its control characters (yaml-cpp echoes
+// them in syntax errors, keys are quoted raw) reach no terminal or log.
 config_error::config_error(const std::string& what)
-  : std::runtime_error([&] {
-      std::string out;
-      out.reserve(what.size());
-      for (char c : what) {
-        auto u = static_cast<unsigned char>(c);
-        if (c == '\n')
-          out += "\\n";
-        else if (c == '\r')
-          out += "\\r";
-        else if (c == '\t')
-          out += "\\t";
-        else if (u < 0x20 || u == 0x7f) {
-          char buf[8];
-          std::snprintf(buf, sizeof(buf), "\\x%02x", u);
-          out += buf;
-        } else
-          out += c;
-      }
-      return out;
-    }()) {
+  : std::runtime_error(escape_controls(what)) {
 }
 
 namespace {
