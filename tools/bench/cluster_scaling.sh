@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 5: a distributed run scales with its worker nodes.
+# A distributed run scales with its worker nodes.
 #
 # Each worker node is `evoselfcode worker --listen 127.0.0.1:0 --pool 8` in
 # front of its own `evoselfcode-sim --latency-ms 200 --jitter-ms 0` (so one
