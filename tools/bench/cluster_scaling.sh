@@ -42,7 +42,7 @@ start_worker() {
   bench_track "$wpid"
   WPIDS+=("$wpid")
   while [ "$j" -lt 200 ]; do
-    port=$(sed -n '1s/^worker listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$out" 2>/dev/null)
+    port=$(sed -n '1s/^worker listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$out" 2>/dev/null) || true
     [ -n "$port" ] && break
     kill -0 "$wpid" 2>/dev/null || bench_die "worker $i exited: $(cat "$out.err")"
     sleep 0.05; j=$((j + 1))
