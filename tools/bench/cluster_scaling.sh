@@ -29,6 +29,9 @@ T=$BENCH_TMP
 # --workers and no --local-pool it sends nothing itself.
 bench_write_config "$T/cfg" "http://127.0.0.1:9" "$POOL"
 printf 'cluster:\n  grace_s: 10\n' >>"$T/cfg/datagen.yaml"
+# The head's semaphore_size caps the actors the workers lend too: the
+# config bench_write_config writes sets it to one node's pool, so drop it.
+sed -i '/semaphore_size:/d' "$T/cfg/model.yaml"
 
 # start_worker I: a simulator and a worker in front of it; appends the
 # worker's address to ADDRS and its pid to WPIDS, the sim's to SPIDS.
