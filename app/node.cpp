@@ -15,16 +15,16 @@ void configure_system(caf::actor_system_config& cfg, bool distributed,
                       const cluster_tls_config& tls) {
   cfg.add_message_types<caf::id_block::evo>();
   // One scheduler thread: the HTTP engine and the writer have threads of
-  // their own, and on two cores a second CAF worker only adds wake-ups and
+  // their own, and on two cores a second CAF scheduler thread only adds wake-ups and
   // work stealing (measured: 39 vs 53 us of CPU per request at C=8,
   // tools/bench/http_path.sh).
   cfg.set("scheduler.max-threads", 1);
-  // An idle CAF worker polls 100 times, then (by default) 500 times with a
+  // An idle CAF scheduler thread polls 100 times, then (by default) 500 times with a
   // 50 us sleep in between, and only then waits on its condition variable.
   // Those sleeps last 60-110 us here and sit on the path of every answer
-  // that arrives while the worker is idle: skipping the moderate phase took
+  // that arrives while the thread is idle: skipping the moderate phase took
   // C=1 from 6.0 k to 10.4 k requests/s and C=8 from 38 k to 49 k
-  // (tools/bench/http_path.sh); an enqueue wakes the waiting worker at once.
+  // (tools/bench/http_path.sh); an enqueue wakes the waiting thread at once.
   cfg.set("work-stealing.moderate-poll-attempts", size_t{0});
   if (!distributed)
     return;
@@ -115,7 +115,7 @@ std::vector<request_actor> spawn_pool(caf::actor_system& sys,
   std::vector<request_actor> pool;
   pool.reserve(static_cast<size_t>(std::max(0, size)));
   for (int i = 0; i < size; ++i)
-    pool.push_back(sys.spawn(request_worker, &engine, target));
+    pool.push_back(sys.spawn(request_actor_behavior, &engine, target));
   return pool;
 }
 

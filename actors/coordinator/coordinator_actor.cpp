@@ -59,31 +59,31 @@ void coordinator_state::pump() {
     if (limiter)
       --tokens.tokens;
     // Oldest idle first: the load spreads over every actor (and node).
-    auto worker = std::move(idle.front());
+    auto actor = std::move(idle.front());
     idle.pop_front();
-    dispatch(std::move(worker), *it);
+    dispatch(std::move(actor), *it);
   }
 }
 
-void coordinator_state::dispatch(request_actor worker, item it) {
+void coordinator_state::dispatch(request_actor actor, item it) {
   auto& job = sched->job(it.job);
   sched->sent(it);
-  busy.emplace(worker.address(), it);
+  busy.emplace(actor.address(), it);
   work_item w{it.job, it.index, it.attempt, job.spec.endpoint, job.spec.body};
-  self->request(worker, caf::infinite, std::move(w))
-    .then([this, worker](attempt_result& r) { on_result(worker, r); },
-          [this, addr = worker.address()](caf::error& err) {
-            on_worker_lost(addr, err);
+  self->request(actor, caf::infinite, std::move(w))
+    .then([this, actor](attempt_result& r) { on_result(actor, r); },
+          [this, addr = actor.address()](caf::error& err) {
+            on_actor_lost(addr, err);
           });
 }
 
-void coordinator_state::on_result(request_actor worker, attempt_result& r) {
-  auto b = busy.find(worker.address());
+void coordinator_state::on_result(request_actor actor, attempt_result& r) {
+  auto b = busy.find(actor.address());
   if (b == busy.end())
     return; // already given up as lost
   auto it = b->second;
   busy.erase(b);
-  idle.push_back(std::move(worker));
+  idle.push_back(std::move(actor));
   sched->returned(it, r.sends, r.latency_us);
   if (limiter && r.sends > 1)
     tokens.debt += r.sends - 1; // they took no token: pay afterwards
@@ -124,17 +124,17 @@ void coordinator_state::on_result(request_actor worker, attempt_result& r) {
   pump();
 }
 
-void coordinator_state::on_worker_lost(const caf::actor_addr& worker,
-                                       const caf::error& err) {
+void coordinator_state::on_actor_lost(const caf::actor_addr& actor,
+                                      const caf::error& err) {
   // The request actor is gone (its node died or was cut off): the attempt
   // never completed, so the same attempt goes back to the front of the
   // queue, and the actor is not used again.
   idle.erase(std::remove_if(idle.begin(), idle.end(),
                             [&](const request_actor& a) {
-                              return a.address() == worker;
+                              return a.address() == actor;
                             }),
              idle.end());
-  if (local.erase(worker) > 0 && respawns_left > 0) {
+  if (local.erase(actor) > 0 && respawns_left > 0) {
     // A local actor died (a crash, not a lost node): a fresh one takes its
     // place, so the run keeps its pool instead of shrinking.
     --respawns_left;
@@ -148,7 +148,7 @@ void coordinator_state::on_worker_lost(const caf::actor_addr& worker,
       idle.push_back(std::move(fresh));
     }
   }
-  auto b = busy.find(worker);
+  auto b = busy.find(actor);
   if (b == busy.end()) {
     check_alive();
     return;
@@ -318,8 +318,8 @@ coordinator(coordinator_impl::stateful_pointer<coordinator_state> self,
   st.limiter = std::move(limiter);
   st.writer = std::move(writer);
   self->set_down_handler([self](caf::down_msg& dm) {
-    self->state.on_worker_lost(caf::actor_cast<caf::actor_addr>(dm.source),
-                               dm.reason);
+    self->state.on_actor_lost(caf::actor_cast<caf::actor_addr>(dm.source),
+                              dm.reason);
   });
   return {
     [self](run_atom) -> caf::result<run_summary> {

@@ -76,9 +76,9 @@ struct coordinator_state {
 
   double elapsed() const;
   void pump();
-  void dispatch(request_actor worker, item it);
-  void on_result(request_actor worker, attempt_result& r);
-  void on_worker_lost(const caf::actor_addr& worker, const caf::error& err);
+  void dispatch(request_actor actor, item it);
+  void on_result(request_actor actor, attempt_result& r);
+  void on_actor_lost(const caf::actor_addr& actor, const caf::error& err);
   void add_pool(std::vector<request_actor> actors);
   void check_alive();
   void flush_writes();

@@ -120,8 +120,9 @@ void scheduler::returned(const item& it, uint32_t sends, uint64_t latency_us) {
 
 void scheduler::lost(const item& it) {
   // The attempt never completed: the same attempt goes first again. It
-  // still counts as an attempt: it may have reached the server (a worker
-  // lost mid-request), and attempts must cover what the server was sent.
+  // still counts as an attempt: it may have reached the server (a request
+  // actor lost mid-request), and attempts must cover what the server was
+  // sent.
   auto& job = jobs_[it.job];
   --in_flight_;
   --job.in_flight;

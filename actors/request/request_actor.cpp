@@ -9,7 +9,7 @@
 namespace evo {
 
 request_impl::behavior_type
-request_worker(request_impl::stateful_pointer<request_state> self,
+request_actor_behavior(request_impl::stateful_pointer<request_state> self,
                http_engine* engine, request_target target) {
   auto& st = self->state;
   st.engine = engine;

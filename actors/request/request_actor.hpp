@@ -38,7 +38,7 @@ struct request_state {
 
 /// `engine` must outlive the actor.
 request_impl::behavior_type
-request_worker(request_impl::stateful_pointer<request_state> self,
+request_actor_behavior(request_impl::stateful_pointer<request_state> self,
                http_engine* engine, request_target target);
 
 } // namespace evo

@@ -1,7 +1,7 @@
 // The one place that reads server URLs: parsing, "/v1" normalisation of a
 // base URL, which client may carry it, and redaction of user information for
 // messages. No CAF, no I/O; used by config loading, the engine, the worker
-// and the cluster link.
+// node and the cluster link.
 #pragma once
 
 #include <cstdint>

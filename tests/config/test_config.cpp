@@ -485,3 +485,11 @@ TEST_CASE("number bounds: backoff_max_s, grace_s, latency_ms, per_token_ms") {
   CHECK(c.api.embedded.per_token_ms == 0);
   CHECK(c.cluster.grace_s == doctest::Approx(0.5));
 }
+
+TEST_CASE("config_error text reaches no terminal raw") {
+  // C0 controls and DEL as \xHH (\n, \t spelled so), C1 controls (the 8-bit
+  // CSI) as \u00HH, an invalid UTF-8 byte as U+FFFD; valid UTF-8 stays.
+  const evo::config_error e("a\n\tb\x1b[2J\x7f \xc2\x9b" "c \xff caf\xc3\xa9");
+  CHECK(std::string(e.what())
+        == "a\\n\\tb\\x1b[2J\\x7f \\u009bc \xEF\xBF\xBD caf\xc3\xa9");
+}

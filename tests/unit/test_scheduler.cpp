@@ -210,7 +210,7 @@ TEST_CASE("a lost attempt goes again first, and still counts as an attempt") {
   s.retry_due({0, sent[0].index, 1}); // due already, but the lost one is older
   s.lost(sent[1]);
   CHECK(s.in_flight() == 0);
-  // It may have reached the server before its worker was lost.
+  // It may have reached the server before its request actor was lost.
   CHECK(s.job(0).stats.attempts == 2);
   auto again = s.next();
   REQUIRE(again);

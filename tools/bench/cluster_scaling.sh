@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 5: a distributed run scales with its worker nodes.
+# A distributed run scales with its worker nodes.
 #
 # Each worker node is `evoselfcode worker --listen 127.0.0.1:0 --pool 8` in
 # front of its own `evoselfcode-sim --latency-ms 200 --jitter-ms 0` (so one
@@ -29,6 +29,9 @@ T=$BENCH_TMP
 # --workers and no --local-pool it sends nothing itself.
 bench_write_config "$T/cfg" "http://127.0.0.1:9" "$POOL"
 printf 'cluster:\n  grace_s: 10\n' >>"$T/cfg/datagen.yaml"
+# The head's semaphore_size caps the actors the workers lend too: the
+# config bench_write_config writes sets it to one node's pool, so drop it.
+sed -i '/semaphore_size:/d' "$T/cfg/model.yaml"
 
 # start_worker I: a simulator and a worker in front of it; appends the
 # worker's address to ADDRS and its pid to WPIDS, the sim's to SPIDS.
@@ -42,7 +45,7 @@ start_worker() {
   bench_track "$wpid"
   WPIDS+=("$wpid")
   while [ "$j" -lt 200 ]; do
-    port=$(sed -n '1s/^worker listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$out" 2>/dev/null)
+    port=$(sed -n '1s/^worker listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$out" 2>/dev/null) || true
     [ -n "$port" ] && break
     kill -0 "$wpid" 2>/dev/null || bench_die "worker $i exited: $(cat "$out.err")"
     sleep 0.05; j=$((j + 1))

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 7: the pipeline against the limit of the HTTP path, side by side with wrk.
+# The pipeline against the limit of the HTTP path, side by side with wrk.
 #
 # nginx (1 worker, 127.0.0.1, canned vLLM-shaped /v1/completions body, n=1)
 # is driven first by wrk (POST, C connections, min(C,2) threads, DURATION s)

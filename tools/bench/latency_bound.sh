@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 7: at a fixed server latency the pipeline must keep its pool busy.
+# At a fixed server latency the pipeline must keep its pool busy.
 #
 # Simulator with --latency-ms 100 --jitter-ms 0 (no rate limit, no faults);
 # `generate-names --mode l2r -n 1` with pool P for R requests. The ideal wall

@@ -87,7 +87,8 @@ bench_start_sim() {
   local i=0
   SIM_PORT=""
   while [ "$i" -lt 200 ]; do
-    SIM_PORT=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$out" 2>/dev/null | head -n1)
+    # The background shell may not have created $out yet: not an error.
+    SIM_PORT=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$out" 2>/dev/null | head -n1) || true
     [ -n "$SIM_PORT" ] && break
     kill -0 "$SIM_PID" 2>/dev/null || bench_die "simulator exited: $(cat "$out.err")"
     sleep 0.05; i=$((i + 1))

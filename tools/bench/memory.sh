@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 7: memory stays flat while the dedupe set grows to ~1,000,000 names.
+# Memory stays flat while the dedupe set grows to ~1,000,000 names.
 #
 # Simulator --vocabulary 50000000 (uniform over 50 M distinct names), no
 # latency; `generate-names --mode l2r -n 16 --concurrency 32`, no rate limit,

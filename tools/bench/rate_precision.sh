@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 7: the token bucket holds the rate precisely, as the server sees it.
+# The token bucket holds the rate precisely, as the server sees it.
 #
 # Simulator (no latency, no server-side rate limit) with --log-requests: each
 # line's t_us is the wall-clock time (system_clock, microseconds since the

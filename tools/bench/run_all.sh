@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Runs the issue-7 benchmarks and issue 5's cluster_scaling one after the
-# other, prints each one's output, then a summary (one line per script: its
-# last line).
+# Runs the throughput, latency, rate, memory and startup benchmarks and
+# cluster_scaling one after the other, prints each one's output, then a
+# summary (one line per script: its last line).
 # Env: BUILD_DIR (default build), passed on to every script.
 # Last line: "run_all: N of 6 PASS"; exit status 1 unless all 6 passed (a
 # script passes when it exits 0 and its last line ends in PASS).

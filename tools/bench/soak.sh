@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 6, part 8: a long run at a high rate against the simulator with
+# A long run at a high rate against the simulator with
 # faults on, sampling the client's RSS and open file descriptors every
 # INTERVAL seconds; both must stay flat. Prints the first and last samples.
 #

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 7: a small run costs little more than its requests.
+# A small run costs little more than its requests.
 #
 # `generate-names --mode l2r --num-batches 1 -n 8` on the embedded simulator
 # (api.base_url: embedded, with api.embedded.latency_ms 0 / jitter_ms 0 in a

@@ -753,7 +753,7 @@ void sim_server::stop() {
   m.sleep_cv.notify_all();
   if (m.engine) m.engine->stop();
   m.svr->stop();
-  // Idle keep-alive connections would hold their worker for up to the
+  // Idle keep-alive connections would hold their server thread for up to the
   // keep-alive timeout; shut them down so the pool joins promptly.
   for (int fd : find_connections(m.bound_port, -1)) ::shutdown(fd, SHUT_RDWR);
   if (m.listen_thread.joinable()) m.listen_thread.join();
