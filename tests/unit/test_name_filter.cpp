@@ -149,3 +149,9 @@ TEST_CASE("the README's example record has the uid of its func_name") {
   CHECK(name == extract_name(rec.at("raw_text").get<std::string>()));
   CHECK(rec.at("uid") == uid_hex(uid_key(name)));
 }
+
+TEST_CASE("a name longer than max_name_length is refused, one at the limit kept") {
+  name_filter f{"^[a-z_][a-z0-9_]*$", {}};
+  CHECK(f.check(std::string(max_name_length, 'a')) == name_verdict::kept);
+  CHECK(f.check(std::string(max_name_length + 1, 'a')) == name_verdict::regex);
+}

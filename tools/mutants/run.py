@@ -236,6 +236,12 @@ def main():
     os.makedirs(tree, exist_ok=True)
     open(log, "w").close()
     sync_tree(ROOT, tree)
+    # Tests read the Python tool's fixtures from ../shared next to the
+    # checkout: give the copy the same neighbour.
+    shared = os.path.join(os.path.dirname(ROOT), "shared")
+    link = os.path.join(os.path.dirname(tree), "shared")
+    if os.path.isdir(shared) and not os.path.lexists(link):
+        os.symlink(shared, link)
     if not os.path.exists(os.path.join(build, "CMakeCache.txt")):
         rc, _, out = sh(["cmake", "-S", tree, "-B", build,
                          "-DCMAKE_BUILD_TYPE=RelWithDebInfo"], tree, log=log)
