@@ -36,7 +36,9 @@ TEST_CASE("names: extracted, filtered, deduped within and across requests") {
   CHECK(kept[1].text == "bar");
   CHECK_FALSE(sieve.keeps_texts());
   kept.clear();
-  auto st2 = sieve.sift({"bar", "baz"}, kept);
+  // kept_choice views the choices: they must outlive it.
+  std::vector<std::string> b{"bar", "baz"};
+  auto st2 = sieve.sift(b, kept);
   CHECK(st2.duplicates == 1);
   REQUIRE(kept.size() == 1);
   CHECK(kept[0].text == "baz");
