@@ -95,7 +95,8 @@ TEST_CASE("for_job picks the sieve the job asks for") {
   out.max_chars = 0;
   auto texts = choice_sieve::for_job(out);
   kept.clear();
-  CHECK(texts.sift({"solve", "two words", "abc"}, kept).kept == 2);
+  std::vector<std::string> choices{"solve", "two words", "abc"}; // kept views them
+  CHECK(texts.sift(choices, kept).kept == 2);
   REQUIRE(kept.size() == 2);
   CHECK(kept[1].text == "two words");
 }
