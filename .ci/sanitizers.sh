@@ -2,7 +2,8 @@
 # CI: the test suite under sanitizers.
 #   1. ASan + UBSan (Debug): every test executable and both binaries, all of
 #      ctest (the reliability fault matrix takes ~45 s here; set
-#      EVO_ASAN_SKIP_RELIABILITY=1 to leave it out).
+#      EVO_ASAN_SKIP_RELIABILITY=1 to leave it out, EVO_ASAN_SKIP_DISTRIBUTED=1
+#      for the multi-process cluster tests).
 #   2. TSan: the unit tests (the plain classes and the libcurl-multi HTTP engine
 #      with its I/O thread, against the in-process simulator). The actor
 #      tests are not run under TSan: Debian's libcaf_core is not instrumented,
@@ -43,8 +44,13 @@ if [[ "$what" == all || "$what" == asan ]]; then
   took "ASan+UBSan build" "$t0"
   t1=$(date +%s)
   phase "ASan+UBSan ctest"
+  skip=()
+  [[ "${EVO_ASAN_SKIP_RELIABILITY:-0}" == 1 ]] && skip+=(reliability)
+  [[ "${EVO_ASAN_SKIP_DISTRIBUTED:-0}" == 1 ]] && skip+=(distributed)
   exclude=()
-  [[ "${EVO_ASAN_SKIP_RELIABILITY:-0}" == 1 ]] && exclude=(-LE reliability)
+  if (( ${#skip[@]} )); then
+    exclude=(-LE "$(IFS='|'; echo "${skip[*]}")")
+  fi
   (cd build-asan && ctest --output-on-failure "${exclude[@]}")
   took "ASan+UBSan ctest" "$t1"
 fi
