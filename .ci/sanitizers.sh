@@ -33,7 +33,8 @@ export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1"
 phase() { printf '\n=== %s (%s)\n' "$1" "$(date +%T)"; }
 took() { printf '=== %s took %ds\n' "$1" "$(( $(date +%s) - $2 ))"; }
 
-unit_targets=(test_rate_limiter test_coordinator test_writer test_request)
+unit_targets=(test_rate_limiter test_coordinator test_writer test_request
+              test_worker_admission)
 
 if [[ "$what" == all || "$what" == asan ]]; then
   t0=$(date +%s)

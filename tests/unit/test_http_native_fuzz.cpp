@@ -6,6 +6,8 @@
 // closed is re-sent on), 10 s timeout each.
 #include <doctest/doctest.h>
 
+#include <atomic>
+
 #include <chrono>
 #include <cstdio>
 #include <future>
@@ -43,7 +45,8 @@ TEST_CASE("native state machine: split, FIN and reset at every byte") {
   for (auto how : {cut::split, cut::fin, cut::reset}) {
     for (int a = 0; a < 2; ++a) {
       const std::string& answer = answers[a];
-      size_t k = 0;
+      // Read by the server thread, advanced by this one.
+      std::atomic<size_t> k{0};
       scripted_server srv{[&](int) {
         switch (how) {
           case cut::split: return reply{answer, true, false, k};
