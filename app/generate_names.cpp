@@ -1,4 +1,5 @@
 #include "app/generate_names.hpp"
+#include "actors/request/server_text.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -117,7 +118,7 @@ std::string describe_pool(const datagen_config& cfg,
 int generate_names(const generate_options& o) {
   if (o.mode != "fim" && o.mode != "l2r" && o.mode != "both") {
     std::fprintf(stderr, "error: --mode: expected fim, l2r or both, got \"%s\"\n",
-                 o.mode.c_str());
+                 escape_controls(o.mode).c_str());
     return 2;
   }
   datagen_config cfg;
@@ -125,7 +126,7 @@ int generate_names(const generate_options& o) {
   try {
     cfg = load_with_overrides(o, notes);
   } catch (const config_error& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
+    std::fprintf(stderr, "error: %s\n", escape_controls(e.what()).c_str());
     return 2;
   }
   set_log_level(o.quiet, o.verbose);
@@ -181,12 +182,12 @@ int generate_names(const generate_options& o) {
     return finish_run(summary, pairs, cfg.out_names_dir, hint);
   } catch (const run_error& e) {
     if (!e.summary) {
-      spdlog::error("{}", e.what());
+      spdlog::error("{}", escape_controls(e.what()).c_str());
       return 1;
     }
     return finish_run(*e.summary, {}, cfg.out_names_dir, hint);
   } catch (const std::exception& e) {
-    spdlog::error("{}", e.what());
+    spdlog::error("{}", escape_controls(e.what()).c_str());
     return 1;
   }
 }

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include "app/generate_names.hpp"
+#include "app/log_format.hpp"
 #include "app/run_manifest.hpp"
 #include "app/stop_signals.hpp"
 #include "app/worker.hpp"
@@ -12,7 +13,8 @@
 int main(int argc, char** argv) {
   // Logs go to stderr; stdout carries the summary table only.
   auto logger = spdlog::stderr_color_mt("evoselfcode");
-  logger->set_pattern("[%Y-%m-%d %H:%M:%S.%e] [%^%l%$] %v");
+  logger->set_formatter(
+    evo::safe_log_formatter("[%Y-%m-%d %H:%M:%S.%e] [%^%l%$] %v"));
   spdlog::set_default_logger(logger);
 
   CLI::App app{"evoselfcode: training data for code LLMs from an "

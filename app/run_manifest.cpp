@@ -1,4 +1,5 @@
 #include "app/run_manifest.hpp"
+#include "actors/request/server_text.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -63,7 +64,7 @@ int run_manifest(const manifest_options& o) {
       m.base.api.base_url = normalize_base_url(*o.base_url, "--base-url");
     o.cluster.apply(m.base.cluster);
   } catch (const config_error& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
+    std::fprintf(stderr, "error: %s\n", escape_controls(e.what()).c_str());
     return 2;
   }
   set_log_level(o.quiet, o.verbose);
@@ -82,15 +83,15 @@ int run_manifest(const manifest_options& o) {
   } catch (const journal_conflict& e) {
     // An existing run in the folder without --resume, or a journal of
     // other jobs: a usage problem, nothing was written.
-    std::fprintf(stderr, "error: %s\n", e.what());
+    std::fprintf(stderr, "error: %s\n", escape_controls(e.what()).c_str());
     return 2;
   } catch (const output_error& e) {
     // The journal cannot be written (a symbolic link, I/O).
-    std::fprintf(stderr, "error: %s\n", e.what());
+    std::fprintf(stderr, "error: %s\n", escape_controls(e.what()).c_str());
     return 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "error: cannot create output folder %s: %s\n",
-                 out.c_str(), e.what());
+                 out.c_str(), escape_controls(e.what()).c_str());
     return 1;
   }
 
@@ -124,12 +125,12 @@ int run_manifest(const manifest_options& o) {
     return finish_run(summary, pairs, out, hint);
   } catch (const run_error& e) {
     if (!e.summary) {
-      spdlog::error("{}", e.what());
+      spdlog::error("{}", escape_controls(e.what()).c_str());
       return 1;
     }
     return finish_run(*e.summary, {}, out, hint);
   } catch (const std::exception& e) {
-    spdlog::error("{}", e.what());
+    spdlog::error("{}", escape_controls(e.what()).c_str());
     return 1;
   }
 }

@@ -2,13 +2,13 @@
 #include "app/config/config_loader.hpp"
 
 #include "app/stop_signals.hpp"
+#include "actors/writer/jsonl_file.hpp"
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include <csignal>
 #include <cstdio>
-#include <fstream>
 #include <stdexcept>
 
 namespace evo {
@@ -202,16 +202,7 @@ std::string render_json(const run_summary& s,
 
 void write_report(const std::string& dir, const run_summary& s,
                   const std::vector<ab_pair>& pairs) {
-  auto path = dir + "/report.json";
-  auto tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::trunc);
-    f << render_json(s, pairs);
-    if (!f)
-      throw std::runtime_error("cannot write " + tmp);
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0)
-    throw std::runtime_error("cannot rename " + tmp + " to " + path);
+  write_report_file(dir, "report.json", render_json(s, pairs));
 }
 
 void log_summary(const run_summary& s) {

@@ -36,7 +36,8 @@ std::string render_ab_table(const run_summary& s,
 std::string render_json(const run_summary& s,
                         const std::vector<ab_pair>& pairs = {});
 
-/// Writes report.json into `dir` atomically (temp file + rename).
+/// Writes report.json into `dir` atomically and never through a link
+/// (write_report_file).
 void write_report(const std::string& dir, const run_summary& s,
                   const std::vector<ab_pair>& pairs = {});
 

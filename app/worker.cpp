@@ -2,6 +2,7 @@
 // model, lease), checks each work item against its own limits, posts it
 // through its request actors, and drains attempts in flight on SIGTERM.
 #include "app/worker.hpp"
+#include "actors/request/server_text.hpp"
 
 #include "caf/all.hpp"
 #include "caf/io/all.hpp"
@@ -173,7 +174,7 @@ int run_worker(const worker_options& o) {
     host = o.listen.substr(0, o.listen.size() - 2);
   } else if (!url::split_host_port(o.listen, host, port)) {
     std::fprintf(stderr, "error: --listen: expected host:port, got \"%s\"\n",
-                 o.listen.c_str());
+                 escape_controls(o.listen).c_str());
     return 2;
   }
   datagen_config cfg;
@@ -182,7 +183,7 @@ int run_worker(const worker_options& o) {
     if (o.base_url)
       cfg.api.base_url = normalize_base_url(*o.base_url, "--base-url");
   } catch (const config_error& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
+    std::fprintf(stderr, "error: %s\n", escape_controls(e.what()).c_str());
     return 2;
   }
   if (o.pool)
@@ -205,7 +206,7 @@ int run_worker(const worker_options& o) {
                  "reachable from the network needs mutual TLS (cluster.tls "
                  "or --tls-cert/--tls-key/--tls-ca); --insecure serves it "
                  "without\n",
-                 o.listen.c_str());
+                 escape_controls(o.listen).c_str());
     return 2;
   }
   spdlog::set_level(o.verbose ? spdlog::level::debug : spdlog::level::info);

@@ -56,6 +56,85 @@ int open_output_dir(const std::string& given) {
   return fd;
 }
 
+void write_report_file(int dir_fd, const std::string& name,
+                       std::string_view bytes, const std::string& shown_dir) {
+  auto path = shown_dir.empty() ? name : shown_dir + "/" + name;
+  auto tmp_name = name + ".tmp";
+  auto tmp = path + ".tmp";
+  // A link or a regular file at either name: what lstat sees decides, the
+  // name is never opened through a link.
+  auto kind = [&](const std::string& n, const std::string& shown) -> int {
+    struct stat st{};
+    if (::fstatat(dir_fd, n.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      if (errno == ENOENT)
+        return 0;
+      throw output_error(sys_error("cannot inspect", shown, errno));
+    }
+    if (S_ISLNK(st.st_mode))
+      throw output_error(link_refused(shown));
+    if (!S_ISREG(st.st_mode))
+      throw output_error("refusing to write " + shown
+                         + ": it is not a regular file");
+    return 1;
+  };
+  kind(name, path);
+  // A stale temp file (a crash between write and rename) is removed, not
+  // truncated: it may be a hard link to a file that is not ours.
+  if (kind(tmp_name, tmp) != 0 && ::unlinkat(dir_fd, tmp_name.c_str(), 0) != 0)
+    throw output_error(sys_error("cannot remove", tmp, errno));
+  int fd = ::openat(dir_fd, tmp_name.c_str(),
+                    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (fd < 0)
+    throw output_error(errno == ELOOP || errno == EEXIST
+                         ? link_refused(tmp) // planted since the check
+                         : sys_error("cannot create", tmp, errno));
+  size_t done = 0;
+  while (done < bytes.size()) {
+    auto n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0) {
+      int err = n < 0 ? errno : ENOSPC;
+      ::close(fd);
+      ::unlinkat(dir_fd, tmp_name.c_str(), 0);
+      throw output_error(sys_error("cannot write", tmp, err));
+    }
+    done += static_cast<size_t>(n);
+  }
+  // On disk before the rename, so the name never holds a torn file.
+  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+    int err = errno;
+    ::unlinkat(dir_fd, tmp_name.c_str(), 0);
+    throw output_error(sys_error("cannot write", tmp, err));
+  }
+  // rename replaces a link planted at `name` since the check instead of
+  // writing through it.
+  if (::renameat(dir_fd, tmp_name.c_str(), dir_fd, name.c_str()) != 0) {
+    int err = errno;
+    ::unlinkat(dir_fd, tmp_name.c_str(), 0);
+    throw output_error(sys_error("cannot rename " + tmp + " to", path, err));
+  }
+}
+
+void write_report_file(const std::string& dir, const std::string& name,
+                       std::string_view bytes) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec)
+    throw output_error("cannot create output folder " + dir + ": "
+                       + ec.message());
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0)
+    throw output_error(sys_error("cannot open output folder", dir, errno));
+  try {
+    write_report_file(fd, name, bytes, dir);
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+  ::close(fd);
+}
+
 jsonl_file::jsonl_file(int dir_fd, const std::string& name, std::string path)
   : path_(std::move(path)) {
   // O_NONBLOCK: a FIFO planted there must not block the open (it is then

@@ -1,7 +1,8 @@
-// One append-only JSONL file the writer owns (names.jsonl, hash_table.txt,
-// failures.jsonl, journal.jsonl): opened without following symbolic links,
-// read back whole on reopen with a torn last line cut off, appended to so
-// that a failed write leaves whole lines only. POSIX, no CAF.
+// The files the program writes, opened without following symbolic links:
+// one append-only JSONL file (names.jsonl, hash_table.txt, failures.jsonl,
+// journal.jsonl), read back whole on reopen with a torn last line cut off,
+// appended to so that a failed write leaves whole lines only; and a report
+// file replaced whole (report.json). POSIX, no CAF.
 #pragma once
 
 #include <stdexcept>
@@ -21,6 +22,18 @@ struct output_error : std::runtime_error {
 /// program makes, may not (a link there is refused). Returns a descriptor
 /// to open the folder's files through; throws output_error.
 int open_output_dir(const std::string& dir);
+
+/// Replaces file `name` in the folder open as `dir_fd` with `bytes`, whole
+/// or not at all: written to `name`.tmp (created afresh), flushed to disk,
+/// then renamed over `name`. A symbolic link at either name, or anything
+/// but a regular file at `name`, is refused (nothing is written through
+/// it). `shown_dir` is how messages name the folder. Throws output_error.
+void write_report_file(int dir_fd, const std::string& name,
+                       std::string_view bytes, const std::string& shown_dir);
+/// The same in folder `dir`, the user's output folder (created if needed;
+/// links in its path are the user's and followed).
+void write_report_file(const std::string& dir, const std::string& name,
+                       std::string_view bytes);
 
 class jsonl_file {
 public:

@@ -2,6 +2,9 @@
 // free loopback port), checked through the files it writes.
 #include <doctest/doctest.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <csignal>
 #include <regex>
@@ -374,4 +377,50 @@ TEST_CASE("the run says which HTTP client and how many I/O threads carry it") {
     auto report = json::parse(read_file(dir + "/out/report.json"));
     CHECK(report["jobs"][0]["done"] == 20);
   }
+}
+
+TEST_CASE("report.json is not written through a symlink planted at its temp name") {
+  auto dir = make_temp_dir();
+  auto target = dir + "/target.txt";
+  write_file(target, "the target's own content\n");
+  ::mkdir((dir + "/out").c_str(), 0755);
+  REQUIRE(::symlink(target.c_str(), (dir + "/out/report.json.tmp").c_str()) == 0);
+  auto sim = start_sim();
+  test_config c;
+  c.base_url = sim.base_url();
+  c.num_batches = 2;
+  auto cfg = write_config(dir, c);
+  auto r = run_cli({"datagen", "generate-names", "--config", cfg, "--out", dir + "/out"});
+  INFO(r.err);
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find(dir + "/out/report.json.tmp") != std::string::npos);
+  CHECK(r.err.find("symbolic link") != std::string::npos);
+  CHECK(read_file(target) == "the target's own content\n");
+  CHECK_FALSE(file_exists(dir + "/out/report.json"));
+}
+
+TEST_CASE("log lines and errors that echo a path or an argument escape its control characters") {
+  auto dir = make_temp_dir();
+  auto sim = start_sim();
+  test_config c;
+  c.base_url = sim.base_url();
+  c.num_batches = 2;
+  c.n = 1;
+  auto cfg = write_config(dir, c);
+  // An output folder whose name holds an OSC title sequence (ESC ] ... BEL).
+  auto out = dir + "/o\x1b]0;pwned\x07";
+  auto args = std::vector<std::string>{"datagen", "generate-names", "--config", cfg,
+                                       "--mode", "fim", "--out", out};
+  REQUIRE(run_cli(args).exit_code == 0);
+  auto again = run_cli(args); // "fim: N names already in <out>/fim"
+  INFO(again.err);
+  REQUIRE(again.exit_code == 0);
+  CHECK(again.err.find("already in " + dir + "/o\\x1b]0;pwned\\x07/fim") != std::string::npos);
+  auto bad = run_cli({"datagen", "generate-names", "--config", cfg, "--mode",
+                      "fim\x1b[2J\x9b"});
+  CHECK(bad.exit_code == 2);
+  CHECK(bad.err.find("got \"fim\\x1b[2J") != std::string::npos);
+  for (auto* r : {&again, &bad})
+    for (char ch : {'\x1b', '\x07', '\x9b'})
+      CHECK(r->err.find(ch) == std::string::npos);
 }

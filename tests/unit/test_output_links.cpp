@@ -149,3 +149,45 @@ TEST_CASE("a symlinked journal.jsonl is refused as an output error, target uncha
   }
   CHECK(slurp(target) == target_text);
 }
+
+TEST_CASE("a report file is never written through a symlink at its name or its temp name") {
+  for (const char* linked : {"report.json", "report.json.tmp"}) {
+    CAPTURE(linked);
+    temp_dir tmp{"evo-links"};
+    auto dir = tmp.path + "/out";
+    auto target = make_link(tmp, dir + "/" + linked);
+    auto msg = error_of([&] { write_report_file(dir, "report.json", "{\"jobs\":[]}\n"); });
+    CAPTURE(msg);
+    CHECK(msg.find(dir + "/" + linked) != std::string::npos);
+    CHECK(msg.find("symbolic link") != std::string::npos);
+    CHECK(slurp(target) == target_text);
+    // The link is left as the user made it.
+    CHECK(fs::is_symlink(dir + "/" + linked));
+  }
+}
+
+TEST_CASE("a report file replaces the old one whole; a stale temp file hard-linked elsewhere is not truncated") {
+  temp_dir tmp{"evo-links"};
+  auto dir = tmp.path + "/out";
+  fs::create_directories(dir);
+  { std::ofstream(dir + "/report.json") << "old report\n"; }
+  auto other = tmp.path + "/other.txt";
+  { std::ofstream(other) << target_text; }
+  REQUIRE(::link(other.c_str(), (dir + "/report.json.tmp").c_str()) == 0);
+  write_report_file(dir, "report.json", "new report\n");
+  CHECK(slurp(dir + "/report.json") == "new report\n");
+  CHECK_FALSE(fs::exists(dir + "/report.json.tmp"));
+  CHECK(slurp(other) == target_text);
+}
+
+TEST_CASE("a report file's folder given by the user may be a symlink; a folder at the report's name is refused") {
+  temp_dir tmp{"evo-links"};
+  auto real = tmp.path + "/real";
+  fs::create_directories(real);
+  REQUIRE(::symlink(real.c_str(), (tmp.path + "/out").c_str()) == 0);
+  write_report_file(tmp.path + "/out", "report.json", "{}\n");
+  CHECK(slurp(real + "/report.json") == "{}\n");
+  fs::create_directories(real + "/r2.json");
+  auto msg = error_of([&] { write_report_file(real, "r2.json", "{}\n"); });
+  CHECK(msg.find("not a regular file") != std::string::npos);
+}
