@@ -34,6 +34,7 @@ void host_gate::ended(const std::string& host, uintptr_t id,
   if (!answered)
     return;
   ++h.answers;
+  h.last_answer = now;
   h.last_answer_group = static_cast<int>(group);
   if (opened)
     h.newest_fresh_answered = std::max(h.newest_fresh_answered, *opened);
@@ -64,20 +65,6 @@ void host_gate::capped(host_state& h, clock::time_point now) {
   // many connections this server takes.
   h.cap = std::max<size_t>(h.wire.size(), 1);
   h.last_change = now;
-}
-
-void host_gate::probe(clock::time_point now,
-                      const std::unordered_map<std::string, size_t>& waiting) {
-  for (auto& [name, h] : hosts_) {
-    if (h.cap == unlimited || h.wire.size() < h.cap
-        || now - h.last_change < p_.probe_every)
-      continue;
-    auto w = waiting.find(name);
-    if (w == waiting.end() || w->second == 0)
-      continue;
-    ++h.cap;
-    h.last_change = now;
-  }
 }
 
 size_t host_gate::cap(const std::string& host) const {

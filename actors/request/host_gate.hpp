@@ -44,6 +44,7 @@ public:
     uint32_t rounds = 8;
     /// A capped host gets one more slot after this long without a stuck
     /// request (while requests wait), so a server that gained threads is used.
+    /// Sooner when the cap starves (see probe()).
     duration probe_every = std::chrono::seconds(2);
     /// Answer times kept per host for the p95.
     size_t window = 64;
@@ -82,10 +83,39 @@ public:
   /// The group that had the host's latest answer (its connections are
   /// served), -1 when none yet.
   int answering_group(const std::string& host) const;
-  /// Raises the cap of each capped host that has requests `waiting` and has
-  /// gone probe_every without a stuck request.
+  /// Raises the cap of each capped host that has requests `waiting` and
+  /// whose cap binds (as many on the wire) by one when it has gone
+  /// probe_every without a stuck request, or at once when the cap starves:
+  /// every request on the wire went on a connection opened for it that the
+  /// server has not served (`opened` as for stuck()), has waited past the
+  /// stuck bar, and no answer came within it. Then nothing can answer, so
+  /// nothing is ever found stuck (a cap set while the served connections
+  /// were between requests, its slots then taken by new connections): only
+  /// a send on a served connection moves things. At most one raise per bar.
+  /// `opened` is asked about `group`'s requests only; another group's count
+  /// by their age alone.
+  template <class Opened>
   void probe(clock::time_point now,
-             const std::unordered_map<std::string, size_t>& waiting);
+             const std::unordered_map<std::string, size_t>& waiting,
+             Opened&& opened, unsigned group = 0) {
+    for (auto& [name, h] : hosts_) {
+      if (h.cap == unlimited || h.wire.size() < h.cap)
+        continue;
+      auto w = waiting.find(name);
+      if (w == waiting.end() || w->second == 0)
+        continue;
+      if (now - h.last_change >= p_.probe_every || starved(h, now, opened, group)) {
+        ++h.cap;
+        h.last_change = now;
+      }
+    }
+  }
+  /// probe() for hosts whose requests all went on pooled connections.
+  void probe(clock::time_point now,
+             const std::unordered_map<std::string, size_t>& waiting) {
+    probe(now, waiting,
+          [](uintptr_t) { return std::optional<clock::time_point>{}; });
+  }
 
   size_t cap(const std::string& host) const;
   size_t on_wire(const std::string& host) const;
@@ -104,6 +134,7 @@ private:
     uint64_t answers = 0;
     size_t cap = unlimited;
     clock::time_point last_change{};
+    clock::time_point last_answer{};
     /// The newest connection opened for a request that was answered: one
     /// opened later than a waiting one was served first, so the server
     /// does not serve connections in order of arrival.
@@ -151,6 +182,21 @@ private:
       capped(h, now);
   }
   void capped(host_state& h, clock::time_point now);
+  template <class Opened>
+  bool starved(const host_state& h, clock::time_point now, Opened& opened,
+               unsigned group) const {
+    auto bar = limit(h);
+    if (now - h.last_answer <= bar || now - h.last_change <= bar)
+      return false;
+    return std::all_of(h.wire.begin(), h.wire.end(), [&](const entry& e) {
+      if (now - e.at <= bar)
+        return false;
+      if (e.group != group)
+        return true;
+      auto o = opened(e.id);
+      return o && *o > h.newest_fresh_answered;
+    });
+  }
 
   params p_;
   std::unordered_map<std::string, host_state> hosts_;

@@ -219,7 +219,7 @@ struct http_engine::loop final : transfer_sink {
     {
       auto lock = gate_lock();
       ids = gate().stuck(now, opened, index); // this loop's calls only
-      gate().probe(now, waiting_count);
+      gate().probe(now, waiting_count, opened, index);
     }
     for (auto id : ids) {
       auto* raw = reinterpret_cast<http_call*>(id);

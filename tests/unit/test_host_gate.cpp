@@ -256,3 +256,39 @@ TEST_CASE("host_gate: groups share the host's evidence and cap; each finds its o
   CHECK(s == std::vector<uintptr_t>{5, 6, 7, 8});
   CHECK(g.cap(h) == 8); // the host's requests still on the wire
 }
+
+TEST_CASE("host_gate: a cap whose every slot waits on an unserved new connection rises at once, not after the probe period") {
+  for (bool fresh_conn : {true, false}) {
+    CAPTURE(fresh_conn);
+    host_gate g; // bar 50 ms (p95 1 ms), probe every 2 s
+    auto t0 = host_gate::clock::time_point{} + 1s;
+    for (uintptr_t id = 1; id <= 8; ++id)
+      g.sent(h, id, t0 + std::chrono::microseconds(id));
+    g.ended(h, 1, t0 + 1ms, true, fresh(1));
+    g.ended(h, 2, t0 + 1ms, true, fresh(2));
+    for (uintptr_t id = 1000; id < 1040; ++id) {
+      g.sent(h, id, t0 + 2ms);
+      g.ended(h, id, t0 + 2ms, true, std::nullopt);
+    }
+    // Found while the served connections were between requests: capped at 1.
+    REQUIRE(g.stuck(t0 + 60ms, fresh).size() == 6);
+    REQUIRE(g.cap(h) == 1);
+    // The one slot goes on a new connection the server does not serve (or,
+    // in the control, on a served pooled one: a slow answer). No answer can
+    // come, so it is never found stuck.
+    uintptr_t slot = fresh_conn ? 9 : 2000;
+    g.sent(h, slot, t0 + 61ms);
+    std::unordered_map<std::string, size_t> waiting{{h, 5}};
+    g.probe(t0 + 111ms, waiting, fresh); // it has waited exactly the bar
+    CHECK(g.cap(h) == 1);
+    g.probe(t0 + 112ms, waiting, fresh);
+    CHECK(g.cap(h) == (fresh_conn ? 2 : 1));
+    g.probe(t0 + 113ms, waiting, fresh); // at most one raise per bar
+    CHECK(g.cap(h) == (fresh_conn ? 2 : 1));
+    CHECK(g.stuck(t0 + 1s, fresh).empty());
+    // The control gets its slot from the probe period; the raised cap does
+    // not bind (1 on the wire, cap 2): no more.
+    g.probe(t0 + 112ms + 2s, waiting, fresh);
+    CHECK(g.cap(h) == 2);
+  }
+}
