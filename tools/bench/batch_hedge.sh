@@ -11,8 +11,8 @@
 # Control row: the same client against --http-threads 8 (a server that
 # serves 8 connections): moves expected there.
 #
-# Env: BUILD_DIR (build), IN_FLIGHT ("64 256"), N (4), SIM_ARGS (extra
-# simulator flags, e.g. "--jitter-ms 200").
+# Env: BUILD_DIR (build), IN_FLIGHT ("64 256"), N (4), BATCH_ARGS (more
+# flags for the batch-model server, e.g. "--jitter-ms 1000", "--kv-capacity 16").
 # Last line: "batch_hedge: extra sends with every connection served: X (PASS if 0)".
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -26,8 +26,7 @@ TOTAL_EXTRA=0
 run_server() {
   local label=$1; shift
   local log="$T/$label.jsonl"
-  # shellcheck disable=SC2086
-  bench_start_sim "$T/$label.out" "$@" --log-requests "$log" ${SIM_ARGS:-}
+  bench_start_sim "$T/$label.out" "$@" --log-requests "$log"
   local url="http://127.0.0.1:$SIM_PORT" before=0 all_done=0
   for p in $IN_FLIGHT; do
     for c in native libcurl; do
@@ -56,8 +55,9 @@ run_server() {
 }
 
 printf '%-10s %-8s %5s %6s %9s %9s %12s %8s %8s\n' server client "P" done attempts "server got" "extra sends" "p50 ms" "p99 ms"
-run_server batch --batch-model
+# shellcheck disable=SC2086
+run_server batch --batch-model ${BATCH_ARGS:-}
 run_server threads8 --http-threads 8 --keepalive-timeout-s 5 --keepalive-max-requests 100
-echo "(batch: evoselfcode-sim --batch-model ${SIM_ARGS:-}; threads8: --http-threads 8; l2r, n=$N, R = 4 x P)"
+echo "(batch: evoselfcode-sim --batch-model ${BATCH_ARGS:-}; threads8: --http-threads 8; l2r, n=$N, R = 4 x P)"
 if [ "$TOTAL_EXTRA" -eq 0 ]; then v=PASS; else v=FAIL; fi
 echo "batch_hedge: extra sends with every connection served: $TOTAL_EXTRA ($v)"
