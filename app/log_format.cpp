@@ -32,6 +32,10 @@ public:
     auto copy = msg;
     copy.payload = spdlog::string_view_t{safe.data(), safe.size()};
     inner_->format(copy, dest);
+    // The colour sink reads where the level's colour goes from the message
+    // it passed in.
+    msg.color_range_start = copy.color_range_start;
+    msg.color_range_end = copy.color_range_end;
   }
 
   std::unique_ptr<spdlog::formatter> clone() const override {
