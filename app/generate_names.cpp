@@ -185,6 +185,9 @@ int generate_names(const generate_options& o) {
       return 1;
     }
     return finish_run(*e.summary, {}, cfg.out_names_dir, hint);
+  } catch (const config_error& e) { // the token budget's check
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 2;
   } catch (const std::exception& e) {
     spdlog::error("{}", e.what());
     return 1;

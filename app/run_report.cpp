@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <fstream>
@@ -197,6 +198,20 @@ std::string render_json(const run_summary& s,
                      {"interrupted", s.interrupted}};
   if (!s.aborted.empty())
     doc["aborted"] = s.aborted;
+  if (s.tokens_per_minute > 0) {
+    // Utilisation: used / what the budget allowed over the run (a run
+    // shorter than a minute is measured against one minute's budget).
+    double minutes = std::max(s.wall_s, 60.0) / 60.0;
+    doc["token_budget"] = {
+      {"tokens_per_minute", s.tokens_per_minute},
+      {"reserved", s.tokens_reserved},
+      {"used", s.tokens_used},
+      {"used_of_reserved",
+       s.tokens_reserved > 0
+         ? double(s.tokens_used) / double(s.tokens_reserved) : 0.0},
+      {"utilisation",
+       double(s.tokens_used) / (double(s.tokens_per_minute) * minutes)}};
+  }
   return doc.dump(2) + "\n";
 }
 
