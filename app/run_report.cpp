@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <fstream>
@@ -199,9 +200,10 @@ std::string render_json(const run_summary& s,
   if (!s.aborted.empty())
     doc["aborted"] = s.aborted;
   if (s.tokens_per_minute > 0) {
-    // Utilisation: used / what the budget allowed over the run (a run
-    // shorter than a minute is measured against one minute's budget).
-    double minutes = std::max(s.wall_s, 60.0) / 60.0;
+    // Utilisation: used / the most a sliding window lets through in the
+    // run's time (its whole minutes + 1: a run of 61 s may use two
+    // budgets), so it never passes 1 by more than one reservation.
+    double minutes = std::floor(std::max(s.wall_s, 0.0) / 60.0) + 1.0;
     doc["token_budget"] = {
       {"tokens_per_minute", s.tokens_per_minute},
       {"reserved", s.tokens_reserved},

@@ -70,6 +70,10 @@ TEST_CASE("token budget: the first minute holds the budget, the run waits") {
   CHECK(tb["tokens_per_minute"] == budget);
   CHECK(tb["used"] == total);
   CHECK(tb["reserved"].get<uint64_t>() >= tb["used"].get<uint64_t>());
+  // Under a minute: one budget was there to use, and nearly all of it was.
+  auto util = tb["utilisation"].get<double>();
+  CHECK(util >= double(budget - reserve) / double(budget));
+  CHECK(util <= double(budget + reserve) / double(budget));
 }
 
 TEST_CASE("token budget: a request that could never fit is a config error") {
