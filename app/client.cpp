@@ -9,6 +9,7 @@
 
 #include "actors/coordinator/coordinator_actor.hpp"
 #include "actors/rate_limiter/rate_limiter_actor.hpp"
+#include "actors/rate_limiter/token_budget.hpp"
 #include "actors/request/http_engine.hpp"
 #include "actors/request/openai_protocol.hpp"
 #include "actors/request/request_actor.hpp"
@@ -109,9 +110,9 @@ struct client::impl {
       target = make_request_target(api);
       pool = spawn_pool(*sys, engine, target, local);
     }
-    if (api.rate_limit_per_second)
-      limiter = sys->spawn(rate_limiter, *api.rate_limit_per_second,
-                           api.burst);
+    if (api.rate_limit_per_second || api.tokens_per_minute > 0)
+      limiter = sys->spawn(rate_limiter, api.rate_limit_per_second.value_or(0),
+                           api.burst, api.tokens_per_minute);
     if (distributed)
       workers = std::make_unique<cluster_link>(
         *sys, make_link_options(cluster, model, api.timeout_s));
@@ -289,7 +290,35 @@ run_plan client::make_plan(std::vector<job_spec> jobs) const {
   plan.worker_grace = std::chrono::milliseconds(
     static_cast<int64_t>(impl_->cluster.grace_s * 1000.0));
   plan.actors_may_join = impl_->workers != nullptr;
+  plan.tokens_per_minute = api.tokens_per_minute;
+  check_token_budget(api, plan.jobs);
   return plan;
+}
+
+void check_token_budget(const api_config& api,
+                        const std::vector<job_spec>& jobs) {
+  if (api.tokens_per_minute == 0)
+    return;
+  auto where = api.tokens_per_minute_where.empty()
+                 ? std::string{"api.concurrency.tokens_per_minute"}
+                 : api.tokens_per_minute_where;
+  for (auto& job : jobs) {
+    auto r = reservation_of(job.body);
+    if (!r.bounded)
+      throw config_error(where + ": job " + job.name + " sets no max_tokens, "
+                         "so a request's tokens have no bound to reserve");
+    auto each = r.prompt_estimate + r.max_completion;
+    if (each > api.tokens_per_minute)
+      throw config_error(
+        where + ": one request of job " + job.name + " reserves "
+        + std::to_string(each) + " tokens (prompt ~"
+        + std::to_string(r.prompt_estimate) + ", estimated from its "
+        + std::to_string(r.prompt_bytes) + " bytes, + max_tokens x n = "
+        + std::to_string(r.max_completion) + "), more than the budget of "
+        + std::to_string(api.tokens_per_minute)
+        + " per minute: it could never be sent; raise the budget or lower "
+          "max_tokens or n");
+  }
 }
 
 void client::stop(bool now) {

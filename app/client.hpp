@@ -116,6 +116,8 @@ public:
                   const run_options& opts = {});
 
   /// A plan's dispatch knobs from this client's config (retries, in-flight).
+  /// Throws config_error when one request of a job could never fit the
+  /// token budget (check_token_budget).
   run_plan make_plan(std::vector<job_spec> jobs) const;
 
   /// Stops the run going on (or the next one): `now` = false sends nothing
@@ -128,5 +130,11 @@ private:
   struct impl;
   std::unique_ptr<impl> impl_;
 };
+
+/// With api.concurrency.tokens_per_minute set: throws config_error (naming
+/// the key's file and line) when a job's request sets no max_tokens or
+/// reserves more tokens than the whole budget.
+void check_token_budget(const api_config& api,
+                        const std::vector<job_spec>& jobs);
 
 } // namespace evo

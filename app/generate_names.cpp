@@ -186,6 +186,9 @@ int generate_names(const generate_options& o) {
       return 1;
     }
     return finish_run(*e.summary, {}, cfg.out_names_dir, hint);
+  } catch (const config_error& e) { // the token budget's check
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 2;
   } catch (const std::exception& e) {
     spdlog::error("{}", escape_controls(e.what()).c_str());
     return 1;

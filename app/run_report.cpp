@@ -7,6 +7,8 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <stdexcept>
@@ -197,6 +199,21 @@ std::string render_json(const run_summary& s,
                      {"interrupted", s.interrupted}};
   if (!s.aborted.empty())
     doc["aborted"] = s.aborted;
+  if (s.tokens_per_minute > 0) {
+    // Utilisation: used / the most a sliding window lets through in the
+    // run's time (its whole minutes + 1: a run of 61 s may use two
+    // budgets), so it never passes 1 by more than one reservation.
+    double minutes = std::floor(std::max(s.wall_s, 0.0) / 60.0) + 1.0;
+    doc["token_budget"] = {
+      {"tokens_per_minute", s.tokens_per_minute},
+      {"reserved", s.tokens_reserved},
+      {"used", s.tokens_used},
+      {"used_of_reserved",
+       s.tokens_reserved > 0
+         ? double(s.tokens_used) / double(s.tokens_reserved) : 0.0},
+      {"utilisation",
+       double(s.tokens_used) / (double(s.tokens_per_minute) * minutes)}};
+  }
   return doc.dump(2) + "\n";
 }
 

@@ -16,12 +16,19 @@
 
 namespace evo {
 
-/// Token bucket shared by everything that sends requests in one run.
-/// Internal (rate_limiter_impl): refill.
+/// Token bucket (and token budget) shared by everything that sends
+/// requests in one run. Internal (rate_limiter_impl): refill.
 using rate_limiter_actor = caf::typed_actor<
   // Asks for up to N tokens; answers with 1..N once at least one is available
   // (FIFO among waiting callers).
-  caf::replies_to<acquire_atom, uint32_t>::with<uint32_t>>;
+  caf::replies_to<acquire_atom, uint32_t>::with<uint32_t>,
+  // Asks for up to N tokens, each with a reservation of E model tokens in
+  // the token budget (api.concurrency.tokens_per_minute); answers with
+  // (1..N, the reservation's id) once the rate and the budget allow.
+  caf::replies_to<reserve_atom, uint32_t, uint64_t>::with<uint32_t, uint64_t>,
+  // One request of reservation `id` that reserved R tokens used U (its
+  // answer's usage): the budget counts U instead.
+  caf::reacts_to<correct_atom, uint64_t, uint64_t, uint64_t>>;
 
 // request_actor (messages/request_handle.hpp): one HTTP attempt per work
 // item. Internal (request_impl): http_done with the transfer's outcome.

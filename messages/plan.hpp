@@ -70,6 +70,9 @@ struct run_plan {
   std::chrono::milliseconds stop_grace{10000};
   progress_mode progress = progress_mode::none;
   std::chrono::milliseconds progress_interval{2000};
+  /// api.concurrency.tokens_per_minute: requests reserve tokens at the
+  /// rate limiter before they go; 0 = no token budget.
+  uint64_t tokens_per_minute = 0;
 };
 
 } // namespace evo

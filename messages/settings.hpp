@@ -65,6 +65,10 @@ struct api_config {
   int max_concurrent_requests = 10;
   std::optional<double> rate_limit_per_second; ///< nullopt = no limit
   double burst = 1;                              ///< token bucket capacity
+  /// Model tokens (prompt + completion) in any 60 s window; 0 = no budget.
+  uint64_t tokens_per_minute = 0;
+  /// "<file>:<line>: key 'api.concurrency.tokens_per_minute'" for messages.
+  std::string tokens_per_minute_where;
   /// A second in-flight cap under the pool; nullopt = no extra cap.
   std::optional<int> semaphore_size;
   /// I/O threads of the HTTP engine (each handles any number of transfers

@@ -92,11 +92,17 @@ struct run_summary {
   bool interrupted = false;
   /// Why the run could not go on ("" = it did not abort).
   std::string aborted;
+  /// Token budget (api.concurrency.tokens_per_minute; 0 = none): tokens
+  /// reserved before requests went, and used by their answers (usage).
+  uint64_t tokens_per_minute = 0;
+  uint64_t tokens_reserved = 0;
+  uint64_t tokens_used = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, run_summary& x) {
-  return f(x.jobs, x.wall_s, x.interrupted, x.aborted);
+  return f(x.jobs, x.wall_s, x.interrupted, x.aborted, x.tokens_per_minute,
+           x.tokens_reserved, x.tokens_used);
 }
 
 } // namespace evo

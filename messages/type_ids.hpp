@@ -30,6 +30,8 @@ CAF_BEGIN_TYPE_ID_BLOCK(evo, caf::first_custom_type_id)
 
   CAF_ADD_ATOM(evo, evo, acquire_atom, "acquire")
   CAF_ADD_ATOM(evo, evo, refill_atom, "refill")
+  CAF_ADD_ATOM(evo, evo, reserve_atom, "reserve")
+  CAF_ADD_ATOM(evo, evo, correct_atom, "correct")
   CAF_ADD_ATOM(evo, evo, run_atom, "run")
   CAF_ADD_ATOM(evo, evo, retry_atom, "retry")
   CAF_ADD_ATOM(evo, evo, tick_atom, "tick")

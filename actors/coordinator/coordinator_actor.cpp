@@ -38,8 +38,25 @@ double coordinator_state::elapsed() const {
 void coordinator_state::pump() {
   while (running && !stopping && sched->room(idle.size()) > 0
          && sched->has_work()) {
-    if (limiter && !tokens.pay_and_check()) {
-      if (!acquiring) {
+    bool have_token = !limiter || tokens.pay_and_check();
+    if (plan.tokens_per_minute > 0)
+      held.keep(tokens.tokens); // tokens paid as debt take their reservation
+    if (!have_token) {
+      if (!acquiring && plan.tokens_per_minute > 0) {
+        acquiring = true;
+        auto each = reservation_each();
+        self->request(limiter, caf::infinite, reserve_atom_v,
+                      tokens.want(sched->room(idle.size())), each)
+          .then(
+            [this, each](uint32_t got, uint64_t id) {
+              acquiring = false;
+              tokens.tokens += got;
+              held.add(id, each, got);
+              tokens_reserved += uint64_t{got} * each;
+              pump();
+            },
+            [this](caf::error& err) { fail(err); });
+      } else if (!acquiring) {
         acquiring = true;
         self->request(limiter, caf::infinite, acquire_atom_v,
                       tokens.want(sched->room(idle.size())))
@@ -61,6 +78,8 @@ void coordinator_state::pump() {
     // Oldest idle first: the load spreads over every actor (and node).
     auto actor = std::move(idle.front());
     idle.pop_front();
+    if (plan.tokens_per_minute > 0)
+      reserved[actor.address()] = held.take();
     dispatch(std::move(actor), *it);
   }
 }
@@ -83,6 +102,7 @@ void coordinator_state::on_result(request_actor actor, attempt_result& r) {
     return; // already given up as lost
   auto it = b->second;
   busy.erase(b);
+  settle_reservation(actor.address(), r);
   idle.push_back(std::move(actor));
   sched->returned(it, r.sends, r.latency_us);
   if (limiter && r.sends > 1)
@@ -148,6 +168,7 @@ void coordinator_state::on_actor_lost(const caf::actor_addr& actor,
       idle.push_back(std::move(fresh));
     }
   }
+  reserved.erase(actor); // the attempt may have reached the server: kept
   auto b = busy.find(actor);
   if (b == busy.end()) {
     check_alive();
@@ -289,12 +310,50 @@ void coordinator_state::finish(bool interrupted, std::string aborted) {
   auto summary = sched->summary(elapsed());
   summary.interrupted = interrupted;
   summary.aborted = std::move(aborted);
+  summary.tokens_per_minute = plan.tokens_per_minute;
+  summary.tokens_reserved = tokens_reserved;
+  summary.tokens_used = tokens_used;
   done.deliver(std::move(summary));
   self->quit();
 }
 
 void coordinator_state::show_progress(bool final) {
-  display.show(sched->progress(elapsed()), final);
+  auto rows = sched->progress(elapsed());
+  if (used_last_minute) {
+    auto used = used_last_minute->in_window(std::chrono::steady_clock::now());
+    for (auto& row : rows) {
+      row.tpm_used = used;
+      row.tpm_budget = plan.tokens_per_minute;
+    }
+  }
+  display.show(rows, final);
+}
+
+uint64_t coordinator_state::reservation_each() const {
+  uint64_t most = 0;
+  for (size_t j = 0; j < job_reserve.size(); ++j)
+    if (!sched->jobs()[j].finished)
+      most = std::max(most, job_reserve[j].prompt_estimate
+                              + job_reserve[j].max_completion);
+  return most;
+}
+
+void coordinator_state::settle_reservation(const caf::actor_addr& actor,
+                                           const attempt_result& r) {
+  auto rv = reserved.find(actor);
+  if (rv == reserved.end())
+    return;
+  auto res = rv->second;
+  reserved.erase(rv);
+  uint64_t used = uint64_t{r.prompt_tokens} + r.completion_tokens;
+  if (!r.ok() || used == 0)
+    return; // no usage: the reservation stands (conservative)
+  if (r.prompt_tokens > 0 && r.job < job_reserve.size())
+    job_reserve[r.job].prompt_estimate = r.prompt_tokens; // exact from now on
+  tokens_used += used;
+  auto now = std::chrono::steady_clock::now();
+  used_last_minute->reserve(1, used, now);
+  self->send(limiter, correct_atom_v, res.id, res.each, used);
 }
 
 coordinator_impl::behavior_type
@@ -316,6 +375,13 @@ coordinator(coordinator_impl::stateful_pointer<coordinator_state> self,
   }
   st.add_pool(std::move(pool));
   st.limiter = std::move(limiter);
+  if (st.plan.tokens_per_minute > 0 && st.limiter) {
+    for (auto& job : st.sched->jobs())
+      st.job_reserve.push_back(reservation_of(job.spec.body));
+    st.used_last_minute.emplace(st.plan.tokens_per_minute, token_budget::minute);
+  } else {
+    st.plan.tokens_per_minute = 0; // no limiter to hold a budget
+  }
   st.writer = std::move(writer);
   self->set_down_handler([self](caf::down_msg& dm) {
     self->state.on_actor_lost(caf::actor_cast<caf::actor_addr>(dm.source),

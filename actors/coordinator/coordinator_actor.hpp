@@ -17,6 +17,7 @@
 #include "actors/coordinator/progress.hpp"
 #include "actors/coordinator/retry_policy.hpp"
 #include "actors/coordinator/scheduler.hpp"
+#include "actors/rate_limiter/token_budget.hpp"
 #include "messages/interfaces.hpp"
 #include "messages/plan.hpp"
 #include "messages/stats.hpp"
@@ -61,6 +62,15 @@ struct coordinator_state {
   rate_limiter_actor limiter; ///< null = no rate limit
   token_account tokens;
   bool acquiring = false;
+  /// Token budget (plan.tokens_per_minute): the reservations held with the
+  /// tokens, the one each busy actor's attempt carries, and per job what a
+  /// request reserves (the prompt exact once an answer reported it).
+  held_reservations held;
+  std::unordered_map<caf::actor_addr, held_reservations::one> reserved;
+  std::vector<body_reservation> job_reserve;
+  uint64_t tokens_reserved = 0;
+  uint64_t tokens_used = 0;
+  std::optional<token_budget> used_last_minute; ///< for the progress line
   writer_actor writer;
   /// Finished requests waiting for the writer; at most one write_batch is
   /// at the writer at a time, so under load they go in bulk.
@@ -91,6 +101,12 @@ struct coordinator_state {
   /// Answers the run with the summary so far and quits.
   void finish(bool interrupted, std::string aborted = {});
   void show_progress(bool final);
+  /// What the next request reserves: the most any unfinished job needs.
+  uint64_t reservation_each() const;
+  /// Corrects the reservation of `actor`'s attempt with its answer's usage
+  /// (a failed attempt without usage keeps its reservation).
+  void settle_reservation(const caf::actor_addr& actor,
+                          const attempt_result& r);
 };
 
 /// `pool` may be empty when request actors are to join later (worker

@@ -55,6 +55,13 @@ std::string render_progress(const progress_row& r) {
                 static_cast<unsigned long long>(r.retries),
                 static_cast<unsigned long long>(r.in_flight), r.requests_per_s,
                 eta);
+  if (r.tpm_budget > 0) {
+    char tpm[64];
+    std::snprintf(tpm, sizeof(tpm), "  TPM %llu/%llu",
+                  static_cast<unsigned long long>(r.tpm_used),
+                  static_cast<unsigned long long>(r.tpm_budget));
+    return line + std::string{tpm};
+  }
   return line;
 }
 

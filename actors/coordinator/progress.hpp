@@ -24,6 +24,9 @@ struct progress_row {
   double requests_per_s = 0;
   double kept_per_s = 0;
   bool done = false;
+  /// Token budget: tokens used in the last minute, of tpm_budget (0 = none).
+  uint64_t tpm_used = 0;
+  uint64_t tpm_budget = 0;
 };
 
 /// "fim_hot   12/20 req  kept 80  dup 3  fail 0  inflight 4  5.1 req/s  ETA 2s"

@@ -67,7 +67,7 @@ void read_concurrency(const src_node* api, api_config& out) {
   const src_node* c =
     section(api, "concurrency", p,
             {"max_concurrent_requests", "rate_limit_per_second", "burst",
-             "semaphore_size", "io_threads"});
+             "semaphore_size", "io_threads", "tokens_per_minute"});
   read_int(c, "max_concurrent_requests", p + ".max_concurrent_requests", 1,
            INT_MAX, out.max_concurrent_requests);
   if (const src_node* n = leaf(c, "max_concurrent_requests")) {
@@ -94,6 +94,13 @@ void read_concurrency(const src_node* api, api_config& out) {
   }
   read_number(c, "burst", p + ".burst", "a number >= 1", 1, false, inf, false,
               out.burst);
+  if (const src_node* n = leaf(c, "tokens_per_minute")) {
+    // Absent: no token budget.
+    out.tokens_per_minute = static_cast<uint64_t>(
+      as_int(*n, p + ".tokens_per_minute", 1, LLONG_MAX));
+    out.tokens_per_minute_where =
+      where(*n, p + ".tokens_per_minute", line_of(*n));
+  }
   // Absent: no cap beyond the pool.
   if (const src_node* n = leaf(c, "semaphore_size"))
     out.semaphore_size = static_cast<int>(

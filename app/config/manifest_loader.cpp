@@ -99,6 +99,8 @@ const char* run_level_home(const std::string& key) {
     {"rate_limit_per_second",
      "api.concurrency.rate_limit_per_second in the base config"},
     {"burst", "api.concurrency.burst in the base config"},
+    {"tokens_per_minute",
+     "api.concurrency.tokens_per_minute in the base config"},
     {"semaphore_size", "api.concurrency.semaphore_size in the base config"},
     {"http_client", "api.http_client in the base config"},
     {"extra_headers", "api.extra_headers in the base config"},

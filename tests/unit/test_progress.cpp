@@ -66,3 +66,13 @@ TEST_CASE("a progress line shows counts, kept, dup, fail, retries, in flight, "
   t.kept = 120;
   CHECK(evo::render_progress(t).find("120/500 names") != std::string::npos);
 }
+
+TEST_CASE("a progress line shows the token budget's use when there is one") {
+  progress_row r;
+  r.name = "l2r";
+  r.total = 10;
+  CHECK(evo::render_progress(r).find("TPM") == std::string::npos);
+  r.tpm_used = 59872;
+  r.tpm_budget = 60000;
+  CHECK(evo::render_progress(r).find("  TPM 59872/60000") != std::string::npos);
+}
