@@ -92,11 +92,16 @@ struct run_summary {
   bool interrupted = false;
   /// Why the run could not go on ("" = it did not abort).
   std::string aborted;
+  /// The largest n the server takes, as learned in the run (0 = no cap
+  /// seen), and what the run did about it (one line each).
+  uint32_t server_max_n = 0;
+  std::vector<std::string> notes;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, run_summary& x) {
-  return f(x.jobs, x.wall_s, x.interrupted, x.aborted);
+  return f(x.jobs, x.wall_s, x.interrupted, x.aborted, x.server_max_n,
+           x.notes);
 }
 
 } // namespace evo
