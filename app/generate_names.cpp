@@ -9,6 +9,7 @@
 #include "actors/coordinator/progress.hpp"
 #include "app/client.hpp"
 #include "app/config/config_loader.hpp"
+#include "app/fim_probe.hpp"
 #include "app/run_report.hpp"
 #include "app/stop_signals.hpp"
 #include "actors/request/openai_protocol.hpp"
@@ -131,6 +132,9 @@ int generate_names(const generate_options& o) {
   }
   set_log_level(o.quiet, o.verbose);
   log_config_notes(notes, o.quiet, o.verbose);
+
+  if (cfg.api.fim.probe && o.mode != "l2r")
+    resolve_fim_mode(cfg.api, cfg.model);
 
   auto& ng = cfg.namegen;
   std::vector<job_spec> jobs;

@@ -9,6 +9,7 @@
 #include "actors/coordinator/progress.hpp"
 #include "app/client.hpp"
 #include "app/config/manifest_loader.hpp"
+#include "app/fim_probe.hpp"
 #include "app/run_report.hpp"
 #include "app/stop_signals.hpp"
 #include "actors/request/openai_protocol.hpp"
@@ -97,7 +98,16 @@ int run_manifest(const manifest_options& o) {
 
   std::vector<job_spec> jobs;
   std::vector<job_output> outputs;
+  std::optional<fim_mode> probed; // api.fim.mode: auto, asked once
   for (auto& j : m.jobs) {
+    if (j.mode == job_mode::fim && j.fim.probe) {
+      if (!probed) {
+        auto api = m.base.api;
+        resolve_fim_mode(api, j.model);
+        probed = api.fim.mode;
+      }
+      j.fim.mode = *probed;
+    }
     outputs.push_back({static_cast<uint32_t>(jobs.size()), j.name,
                        out + "/" + j.name, to_string(j.mode), j.name_regex,
                        j.weaklist});

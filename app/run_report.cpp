@@ -214,6 +214,11 @@ std::string render_json(const run_summary& s,
       {"utilisation",
        double(s.tokens_used) / (double(s.tokens_per_minute) * minutes)}};
   }
+
+  if (s.server_max_n > 0)
+    doc["server_max_n"] = s.server_max_n;
+  if (!s.notes.empty())
+    doc["notes"] = s.notes;
   return doc.dump(2) + "\n";
 }
 
@@ -231,6 +236,8 @@ void log_summary(const run_summary& s) {
                  j.choices, j.kept, j.duplicates, j.filtered_empty,
                  j.filtered_regex, j.filtered_weak, j.wall_s,
                  rate(j.done + j.failed, j.wall_s));
+  for (auto& note : s.notes)
+    spdlog::info("summary: {}", note);
 }
 
 int finish_run(const run_summary& s, const std::vector<ab_pair>& pairs,

@@ -20,6 +20,7 @@ enum class transport_error : uint8_t {
   bad_reply,  ///< not a readable HTTP response
   too_large,  ///< the body passed api.max_response_bytes
   other,      ///< anything else (TLS, setup)
+  certificate, ///< the server's certificate failed verification
 };
 
 inline const char* to_string(transport_error e) {
@@ -34,6 +35,7 @@ inline const char* to_string(transport_error e) {
     case transport_error::bad_reply: return "bad_reply";
     case transport_error::too_large: return "too_large";
     case transport_error::other: return "other";
+    case transport_error::certificate: return "certificate";
   }
   return "unknown";
 }

@@ -37,6 +37,9 @@ struct embedded_sim_config {
 struct fim_config {
   fim_mode mode = fim_mode::special_tokens;
   bool use_chat_for_fim = false; ///< Python key; true forces mode = chat
+  /// api.fim.mode: auto: the mode is picked by asking the server at the
+  /// start (app/fim_probe.hpp); `mode` holds the pick once made.
+  bool probe = false;
   std::string prefix_key = "prefix";
   std::string suffix_key = "suffix";
   std::string prefix_token = "<|fim_prefix|>";

@@ -97,12 +97,16 @@ struct run_summary {
   uint64_t tokens_per_minute = 0;
   uint64_t tokens_reserved = 0;
   uint64_t tokens_used = 0;
+  /// The largest n the server takes, as learned in the run (0 = no cap
+  /// seen), and what the run did about it (one line each).
+  uint32_t server_max_n = 0;
+  std::vector<std::string> notes;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, run_summary& x) {
   return f(x.jobs, x.wall_s, x.interrupted, x.aborted, x.tokens_per_minute,
-           x.tokens_reserved, x.tokens_used);
+           x.tokens_reserved, x.tokens_used, x.server_max_n, x.notes);
 }
 
 } // namespace evo

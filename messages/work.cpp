@@ -22,6 +22,7 @@ const char* to_string(failure_kind k) {
     case failure_kind::bad_body: return "bad_body";
     case failure_kind::response_too_large: return "response_too_large";
     case failure_kind::interrupted: return "interrupted";
+    case failure_kind::certificate: return "certificate";
   }
   return "unknown";
 }

@@ -42,6 +42,7 @@ enum class failure_kind : uint8_t {
   bad_body,    ///< 2xx but the body is not a completion we can read
   response_too_large, ///< body over api.max_response_bytes: not retried
   interrupted, ///< the run was stopped (signal) before the attempt ended
+  certificate, ///< the server's TLS certificate is not trusted: not retried
 };
 const char* to_string(failure_kind k);
 

@@ -73,6 +73,9 @@ void coordinator_state::pump() {
     auto it = sched->next();
     if (!it)
       return;
+    // A server that takes fewer choices than asked gets parts instead.
+    for (auto& part : nsplit->split(*it))
+      sched->retry_due(part);
     if (limiter)
       --tokens.tokens;
     // Oldest idle first: the load spreads over every actor (and node).
@@ -88,7 +91,8 @@ void coordinator_state::dispatch(request_actor actor, item it) {
   auto& job = sched->job(it.job);
   sched->sent(it);
   busy.emplace(actor.address(), it);
-  work_item w{it.job, it.index, it.attempt, job.spec.endpoint, job.spec.body};
+  work_item w{it.job, it.index, it.attempt, job.spec.endpoint,
+              nsplit->body(it, job.spec.body)};
   self->request(actor, caf::infinite, std::move(w))
     .then([this, actor](attempt_result& r) { on_result(actor, r); },
           [this, addr = actor.address()](caf::error& err) {
@@ -111,9 +115,22 @@ void coordinator_state::on_result(request_actor actor, attempt_result& r) {
   if (r.ok()) {
     job.stats.prompt_tokens += r.prompt_tokens;
     job.stats.completion_tokens += r.completion_tokens;
-    unwritten.items.push_back(
-      finished_item{r.job, r.index, std::move(r.model), std::move(r.choices)});
-    flush_writes();
+    std::vector<item> more;
+    auto g = nsplit->answered(it, r, more);
+    for (auto& part : more)
+      sched->retry_due(part);
+    announce_n_cap();
+    if (g)
+      settle(r.job, r.index, *g);
+  } else if (nsplit->refused(it, r.http_status, r.detail)) {
+    // Not a failure: the same attempt goes again, cut into parts.
+    announce_n_cap();
+    sched->retry_due(it);
+  } else if (auto why = unhealing_error(r.failure, r.http_status, r.detail)) {
+    // Every other request would meet it too: stop now, say what to fix.
+    // The item is not journaled, so a resumed run sends it again.
+    fail(caf::make_error(caf::sec::runtime_error, *why));
+    return;
   } else if (retries->should_retry(r.attempt, r.failure, r.http_status)) {
     sched->retrying(r.job, r.failure);
     auto next = r.attempt + 1;
@@ -121,27 +138,45 @@ void coordinator_state::on_result(request_actor actor, attempt_result& r) {
     spdlog::debug("{} request {} attempt {} failed ({}); retry in {} ms",
                   job.spec.name, r.index, r.attempt + 1, r.detail,
                   delay.count());
-    self->delayed_send(self, delay, retry_atom_v, r.job, r.index, next);
-  } else {
-    spdlog::warn("{} request {} failed for good after {} attempt(s): {}",
-                 job.spec.name, r.index, r.attempt + 1, r.detail);
-    auto jid = r.job;
-    failure_record rec{r.job,         r.index,   r.attempt + 1,
-                       r.http_status, r.failure, std::move(r.detail)};
-    ++recording;
-    self->request(writer, caf::infinite, std::move(rec))
-      .then(
-        [this, jid](uint64_t) {
-          --recording;
-          sched->failed(jid);
-          check_job(jid);
-          check_stopped();
-          pump();
-        },
-        [this](caf::error& err) { fail(err); });
+    self->delayed_send(self, delay, retry_atom_v, r.job, r.index, next, it.n);
+  } else if (auto g = nsplit->failed(it, r)) {
+    settle(r.job, r.index, *g);
   }
   check_stopped();
   pump();
+}
+
+void coordinator_state::settle(uint32_t jid, uint64_t index,
+                               n_splitter::gathered& g) {
+  if (!g.failed) {
+    unwritten.items.push_back(
+      finished_item{jid, index, std::move(g.model), std::move(g.choices)});
+    flush_writes();
+    return;
+  }
+  spdlog::warn("{} request {} failed for good after {} attempt(s): {}",
+               sched->job(jid).spec.name, index, g.attempts, g.detail);
+  failure_record rec{jid,           index,     g.attempts,
+                     g.http_status, g.failure, std::move(g.detail)};
+  ++recording;
+  self->request(writer, caf::infinite, std::move(rec))
+    .then(
+      [this, jid](uint64_t) {
+        --recording;
+        sched->failed(jid);
+        check_job(jid);
+        check_stopped();
+        pump();
+      },
+      [this](caf::error& err) { fail(err); });
+}
+
+void coordinator_state::announce_n_cap() {
+  if (nsplit->max_n() == logged_max_n)
+    return;
+  logged_max_n = nsplit->max_n();
+  for (auto& note : nsplit->notes())
+    spdlog::warn("{}", note);
 }
 
 void coordinator_state::on_actor_lost(const caf::actor_addr& actor,
@@ -313,6 +348,9 @@ void coordinator_state::finish(bool interrupted, std::string aborted) {
   summary.tokens_per_minute = plan.tokens_per_minute;
   summary.tokens_reserved = tokens_reserved;
   summary.tokens_used = tokens_used;
+
+  summary.server_max_n = nsplit->max_n();
+  summary.notes = nsplit->notes();
   done.deliver(std::move(summary));
   self->quit();
 }
@@ -363,6 +401,10 @@ coordinator(coordinator_impl::stateful_pointer<coordinator_state> self,
             request_factory respawn) {
   auto& st = self->state;
   st.retries.emplace(plan.max_retries, plan.backoff_base, plan.backoff_max);
+  std::vector<std::string> bodies;
+  for (auto& j : plan.jobs)
+    bodies.push_back(j.body);
+  st.nsplit.emplace(bodies);
   st.sched.emplace(std::move(plan.jobs), plan.max_in_flight);
   plan.jobs.clear(); // the scheduler owns the specs now
   st.display = progress_display{plan.progress};
@@ -422,9 +464,10 @@ coordinator(coordinator_impl::stateful_pointer<coordinator_state> self,
                              .count())
           + " s (no worker reachable); what was written is kept"));
     },
-    [self](retry_atom, uint32_t job, uint64_t index, uint32_t attempt) {
+    [self](retry_atom, uint32_t job, uint64_t index, uint32_t attempt,
+           uint32_t n) {
       auto& st = self->state;
-      st.sched->retry_due({job, index, attempt});
+      st.sched->retry_due({job, index, attempt, n});
       st.pump();
     },
     [self](stop_atom, bool now) { self->state.stop(now); },

@@ -14,6 +14,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "actors/coordinator/n_split.hpp"
 #include "actors/coordinator/progress.hpp"
 #include "actors/coordinator/retry_policy.hpp"
 #include "actors/coordinator/scheduler.hpp"
@@ -27,8 +28,9 @@ namespace evo {
 /// The coordinator's own handle: the public interface and the messages it
 /// sends itself.
 using coordinator_impl = coordinator_actor::extend<
-  // A backed-off work item (job, index, attempt) is due again.
-  caf::reacts_to<retry_atom, uint32_t, uint64_t, uint32_t>,
+  // A backed-off work item (job, index, attempt, n of the part) is due
+  // again.
+  caf::reacts_to<retry_atom, uint32_t, uint64_t, uint32_t, uint32_t>,
   // Time for the next progress output.
   caf::reacts_to<tick_atom>,
   // The grace period without any request actor is over (its generation
@@ -49,6 +51,9 @@ struct coordinator_state {
   run_plan plan;
   std::optional<scheduler> sched;
   std::optional<retry_policy> retries;
+  /// Splits requests when the server refuses or caps n.
+  std::optional<n_splitter> nsplit;
+  uint32_t logged_max_n = 0; ///< the cap last announced in the log
   std::deque<request_actor> idle;
   /// Request actors with an attempt in flight, and which attempt.
   std::unordered_map<caf::actor_addr, item> busy;
@@ -88,6 +93,11 @@ struct coordinator_state {
   void pump();
   void dispatch(request_actor actor, item it);
   void on_result(request_actor actor, attempt_result& r);
+  /// A planned item whose parts are all back: written, or recorded as
+  /// failed.
+  void settle(uint32_t job, uint64_t index, n_splitter::gathered& g);
+  /// Logs the server's n cap once when it was just learned (or lowered).
+  void announce_n_cap();
   void on_actor_lost(const caf::actor_addr& actor, const caf::error& err);
   void add_pool(std::vector<request_actor> actors);
   void check_alive();

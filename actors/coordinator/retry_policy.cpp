@@ -1,6 +1,7 @@
 #include "actors/coordinator/retry_policy.hpp"
 
 #include <algorithm>
+#include <cctype>
 
 namespace evo {
 
@@ -18,9 +19,56 @@ bool is_retryable(failure_kind kind, int http_status) {
       return true;
     case failure_kind::response_too_large:
     case failure_kind::interrupted:
+    case failure_kind::certificate:
       return false;
   }
   return false;
+}
+
+namespace {
+
+bool says_model_missing(std::string_view detail) {
+  std::string s(detail);
+  for (auto& c : s)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (s.find("model") == std::string::npos)
+    return false;
+  for (const char* p : {"does not exist", "not found", "not exist",
+                        "unknown model", "no such model", "not served"})
+    if (s.find(p) != std::string::npos)
+      return true;
+  return false;
+}
+
+} // namespace
+
+std::optional<std::string> unhealing_error(failure_kind kind, int http_status,
+                                           std::string_view detail) {
+  std::string fix;
+  if (kind == failure_kind::certificate) {
+    fix = "the server's TLS certificate is not trusted: give the CA that "
+          "signed it in api.ca_file, or fix the server's certificate";
+  } else if (kind != failure_kind::http_status) {
+    return std::nullopt;
+  } else if (http_status == 401) {
+    fix = "the server refused the API key: check api.api_key / "
+          "api.api_key_env (the variable it names must hold the key)";
+  } else if (http_status == 403) {
+    if (detail.find("refused by worker") != std::string_view::npos)
+      return std::nullopt; // a worker's limit on this item
+    fix = "the server does not let this key use this model or endpoint: "
+          "check api.api_key / api.api_key_env and models.default";
+  } else if ((http_status == 404 || http_status == 400)
+             && says_model_missing(detail)) {
+    fix = "the server does not serve this model: set models.default to a "
+          "model it lists at GET <api.base_url>/models";
+  } else if (http_status == 404) {
+    fix = "the server has no such endpoint: check api.base_url (the API "
+          "root, e.g. http://host:8000/v1; /v1 is appended when missing)";
+  } else {
+    return std::nullopt;
+  }
+  return std::string(detail) + "; fix: " + fix;
 }
 
 retry_policy::retry_policy(int max_retries, std::chrono::milliseconds base,

@@ -4,7 +4,10 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <random>
+#include <string>
+#include <string_view>
 
 #include "messages/work.hpp"
 
@@ -13,6 +16,17 @@ namespace evo {
 /// 429, 408, 409, 5xx, timeouts, connection errors and unreadable bodies are
 /// worth another try; other 4xx are the client's fault and fail at once.
 bool is_retryable(failure_kind kind, int http_status);
+
+/// An error no retry heals and that every other request would meet too: a
+/// refused API key (401, 403), a model or endpoint the server does not have
+/// (404; 400 saying the model does not exist), an untrusted certificate.
+/// Gives "<detail>; fix: <what to change>" (the run stops at once with it);
+/// nullopt when the failure may heal or concerns this item only (a worker's
+/// refusal of one item stays a failure of that item). A host name that does
+/// not resolve is not here: DNS failures are often passing, so they are
+/// retried like any connection failure.
+std::optional<std::string> unhealing_error(failure_kind kind, int http_status,
+                                           std::string_view detail);
 
 class retry_policy {
 public:

@@ -24,6 +24,7 @@ public:
     uint32_t job = 0;
     uint64_t index = 0;
     uint32_t attempt = 0;
+    uint32_t n = 0; ///< choices this part asks for; 0 = the job's own n
   };
 
   /// A job while the run goes on.

@@ -44,6 +44,7 @@ failure_kind failure_of(transport_error e) {
     case transport_error::timeout: return failure_kind::timeout;
     case transport_error::connect: return failure_kind::connect;
     case transport_error::too_large: return failure_kind::response_too_large;
+    case transport_error::certificate: return failure_kind::certificate;
     default: return failure_kind::transport;
   }
 }

@@ -78,6 +78,11 @@ transport_error error_of(CURLcode code, bool too_large) {
     case CURLE_WEIRD_SERVER_REPLY:
     case CURLE_BAD_CONTENT_ENCODING: return transport_error::bad_reply;
     case CURLE_FILESIZE_EXCEEDED: return transport_error::too_large;
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH: return transport_error::certificate;
     case CURLE_WRITE_ERROR:
       return too_large ? transport_error::too_large : transport_error::other;
     default: return transport_error::other;

@@ -122,7 +122,10 @@ void read_fim(const src_node* api, fim_config& out) {
   read_string(f, "suffix_key", p + ".suffix_key", true, out.suffix_key);
   std::optional<fim_mode> mode;
   const src_node* mode_node = leaf(f, "mode");
-  if (mode_node != nullptr)
+  if (mode_node != nullptr && !use_chat && mode_node->value.IsScalar()
+      && mode_node->value.Scalar() == "auto")
+    out.probe = true; // picked at the start by asking the server
+  else if (mode_node != nullptr)
     mode = as_fim_mode(*mode_node, p + ".mode");
   if (use_chat) {
     if (mode && *mode != fim_mode::chat)

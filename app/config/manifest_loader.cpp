@@ -258,6 +258,7 @@ manifest_job read_job(const src_node& list, size_t i, const datagen_config& base
   out.fim = base.api.fim;
   if (const src_node* f = job.find("fim_mode")) {
     out.fim.mode = as_fim_mode(*f, p + ".fim_mode");
+    out.fim.probe = false; // the job names its mode
     out.fim.use_chat_for_fim = out.fim.mode == fim_mode::chat;
   }
   out.name_regex = base.name_regex;

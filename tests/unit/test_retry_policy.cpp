@@ -105,3 +105,48 @@ TEST_CASE("delay with the same seed is reproducible") {
   for (uint32_t k = 1; k < 8; ++k)
     CHECK(a.delay(k, -1) == b.delay(k, -1));
 }
+
+TEST_CASE("unhealing_error: a refused key, a missing model or endpoint, an "
+          "untrusted certificate say what to fix") {
+  using evo::unhealing_error;
+  auto key = unhealing_error(failure_kind::http_status, 401,
+                             "HTTP 401: Incorrect API key provided.");
+  REQUIRE(key);
+  CHECK(*key == "HTTP 401: Incorrect API key provided.; fix: the server "
+                "refused the API key: check api.api_key / api.api_key_env "
+                "(the variable it names must hold the key)");
+  auto forbidden = unhealing_error(failure_kind::http_status, 403, "HTTP 403: no");
+  REQUIRE(forbidden);
+  CHECK(forbidden->find("check api.api_key / api.api_key_env and models.default")
+        != std::string::npos);
+  // vLLM's 404 and an OpenAI-style 400 naming the model.
+  for (auto [status, text] :
+       {std::pair{404, "HTTP 404: The model `x` does not exist."},
+        std::pair{400, "HTTP 400: model 'x' not found"}}) {
+    CAPTURE(text);
+    auto model = unhealing_error(failure_kind::http_status, status, text);
+    REQUIRE(model);
+    CHECK(model->find("set models.default") != std::string::npos);
+  }
+  auto path = unhealing_error(failure_kind::http_status, 404, "HTTP 404: File Not Found");
+  REQUIRE(path);
+  CHECK(path->find("check api.base_url") != std::string::npos);
+  auto cert = unhealing_error(failure_kind::certificate, 0,
+                              "SSL certificate problem: self-signed certificate");
+  REQUIRE(cert);
+  CHECK(cert->find("api.ca_file") != std::string::npos);
+  CHECK_FALSE(is_retryable(failure_kind::certificate, 0));
+}
+
+TEST_CASE("unhealing_error: what may heal or concerns one item is not one") {
+  using evo::unhealing_error;
+  CHECK_FALSE(unhealing_error(failure_kind::http_status, 400, "HTTP 400: bad prompt"));
+  CHECK_FALSE(unhealing_error(failure_kind::http_status, 403,
+                              "refused by worker w1: n 8 is over the worker's limit 2"));
+  CHECK_FALSE(unhealing_error(failure_kind::http_status, 429, "HTTP 429: slow down"));
+  CHECK_FALSE(unhealing_error(failure_kind::http_status, 503, "HTTP 503: model not found"));
+  CHECK_FALSE(unhealing_error(failure_kind::connect, 0,
+                              "Could not resolve host: nosuchhost.invalid"));
+  CHECK_FALSE(unhealing_error(failure_kind::transport, 0, "Connection reset"));
+  CHECK_FALSE(unhealing_error(failure_kind::timeout, 0, ""));
+}

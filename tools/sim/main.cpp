@@ -41,6 +41,10 @@ int main(int argc, char** argv) {
                  "requests per connection (0 = 100 with --http-threads, unlimited without)")
       ->check(CLI::NonNegativeNumber);
   app.add_option("--max-n", o.max_n, "answer n > K with llama.cpp's HTTP 400 (0 = off)")->check(CLI::NonNegativeNumber);
+  app.add_option("--cap-n", o.cap_n, "answer at most K choices, quietly (0 = off)")->check(CLI::NonNegativeNumber);
+  app.add_option("--require-key", o.require_key, "answer 401 unless 'Authorization: Bearer KEY'");
+  app.add_flag("--strict-model", o.strict_model, "answer 404 (vLLM's) for a model other than --model");
+  app.add_flag("--no-suffix", o.no_suffix, "answer 400 (vLLM's) to a completion with a suffix field");
   app.add_flag("--batch-model", o.batch_model, "continuous-batching server model (see README)");
   app.add_option("--step-base-ms", o.step_base_ms, "batch model: decode step time with no sequence")
       ->capture_default_str()->check(CLI::NonNegativeNumber);

@@ -344,6 +344,11 @@ struct sim_server::impl {
 
   void handle_inner(endpoint ep, const httplib::Request& req, httplib::Response& res, ctx& c) {
     const bool generative = ep == endpoint::completions || ep == endpoint::chat;
+    if (!opts.require_key.empty() && ep != endpoint::health &&
+        req.get_header_value("Authorization") != "Bearer " + opts.require_key) {
+      send_error(res, c, 401, "Incorrect API key provided.", "invalid_request_error");
+      return;
+    }
     // 1. forced fault
     if (req.has_header("X-Sim-Fault")) {
       auto k = parse_fault(req.get_header_value("X-Sim-Fault"));
@@ -429,6 +434,22 @@ struct sim_server::impl {
       send_error(res, c, 400, err_msg, "invalid_request_error", err_param);
       return;
     }
+    if (valid && opts.strict_model && g.model != opts.model) {
+      // vLLM's answer, top-level fields and all.
+      res.status = 404;
+      res.set_content(dump(json{{"object", "error"},
+                                {"message", "The model `" + g.model + "` does not exist."},
+                                {"type", "NotFoundError"},
+                                {"param", nullptr},
+                                {"code", 404}}),
+                      "application/json");
+      c.status = 404;
+      return;
+    }
+    if (valid && opts.no_suffix && ep == endpoint::completions && body.contains("suffix")) {
+      send_error(res, c, 400, "suffix is not currently supported", "BadRequestError");
+      return;
+    }
     c.n = valid ? g.n : 0;
     c.prompt_tokens = valid ? approx_tokens(g.prompt_chars) : 0;
     if (valid && opts.max_n > 0 && g.n > opts.max_n && c.fault == fault_kind::none) {
@@ -454,8 +475,9 @@ struct sim_server::impl {
     std::vector<choice_out> choices;
     if (valid) {
       detail::sample_params sp{g.temperature, g.top_p, g.prompt_hash};
-      choices.reserve(size_t(g.n));
-      for (int i = 0; i < g.n; ++i) {
+      const int count = opts.cap_n > 0 ? std::min(g.n, opts.cap_n) : g.n;
+      choices.reserve(size_t(count));
+      for (int i = 0; i < count; ++i) {
         std::string text = g.fim ? names.fim_text(r, sp) : names.l2r_text(r, sp);
         choices.push_back(finish_choice(std::move(text), g));
         c.completion_tokens += choices.back().tokens;

@@ -42,6 +42,11 @@ struct sim_options {
   int keepalive_timeout_s = 5;      // an idle connection is closed after this
   int keepalive_max_requests = 0;   // requests per connection; 0 = 100 with http_threads, unlimited without
   int max_n = 0;                    // n > max_n answers 400 as llama.cpp does; 0 = only n <= 1024
+  // Models of other real servers' limits and refusals:
+  int cap_n = 0;                    // answer at most cap_n choices, quietly (0 = off)
+  std::string require_key;          // non-empty: 401 unless "Authorization: Bearer <key>"
+  bool strict_model = false;        // a request for another model than `model`: vLLM's 404
+  bool no_suffix = false;           // a completion with "suffix": vLLM's 400
   // Continuous-batching model (tools/sim/batch_model.hpp), off by default:
   // a request takes its completion tokens x (step_base_ms + step_per_seq_ms
   // x active sequences); at most kv_capacity sequences (or the schedule's)
