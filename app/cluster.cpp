@@ -408,7 +408,13 @@ cluster_link::cluster_link(caf::actor_system& sys, cluster_link_options opts)
                opts.workers.size());
   auto mm = opts.tls ? sys.openssl_manager().actor_handle()
                      : sys.middleman().actor_handle();
-  link_ = sys.spawn<caf::detached>(cluster_link_actor, std::move(opts), mm);
+  // Not detached: the BASP broker monitors the link once a worker holds a
+  // proxy of it, and CAF 0.17's middleman may stop with the link's
+  // down_msg (which holds the link as its sender) still in the broker's
+  // mailbox. A detached actor's thread waits for its actor to be destroyed
+  // and actor_system's destructor waits for that thread: the process never
+  // exited. A scheduled actor has no such thread. Nothing here blocks.
+  link_ = sys.spawn(cluster_link_actor, std::move(opts), mm);
 }
 
 cluster_link::~cluster_link() {

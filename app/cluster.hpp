@@ -1,4 +1,4 @@
-// Head side of a distributed run: a detached actor keeps a lease on each
+// Head side of a distributed run: an actor keeps a lease on each
 // worker node (CAF middleman, optionally TLS), watches it with heartbeats
 // and hands the running coordinator one proxy actor per lent request actor.
 // A proxy gives every attempt a deadline and answers the coordinator with an

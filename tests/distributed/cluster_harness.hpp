@@ -22,17 +22,20 @@ struct worker_node {
 };
 
 // A simulator and a worker in front of it, listening on `host` (a loopback
-// address) with the config `config` (default dir/datagen.yaml).
+// address; `port` 0: any) with the config `config` (default
+// dir/datagen.yaml).
 inline worker_node start_worker(const std::string& dir,
                                 std::vector<std::string> sim_args = {},
                                 std::vector<std::string> worker_args = {},
                                 int pool = 4, std::string config = "",
-                                std::string host = "127.0.0.1") {
+                                std::string host = "127.0.0.1",
+                                int port = 0) {
   worker_node w;
   w.host = host;
   w.sim = start_sim(std::move(sim_args));
   std::vector<std::string> argv{std::string{EVO_BINARY_DIR} + "/evoselfcode",
-                                "worker", "--listen", host + ":0",
+                                "worker", "--listen",
+                                host + ":" + std::to_string(port),
                                 "--config",
                                 config.empty() ? dir + "/datagen.yaml" : config,
                                 "--base-url", w.sim.base_url(),

@@ -108,6 +108,11 @@ TEST_CASE("items outside the worker's limits are refused with a reason") {
         != std::string::npos);
   CHECK(check_item(lim, endpoint_kind::completions, R"({"model":"m1","n":64})")
           .find("n 64") != std::string::npos);
+  // One over each limit is over it.
+  CHECK(check_item(lim, endpoint_kind::completions, R"({"model":"m1","n":5})")
+        != "");
+  CHECK(check_item(lim, endpoint_kind::completions,
+                   R"({"model":"m1","max_tokens":33})") != "");
   CHECK(check_item(lim, endpoint_kind::completions,
                    R"({"model":"m1","n":"4"})") != "");
   CHECK(check_item(lim, endpoint_kind::completions,
