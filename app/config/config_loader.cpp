@@ -293,6 +293,10 @@ datagen_config load_datagen_config(const std::string& path,
   read_namegen(root, out.namegen);
   read_prompts(root, out.prompts);
   read_filters(root, out);
+  if (notes != nullptr && !out.exclude_names_file.empty())
+    notes->info.push_back("filters.exclude_names: "
+                          + std::to_string(out.exclude_names.size())
+                          + " name(s) from " + out.exclude_names_file);
   if (const src_node* d = section(&root, "dedupe", "dedupe", {"canonical"}))
     read_bool(d, "canonical", "dedupe.canonical", out.dedupe_canonical);
   if (const src_node* io =
