@@ -144,9 +144,11 @@ int generate_names(const generate_options& o) {
     outputs.push_back({static_cast<uint32_t>(jobs.size()), name,
                        cfg.out_names_dir + "/" + name, name, cfg.name_regex,
                        ng.weaklist, ng.extract == extract_kind::text,
-                       cfg.min_chars, cfg.max_chars});
+                       cfg.min_chars, cfg.max_chars, cfg.dedupe_canonical,
+                       cfg.exclude_names});
     jobs.push_back(make_job(name, name, spec.endpoint, std::move(spec.body),
                             static_cast<uint64_t>(ng.num_batches)));
+    jobs.back().stop_when = ng.stop_when;
   };
   if (o.mode != "l2r")
     add_job(job_mode::fim,

@@ -28,6 +28,7 @@ job_spec to_job_spec(const manifest_job& j) {
                        std::move(req.body), j.num_batches);
   spec.target_unique = j.target_unique;
   spec.max_requests = j.max_requests;
+  spec.stop_when = j.stop_when;
   return spec;
 }
 
@@ -110,7 +111,8 @@ int run_manifest(const manifest_options& o) {
     }
     outputs.push_back({static_cast<uint32_t>(jobs.size()), j.name,
                        out + "/" + j.name, to_string(j.mode), j.name_regex,
-                       j.weaklist});
+                       j.weaklist, false, 0, 0, m.base.dedupe_canonical,
+                       m.base.exclude_names});
     jobs.push_back(to_job_spec(j));
   }
   auto hint = "evoselfcode datagen run --manifest " + o.manifest_path

@@ -3,6 +3,7 @@
 
 #include "app/stop_signals.hpp"
 #include "actors/writer/jsonl_file.hpp"
+#include "actors/writer/richness_estimate.hpp"
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
@@ -35,6 +36,32 @@ double rate(uint64_t n, double secs) {
   return secs > 0 ? static_cast<double>(n) / secs : 0.0;
 }
 
+// {"1": f1, ..., "k": fk, ">k": more}: k is the table's cap.
+nlohmann::json frequencies_json(const std::vector<uint64_t>& counts) {
+  nlohmann::json out = nlohmann::json::object();
+  if (counts.empty())
+    return out;
+  const auto k = counts.size() - 1;
+  for (size_t c = 1; c <= k; ++c)
+    out[std::to_string(c)] = counts[c - 1];
+  out[">" + std::to_string(k)] = counts.back();
+  return out;
+}
+
+nlohmann::json estimate_json(const job_stats& j) {
+  const auto& c = j.frequency_of_frequencies;
+  uint64_t observed = 0;
+  for (auto x : c)
+    observed += x;
+  auto e = estimate_richness(observed, c.size() > 1 ? c[0] : 0,
+                             c.size() > 2 ? c[1] : 0, j.valid());
+  return {{"value", e.value},
+          {"low", e.low},
+          {"high", e.high},
+          {"method", e.method},
+          {"p_new", e.p_new}};
+}
+
 nlohmann::json to_json(const job_stats& j) {
   nlohmann::json retries = nlohmann::json::object();
   for (size_t k = 1; k < j.retries_by_kind.size(); ++k)
@@ -56,7 +83,14 @@ nlohmann::json to_json(const job_stats& j) {
           {"filtered",
            {{"empty", j.filtered_empty},
             {"regex", j.filtered_regex},
-            {"weaklist", j.filtered_weak}}},
+            {"weaklist", j.filtered_weak},
+            {"excluded", j.filtered_excluded}}},
+          {"canonical_duplicates", j.canonical_duplicates},
+          {"frequency_of_frequencies",
+           frequencies_json(j.frequency_of_frequencies)},
+          {"estimated_distinct", estimate_json(j)},
+          {"stopped_by", j.stopped_by},
+          {"stopped_at_choices", j.stopped_at_choices},
           {"unique_ratio", unique_ratio(j)},
           {"prompt_tokens", j.prompt_tokens},
           {"completion_tokens", j.completion_tokens},
@@ -93,7 +127,8 @@ std::string render_table(const run_summary& s) {
                   static_cast<unsigned long long>(j.kept),
                   static_cast<unsigned long long>(j.duplicates),
                   static_cast<unsigned long long>(
-                    j.filtered_empty + j.filtered_regex + j.filtered_weak),
+                    j.filtered_empty + j.filtered_regex + j.filtered_weak
+                    + j.filtered_excluded),
                   100.0 * unique_ratio(j), j.latency_p50_ms, j.latency_p95_ms,
                   j.wall_s, rate(j.done + j.failed, j.wall_s));
     out += line;
@@ -138,6 +173,8 @@ const ab_metric ab_metrics[] = {
   {"filtered (regex)", [](const job_stats& j) { return double(j.filtered_regex); }, "%.0f"},
   {"filtered (weaklist)", [](const job_stats& j) { return double(j.filtered_weak); }, "%.0f"},
   {"filtered (empty)", [](const job_stats& j) { return double(j.filtered_empty); }, "%.0f"},
+  {"filtered (excluded)", [](const job_stats& j) { return double(j.filtered_excluded); }, "%.0f"},
+  {"canonical duplicates", [](const job_stats& j) { return double(j.canonical_duplicates); }, "%.0f"},
   {"kept per request",
    [](const job_stats& j) {
      auto r = j.done + j.failed;
@@ -231,11 +268,13 @@ void log_summary(const run_summary& s) {
   for (auto& j : s.jobs)
     spdlog::info("summary {}: {} requests ({} done, {} failed), {} attempts, "
                  "{} retries, {} choices, {} kept, {} duplicates, filtered "
-                 "{} empty / {} regex / {} weaklist, {:.2f} s, {:.1f} req/s",
+                 "{} empty / {} regex / {} weaklist / {} excluded, {:.2f} s, "
+                 "{:.1f} req/s, stopped by {}",
                  j.name, j.planned, j.done, j.failed, j.attempts, j.retries(),
                  j.choices, j.kept, j.duplicates, j.filtered_empty,
-                 j.filtered_regex, j.filtered_weak, j.wall_s,
-                 rate(j.done + j.failed, j.wall_s));
+                 j.filtered_regex, j.filtered_weak, j.filtered_excluded,
+                 j.wall_s, rate(j.done + j.failed, j.wall_s),
+                 j.stopped_by.empty() ? "-" : j.stopped_by);
   for (auto& note : s.notes)
     spdlog::info("summary: {}", note);
 }

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "messages/settings.hpp" // stop_rule
 #include "messages/work.hpp"
 
 namespace evo {
@@ -28,6 +29,8 @@ struct job_spec {
   /// Resume: names the job's folder already holds; they count towards
   /// target_unique.
   uint64_t kept_before = 0;
+  /// Saturation: stop issuing once few valid choices are new.
+  stop_rule stop_when;
 
   bool is_target() const { return target_unique > 0; }
   /// Most items this job may ever have.

@@ -123,6 +123,14 @@ enum class extract_kind : uint8_t {
   text, ///< the whole stripped completion (free-text generation)
 };
 
+/// stop_when: a job stops issuing requests once fewer than new_rate_below
+/// of its last `window` valid choices were new names (saturation).
+struct stop_rule {
+  double new_rate_below = 0; ///< in (0, 1); 0 = no rule
+  uint32_t window = 0;       ///< 1 .. 10^7 valid choices
+  bool enabled() const { return window > 0 && new_rate_below > 0; }
+};
+
 struct namegen_config {
   extract_kind extract = extract_kind::name;
   sampling_params params;
@@ -131,6 +139,7 @@ struct namegen_config {
   /// num_batches = ceil(num_samples / n), recomputed after a CLI -n.
   uint64_t num_samples = 0;
   std::vector<std::string> weaklist;  ///< names refused, case-insensitive
+  stop_rule stop_when;                ///< namegen.stop_when
 };
 
 struct prompts_config {
@@ -185,6 +194,10 @@ struct datagen_config {
   /// text); 0 = no bound.
   uint64_t min_chars = 0;
   uint64_t max_chars = 0;
+  /// filters.exclude_names: the names of that file (one a line).
+  std::vector<std::string> exclude_names;
+  std::string exclude_names_file; ///< as resolved, for messages
+  bool dedupe_canonical = false;  ///< dedupe.canonical
   std::string out_names_dir = "data/generated/names"; ///< io.out_names_dir
   cluster_config cluster;
   std::vector<model_entry> models;  ///< the models: catalogue, file order

@@ -30,6 +30,15 @@ struct job_stats {
   uint64_t filtered_empty = 0;
   uint64_t filtered_regex = 0;
   uint64_t filtered_weak = 0;
+  uint64_t canonical_duplicates = 0; ///< dedupe.canonical
+  uint64_t filtered_excluded = 0;    ///< filters.exclude_names
+  /// f1..fk, then names seen more than k times (job_frequencies::counts):
+  /// this run's valid choices only.
+  std::vector<uint64_t> frequency_of_frequencies;
+  /// Why the job ended: budget, target, saturation, interrupted, aborted
+  /// ("" while it runs).
+  std::string stopped_by;
+  uint64_t stopped_at_choices = 0; ///< choices sampled when it stopped
   uint64_t prompt_tokens = 0;
   uint64_t completion_tokens = 0;
   double latency_p50_ms = 0;
@@ -45,7 +54,12 @@ struct job_stats {
     filtered_empty += ws.filtered_empty;
     filtered_regex += ws.filtered_regex;
     filtered_weak += ws.filtered_weak;
+    canonical_duplicates += ws.canonical_duplicates;
+    filtered_excluded += ws.filtered_excluded;
   }
+
+  /// Choices that passed the filters (new or not).
+  uint64_t valid() const { return kept + duplicates + canonical_duplicates; }
 
   /// Adds another job's counters (for totals; latencies are not summed).
   void merge(const job_stats& o) {
@@ -61,6 +75,8 @@ struct job_stats {
     filtered_empty += o.filtered_empty;
     filtered_regex += o.filtered_regex;
     filtered_weak += o.filtered_weak;
+    canonical_duplicates += o.canonical_duplicates;
+    filtered_excluded += o.filtered_excluded;
     prompt_tokens += o.prompt_tokens;
     completion_tokens += o.completion_tokens;
     resumed_items += o.resumed_items;
@@ -82,7 +98,9 @@ typename Inspector::result_type inspect(Inspector& f, job_stats& x) {
            x.retries_by_kind, x.choices, x.kept, x.duplicates,
            x.filtered_empty, x.filtered_regex, x.filtered_weak,
            x.prompt_tokens, x.completion_tokens, x.latency_p50_ms,
-           x.latency_p95_ms, x.latency_p99_ms, x.wall_s);
+           x.latency_p95_ms, x.latency_p99_ms, x.wall_s,
+           x.canonical_duplicates, x.filtered_excluded,
+           x.frequency_of_frequencies, x.stopped_by, x.stopped_at_choices);
 }
 
 struct run_summary {

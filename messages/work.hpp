@@ -107,12 +107,31 @@ struct write_stats {
   uint32_t filtered_empty = 0;
   uint32_t filtered_regex = 0;
   uint32_t filtered_weak = 0;
+  /// dedupe.canonical: dropped, its canonical key kept under another spelling.
+  uint32_t canonical_duplicates = 0;
+  uint32_t filtered_excluded = 0; ///< on filters.exclude_names
+
+  /// Choices that passed the filters: new, duplicate or canonical duplicate.
+  uint32_t valid() const { return kept + duplicates + canonical_duplicates; }
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, write_stats& x) {
   return f(x.choices, x.kept, x.duplicates, x.filtered_empty, x.filtered_regex,
-           x.filtered_weak);
+           x.filtered_weak, x.canonical_duplicates, x.filtered_excluded);
+}
+
+/// A job's frequency-of-frequencies after a write: counts[c-1] = names of
+/// this run's valid choices seen exactly c times (c = 1..k), counts[k] =
+/// names seen more than k times.
+struct job_frequencies {
+  uint32_t job = 0;
+  std::vector<uint64_t> counts;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, job_frequencies& x) {
+  return f(x.job, x.counts);
 }
 
 /// The writer's answer to a write_batch, one entry per item in the same
@@ -120,11 +139,14 @@ typename Inspector::result_type inspect(Inspector& f, write_stats& x) {
 /// necessarily fsynced) when this arrives.
 struct write_report {
   std::vector<write_stats> items;
+  /// One entry per job the batch touched (may be empty: a writer that does
+  /// not count).
+  std::vector<job_frequencies> frequencies;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, write_report& x) {
-  return f(x.items);
+  return f(x.items, x.frequencies);
 }
 
 /// A request that failed for good: coordinator -> writer (failures.jsonl).
@@ -156,12 +178,18 @@ struct job_output {
   bool extract_text = false;
   uint64_t min_chars = 0;
   uint64_t max_chars = 0;
+  /// dedupe.canonical: names are one when their words are (is_palindrome,
+  /// isPalindrome, IsPalindrome).
+  bool canonical = false;
+  /// filters.exclude_names: names dropped (name jobs), read from the file.
+  std::vector<std::string> exclude_names;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, job_output& x) {
   return f(x.job, x.name, x.dir, x.mode, x.name_regex, x.weaklist,
-           x.extract_text, x.min_chars, x.max_chars);
+           x.extract_text, x.min_chars, x.max_chars, x.canonical,
+           x.exclude_names);
 }
 
 /// Wire protocol version of head <-> worker; a worker refuses a head

@@ -278,8 +278,18 @@ void coordinator_state::flush_writes() {
                                  + " requests"));
           return;
         }
+        for (auto& f : report.frequencies)
+          if (f.job < sched->jobs().size())
+            sched->job(f.job).stats.frequency_of_frequencies = std::move(f.counts);
         for (size_t i = 0; i < job_ids.size() && running; ++i) {
-          sched->written(job_ids[i], report.items[i]);
+          if (sched->written(job_ids[i], report.items[i])) {
+            auto& js = sched->job(job_ids[i]);
+            spdlog::info("{}: saturated after {} choices (fewer than {} of "
+                         "the last {} valid choices were new); no new requests",
+                         js.spec.name, js.stats.stopped_at_choices,
+                         js.spec.stop_when.new_rate_below,
+                         js.spec.stop_when.window);
+          }
           check_job(job_ids[i]);
         }
         flush_writes();
@@ -351,6 +361,12 @@ void coordinator_state::finish(bool interrupted, std::string aborted) {
 
   summary.server_max_n = nsplit->max_n();
   summary.notes = nsplit->notes();
+
+  for (auto& j : summary.jobs)
+    if (j.stopped_by.empty()) {
+      j.stopped_by = !summary.aborted.empty() ? "aborted" : "interrupted";
+      j.stopped_at_choices = j.choices;
+    }
   done.deliver(std::move(summary));
   self->quit();
 }

@@ -8,6 +8,8 @@ namespace evo {
 // -- job_run ------------------------------------------------------------------
 
 bool scheduler::job_run::fresh_available() {
+  if (saturated)
+    return false;
   auto& skip = spec.finished_before;
   while (skip_pos < skip.size() && skip[skip_pos] <= next_index) {
     if (skip[skip_pos] == next_index)
@@ -57,6 +59,8 @@ scheduler::scheduler(std::vector<job_spec> jobs, size_t max_in_flight)
       - skip.begin());
     j.stats.name = spec.name;
     j.stats.mode = spec.mode;
+    if (spec.stop_when.enabled())
+      j.recent = new_rate_window{spec.stop_when.window};
     j.spec = std::move(spec);
     jobs_.push_back(std::move(j));
   }
@@ -137,11 +141,20 @@ void scheduler::retrying(uint32_t job, failure_kind kind) {
   ++jobs_[job].stats.retries_by_kind[static_cast<size_t>(kind)];
 }
 
-void scheduler::written(uint32_t job, const write_stats& ws) {
+bool scheduler::written(uint32_t job, const write_stats& ws) {
   auto& j = jobs_[job];
   ++j.stats.done;
   j.stats.add(ws);
   --j.outstanding;
+  if (!j.spec.stop_when.enabled() || j.saturated)
+    return false;
+  j.recent.add(ws.kept, ws.valid() - ws.kept);
+  if (!j.recent.below(j.spec.stop_when.new_rate_below))
+    return false;
+  j.saturated = true;
+  j.stats.stopped_by = "saturation";
+  j.stats.stopped_at_choices = j.stats.choices;
+  return true;
 }
 
 void scheduler::failed(uint32_t job) {
@@ -156,6 +169,12 @@ bool scheduler::check_job(uint32_t job, double wall_s) {
     return false;
   j.finished = true;
   j.stats.wall_s = wall_s;
+  if (j.stats.stopped_by.empty()) {
+    j.stats.stopped_by =
+      j.spec.is_target() && j.kept_total() >= j.spec.target_unique ? "target"
+                                                                   : "budget";
+    j.stats.stopped_at_choices = j.stats.choices;
+  }
   --jobs_left_;
   return true;
 }

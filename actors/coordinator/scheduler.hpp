@@ -1,7 +1,8 @@
 // Which work item goes out next, and the counts that decide when a run is
 // over: due retries first, then fresh items round-robin over the jobs, target
 // jobs paced by the names still missing, resumed items skipped, the in-flight
-// cap. Plain class, no CAF: the coordinator actor feeds it events.
+// cap, jobs stopped by saturation (stop_when). Plain class, no CAF: the
+// coordinator actor feeds it events.
 #pragma once
 
 #include <cstddef>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "actors/coordinator/latency_histogram.hpp"
+#include "actors/coordinator/new_rate_window.hpp"
 #include "actors/coordinator/progress.hpp"
 #include "messages/plan.hpp"
 #include "messages/stats.hpp"
@@ -37,6 +39,8 @@ public:
     uint64_t outstanding = 0;   ///< issued, not yet written or failed
     uint64_t in_flight = 0;     ///< at a request actor right now
     latency_histogram latencies;
+    new_rate_window recent;      ///< spec.stop_when's window
+    bool saturated = false;      ///< stop_when fired: no fresh items
     bool finished = false;
 
     uint64_t kept_total() const { return spec.kept_before + stats.kept; }
@@ -72,12 +76,14 @@ public:
   /// A failed attempt will be retried (counted by kind).
   void retrying(uint32_t job, failure_kind kind);
 
-  /// The writer wrote the item's choices (then: check_job).
-  void written(uint32_t job, const write_stats& ws);
+  /// The writer wrote the item's choices (then: check_job). True when the
+  /// job's stop_when rule fired with them: it issues no fresh item again.
+  bool written(uint32_t job, const write_stats& ws);
   /// The item is recorded as failed for good (then: check_job).
   void failed(uint32_t job);
-  /// Marks a complete job finished at `wall_s`; true when it finished now
-  /// (jobs finished by an earlier run finish at the start).
+  /// Marks a complete job finished at `wall_s` (stopped_by: saturation,
+  /// target or budget); true when it finished now (jobs finished by an
+  /// earlier run finish at the start).
   bool check_job(uint32_t job, double wall_s = 0);
 
   bool all_finished() const { return jobs_left_ == 0; }
@@ -87,6 +93,8 @@ public:
   job_run& job(uint32_t j) { return jobs_[j]; }
 
   /// Per-job statistics as a run_summary (`wall_s`: the run's time so far).
+  /// A job not finished has stopped_by "" (the caller says why the run
+  /// ended).
   run_summary summary(double wall_s) const;
   /// One progress row per job (`elapsed`: the run's time so far).
   std::vector<progress_row> progress(double elapsed) const;

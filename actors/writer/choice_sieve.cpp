@@ -12,27 +12,41 @@ uint64_t utf8_length(std::string_view s) {
 
 choice_sieve::choice_sieve(std::optional<name_filter> filter,
                            text_bounds bounds,
-                           std::shared_ptr<dedupe_set> seen)
+                           std::shared_ptr<dedupe_set> seen, bool canonical)
   : filter_(std::move(filter)), bounds_(bounds),
-    seen_(seen ? std::move(seen) : std::make_shared<dedupe_set>()) {
-  // nop
+    // A shared set counts every job's sightings together: a job needs its
+    // own counts then.
+    own_counts_(seen ? std::make_unique<dedupe_set>() : nullptr),
+    canonical_(canonical) {
+  seen_ = seen ? std::move(seen) : std::make_shared<dedupe_set>();
+  if (canonical_)
+    seen_->keep_spellings();
 }
 
 choice_sieve choice_sieve::names(name_filter filter,
-                                 std::shared_ptr<dedupe_set> seen) {
-  return choice_sieve{std::move(filter), {}, std::move(seen)};
+                                 std::shared_ptr<dedupe_set> seen,
+                                 bool canonical) {
+  return choice_sieve{std::move(filter), {}, std::move(seen), canonical};
 }
 
 choice_sieve choice_sieve::texts(text_bounds bounds,
                                  std::shared_ptr<dedupe_set> seen) {
-  return choice_sieve{std::nullopt, bounds, std::move(seen)};
+  return choice_sieve{std::nullopt, bounds, std::move(seen), false};
 }
 
 choice_sieve choice_sieve::for_job(const job_output& out,
                                    std::shared_ptr<dedupe_set> seen) {
   if (out.extract_text)
     return texts({out.min_chars, out.max_chars}, std::move(seen));
-  return names(name_filter{out.name_regex, out.weaklist}, std::move(seen));
+  return names(name_filter{out.name_regex, out.weaklist, out.exclude_names},
+               std::move(seen), out.canonical);
+}
+
+void choice_sieve::preload(uint64_t uid, std::string_view name) {
+  if (canonical_ && !name.empty())
+    seen_->insert(uid_key(canonical_name(name)), static_cast<uint32_t>(uid));
+  else
+    seen_->insert(uid, static_cast<uint32_t>(uid));
 }
 
 write_stats choice_sieve::sift(const std::vector<std::string>& choices,
@@ -47,6 +61,7 @@ write_stats choice_sieve::sift(const std::vector<std::string>& choices,
         case name_verdict::empty: ++st.filtered_empty; continue;
         case name_verdict::regex: ++st.filtered_regex; continue;
         case name_verdict::weak: ++st.filtered_weak; continue;
+        case name_verdict::excluded: ++st.filtered_excluded; continue;
         case name_verdict::kept: break;
       }
     } else {
@@ -62,13 +77,22 @@ write_stats choice_sieve::sift(const std::vector<std::string>& choices,
         continue;
       }
     }
-    auto key = uid_key(text);
-    if (!seen_->insert(key)) {
-      ++st.duplicates;
+    auto uid = uid_key(text);
+    // Under dedupe.canonical the set is keyed by the name's words; the low
+    // half of the uid tells the kept spelling from another one.
+    auto key = canonical_ ? uid_key(canonical_name(text)) : uid;
+    auto spelling = static_cast<uint32_t>(uid);
+    bool fresh = seen_->insert(key, spelling);
+    freq_.sighting((own_counts_ ? *own_counts_ : *seen_).count_sighting(key));
+    if (!fresh) {
+      if (canonical_ && seen_->spelling(key) != spelling)
+        ++st.canonical_duplicates;
+      else
+        ++st.duplicates;
       continue;
     }
     ++st.kept;
-    kept.push_back({static_cast<uint32_t>(i), text, key});
+    kept.push_back({static_cast<uint32_t>(i), text, uid});
   }
   return st;
 }

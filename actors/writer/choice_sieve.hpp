@@ -1,6 +1,7 @@
 // The writer's keep-or-drop step: from one request's choices to the records
 // worth writing. Extract (a name, or the whole stripped text), filter, then
-// dedupe against every record the folder (or the run) holds. No CAF, no I/O.
+// dedupe against every record the folder (or the run) holds, counting how
+// often each valid choice was seen. No CAF, no I/O.
 #pragma once
 
 #include <cstdint>
@@ -13,6 +14,7 @@
 #include "messages/work.hpp"
 #include "actors/writer/dedupe_set.hpp"
 #include "actors/writer/name_filter.hpp"
+#include "actors/writer/richness_estimate.hpp"
 
 namespace evo {
 
@@ -28,7 +30,8 @@ struct text_bounds {
 };
 
 /// One choice that passed: its index in the request, what the record keeps
-/// (the name, or the stripped text; a view into the choice) and its key.
+/// (the name, or the stripped text; a view into the choice) and its key
+/// (uid_key of the text: the record's uid, also under dedupe.canonical).
 struct kept_choice {
   uint32_t choice_index = 0;
   std::string_view text;
@@ -39,8 +42,10 @@ class choice_sieve {
 public:
   /// Name jobs: extract_name, then `filter`. `seen` may be shared between
   /// folders (a run's `dedupe: global`); null = a set of its own.
+  /// `canonical`: names dedupe by canonical_name(), the first spelling kept.
   static choice_sieve names(name_filter filter,
-                            std::shared_ptr<dedupe_set> seen = nullptr);
+                            std::shared_ptr<dedupe_set> seen = nullptr,
+                            bool canonical = false);
   /// Free-text jobs: strip_text, then `bounds` (no regex, no weak list).
   static choice_sieve texts(text_bounds bounds,
                             std::shared_ptr<dedupe_set> seen = nullptr);
@@ -51,20 +56,34 @@ public:
   /// Sorts `choices` into kept (appended to `kept`, their keys now in the
   /// dedupe set) and dropped (counted). For texts, an empty one counts as
   /// filtered_empty and one outside the bounds as filtered_regex (the job's
-  /// pattern rule); filtered_weak stays 0.
+  /// pattern rule); filtered_weak stays 0. Every valid choice (kept or a
+  /// duplicate) is one more sighting in frequencies().
   write_stats sift(const std::vector<std::string>& choices,
                    std::vector<kept_choice>& kept);
 
+  /// A record the folder held before this run: `uid` its key, `name` its
+  /// func_name (needed under dedupe.canonical; empty = not known). It
+  /// counts as kept, not as a sighting of this run.
+  void preload(uint64_t uid, std::string_view name = {});
+
   bool keeps_texts() const { return !filter_.has_value(); }
+  bool canonical() const { return canonical_; }
   dedupe_set& seen() { return *seen_; }
+  /// How often this job's valid choices repeated, this run.
+  const frequency_table& frequencies() const { return freq_; }
 
 private:
   choice_sieve(std::optional<name_filter> filter, text_bounds bounds,
-               std::shared_ptr<dedupe_set> seen);
+               std::shared_ptr<dedupe_set> seen, bool canonical);
 
   std::optional<name_filter> filter_; ///< empty = a free-text job
   text_bounds bounds_;
   std::shared_ptr<dedupe_set> seen_;
+  /// Per-job counts when seen_ is shared with other jobs (dedupe: global);
+  /// null = the counts of seen_ are this job's.
+  std::unique_ptr<dedupe_set> own_counts_;
+  frequency_table freq_;
+  bool canonical_ = false;
 };
 
 } // namespace evo

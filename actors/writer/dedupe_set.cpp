@@ -57,7 +57,7 @@ uint64_t mix(uint64_t k) {
 
 } // namespace
 
-dedupe_set::dedupe_set() : slots_(1024, 0) {
+dedupe_set::dedupe_set() : slots_(1024, 0), counts_(1024, 0) {
   // nop
 }
 
@@ -75,11 +75,12 @@ bool dedupe_set::contains(uint64_t key) const {
   return slots_[slot_of(key)] == key;
 }
 
-bool dedupe_set::insert(uint64_t key) {
+bool dedupe_set::insert(uint64_t key, uint32_t spelling) {
   if (key == 0) {
     if (has_zero_)
       return false;
     has_zero_ = true;
+    zero_spelling_ = spelled_ ? spelling : 0;
     ++size_;
     return true;
   }
@@ -87,18 +88,73 @@ bool dedupe_set::insert(uint64_t key) {
   if (slots_[i] == key)
     return false;
   slots_[i] = key;
+  counts_[i] = 0;
+  if (spelled_)
+    spellings_[i] = spelling;
   ++size_;
   if (size_ * 10 > slots_.size() * 7)
     grow();
   return true;
 }
 
+uint32_t dedupe_set::count_sighting(uint64_t key) {
+  if (key == 0) {
+    insert(0);
+    auto before = zero_count_;
+    if (zero_count_ != UINT32_MAX)
+      ++zero_count_;
+    return before;
+  }
+  auto i = slot_of(key);
+  if (slots_[i] != key) {
+    insert(key);
+    i = slot_of(key); // insert may have grown the table
+  }
+  auto before = counts_[i];
+  if (before != UINT32_MAX)
+    counts_[i] = before + 1;
+  return before;
+}
+
+uint32_t dedupe_set::count(uint64_t key) const {
+  if (key == 0)
+    return has_zero_ ? zero_count_ : 0;
+  auto i = slot_of(key);
+  return slots_[i] == key ? counts_[i] : 0;
+}
+
+void dedupe_set::keep_spellings() {
+  if (spelled_)
+    return;
+  spelled_ = true;
+  spellings_.assign(slots_.size(), 0);
+}
+
+uint32_t dedupe_set::spelling(uint64_t key) const {
+  if (!spelled_)
+    return 0;
+  if (key == 0)
+    return has_zero_ ? zero_spelling_ : 0;
+  auto i = slot_of(key);
+  return slots_[i] == key ? spellings_[i] : 0;
+}
+
 void dedupe_set::grow() {
   std::vector<uint64_t> old(slots_.size() * 2, 0);
+  std::vector<uint32_t> old_counts(old.size(), 0);
+  std::vector<uint32_t> old_spellings(spelled_ ? old.size() : 0, 0);
   old.swap(slots_);
-  for (auto k : old)
-    if (k != 0)
-      slots_[slot_of(k)] = k;
+  old_counts.swap(counts_);
+  old_spellings.swap(spellings_);
+  for (size_t j = 0; j < old.size(); ++j) {
+    if (old[j] == 0)
+      continue;
+    auto i = slot_of(old[j]);
+    slots_[i] = old[j];
+    counts_[i] = old_counts[j];
+    if (spelled_)
+      spellings_[i] = old_spellings[j];
+  }
 }
 
 } // namespace evo

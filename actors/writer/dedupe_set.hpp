@@ -1,6 +1,8 @@
 // Deduplication: a record's 64-bit key and uid (from SHA-256 of its name or
-// text) and the set of keys a folder already holds (8 bytes a record, open
-// addressing, no per-entry allocation). No CAF, no I/O.
+// text) and the set of keys a folder already holds, with how often each was
+// seen (open addressing, no per-entry allocation: 8 bytes of key and 4 of
+// count a slot; 4 more for the kept spelling under dedupe.canonical). No CAF,
+// no I/O.
 #pragma once
 
 #include <cstddef>
@@ -26,9 +28,28 @@ class dedupe_set {
 public:
   dedupe_set();
 
-  /// Inserts `key`; false when it was already there.
-  bool insert(uint64_t key);
+  /// Inserts `key` with count 0 (and `spelling`, when spellings are kept);
+  /// false when it was already there (nothing changes then).
+  bool insert(uint64_t key, uint32_t spelling = 0);
   bool contains(uint64_t key) const;
+
+  /// One more sighting of `key` (inserted when absent); returns the count
+  /// before it. Counts saturate at UINT32_MAX.
+  uint32_t count_sighting(uint64_t key);
+  /// Sightings of `key` counted so far (0 when absent).
+  uint32_t count(uint64_t key) const;
+
+  /// From now on, insert() remembers a 32-bit spelling per key (which form
+  /// of a canonical name was kept); call before the first insert.
+  void keep_spellings();
+  /// The spelling `key` was inserted with (0 when absent or not kept).
+  uint32_t spelling(uint64_t key) const;
+  /// Bytes held by the table.
+  size_t bytes() const {
+    return slots_.capacity() * sizeof(uint64_t)
+           + counts_.capacity() * sizeof(uint32_t)
+           + spellings_.capacity() * sizeof(uint32_t);
+  }
   size_t size() const { return size_; }
   size_t capacity() const { return slots_.size(); }
 
@@ -47,9 +68,15 @@ private:
   size_t slot_of(uint64_t key) const;
 
   // Key 0 marks an empty slot; the real key 0 is tracked on its own.
+  // counts_ (and spellings_, when kept) run parallel to slots_.
   std::vector<uint64_t> slots_;
+  std::vector<uint32_t> counts_;
+  std::vector<uint32_t> spellings_;
   size_t size_ = 0;
   bool has_zero_ = false;
+  bool spelled_ = false;
+  uint32_t zero_count_ = 0;
+  uint32_t zero_spelling_ = 0;
 };
 
 } // namespace evo

@@ -98,9 +98,68 @@ bool weak_list::contains(std::string_view name) const {
   return slots_[find_slot({folded, name.size()})] != empty_slot;
 }
 
+namespace {
+
+bool is_upper(unsigned char c) {
+  return c >= 'A' && c <= 'Z';
+}
+
+bool is_digit(unsigned char c) {
+  return c >= '0' && c <= '9';
+}
+
+// Lower-case letters, and bytes of non-ASCII characters (no case here).
+bool is_lower_like(unsigned char c) {
+  return (c >= 'a' && c <= 'z') || c >= 0x80;
+}
+
+std::vector<std::string> with_canonical_keys(const std::vector<std::string>& v) {
+  std::vector<std::string> out;
+  out.reserve(v.size() * 2);
+  for (auto& n : v) {
+    out.push_back(n);
+    out.push_back(canonical_name(n));
+  }
+  return out;
+}
+
+} // namespace
+
+std::string canonical_name(std::string_view name) {
+  std::string out;
+  out.reserve(name.size() + 4);
+  bool in_word = false;
+  for (size_t i = 0; i < name.size(); ++i) {
+    auto c = static_cast<unsigned char>(name[i]);
+    bool part = is_upper(c) || is_digit(c) || is_lower_like(c);
+    if (!part) {
+      in_word = false;
+      continue;
+    }
+    if (in_word && is_upper(c)) {
+      auto prev = static_cast<unsigned char>(name[i - 1]);
+      bool next_lower =
+        i + 1 < name.size()
+        && is_lower_like(static_cast<unsigned char>(name[i + 1]));
+      if (is_lower_like(prev) || is_digit(prev)
+          || (is_upper(prev) && next_lower))
+        in_word = false;
+    }
+    if (!in_word && !out.empty())
+      out += '_';
+    in_word = true;
+    out += static_cast<char>(lower(static_cast<char>(c)));
+  }
+  if (out.empty())
+    return std::string{name};
+  return out;
+}
+
 name_filter::name_filter(const std::string& name_regex,
-                         const std::vector<std::string>& weaklist)
-  : regex_(name_regex), weak_(weaklist) {
+                         const std::vector<std::string>& weaklist,
+                         const std::vector<std::string>& exclude)
+  : regex_(name_regex), weak_(weaklist),
+    excluded_(with_canonical_keys(exclude)) {
   // nop
 }
 
@@ -113,6 +172,9 @@ name_verdict name_filter::check(std::string_view name) const {
     return name_verdict::regex;
   if (weak_.contains(name))
     return name_verdict::weak;
+  if (!excluded_.empty()
+      && (excluded_.contains(name) || excluded_.contains(canonical_name(name))))
+    return name_verdict::excluded;
   return name_verdict::kept;
 }
 

@@ -1,5 +1,7 @@
 #include "actors/writer/output_folder.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <unistd.h>
 
 namespace evo {
@@ -46,9 +48,27 @@ void output_folder::load_existing() {
   });
   if (!missing.empty())
     hashes_->append(missing);
-  mine.for_each([this](uint64_t key) { sieve_.seen().insert(key); });
+  if (sieve_.canonical())
+    preload_canonical();
+  else
+    mine.for_each([this](uint64_t key) { sieve_.preload(key); });
   preexisting_ = mine.size();
   count_ = preexisting_;
+}
+
+void output_folder::preload_canonical() {
+  // The set is keyed by each name's words: only the records know the names.
+  for_each_line(names_->load(), [&](std::string_view line) {
+    auto rec = nlohmann::json::parse(line, nullptr, false);
+    if (!rec.is_object())
+      return;
+    auto uid = rec.find("uid");
+    auto name = rec.find("func_name");
+    uint64_t key;
+    if (uid != rec.end() && uid->is_string() && name != rec.end()
+        && name->is_string() && parse_uid(uid->get<std::string>(), key))
+      sieve_.preload(key, name->get<std::string>());
+  });
 }
 
 write_stats output_folder::stage(uint64_t request_index, std::string_view model,

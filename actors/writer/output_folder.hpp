@@ -65,9 +65,11 @@ public:
   void record_failure(const failure_record& rec);
 
   const std::string& dir() const { return dir_; }
+  const choice_sieve& sieve() const { return sieve_; }
 
 private:
   void load_existing();
+  void preload_canonical();
 
   std::string dir_;
   std::string mode_;

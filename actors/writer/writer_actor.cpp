@@ -2,6 +2,7 @@
 
 #include "caf/all.hpp"
 
+#include <algorithm>
 #include <vector>
 
 namespace evo {
@@ -64,6 +65,14 @@ writer(writer_actor::stateful_pointer<writer_state> self,
         // disk. flush() of a folder with nothing staged writes nothing.
         for (auto* job : files)
           job->folder->flush();
+        // Each job's frequency table once (a run has few jobs).
+        for (size_t i = 0; i < batch.items.size(); ++i) {
+          auto job = batch.items[i].job;
+          auto& fr = report.frequencies;
+          if (std::none_of(fr.begin(), fr.end(),
+                           [job](const job_frequencies& f) { return f.job == job; }))
+            fr.push_back({job, files[i]->folder->sieve().frequencies().buckets()});
+        }
         if (st.journal) {
           for (size_t i = 0; i < batch.items.size(); ++i)
             st.journal->stage(files[i]->name, batch.items[i].index, true);

@@ -13,6 +13,10 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cctype>
 #include <cerrno>
 #include <climits>
@@ -55,7 +59,8 @@ void read_namegen(const src_node& root, namegen_config& out) {
     section(&root, "namegen", p,
             {"temperature", "top_p", "max_new_tokens", "n", "num_batches",
              "stop", "seed", "weaklist",
-             "max_tokens", "num_samples", "extract", "extra_body"});
+             "max_tokens", "num_samples", "extract", "extra_body",
+             "stop_when"});
   sampling_params& sp = out.params;
   read_number(g, "temperature", p + ".temperature", "a number between 0 and 2",
               0, false, 2, false, sp.temperature);
@@ -98,6 +103,65 @@ void read_namegen(const src_node& root, namegen_config& out) {
   }
   if (const src_node* e = leaf(g, "extra_body"); e != nullptr && !e->value.IsNull())
     sp.extra_body = read_extra_body(*e, p + ".extra_body");
+  if (const src_node* w = leaf(g, "stop_when"); w != nullptr && !w->value.IsNull())
+    out.stop_when = as_stop_rule(*w, p + ".stop_when");
+}
+
+/// Largest filters.exclude_names file: a benchmark's entry points are a few
+/// kilobytes; this is room for millions of names.
+constexpr uint64_t max_exclude_file_bytes = uint64_t{64} << 20;
+
+/// filters.exclude_names: a regular file (relative to the folder of the
+/// config file that names it) of at most 64 MiB, one name a line; blank
+/// lines and lines starting with '#' are skipped, spaces around a name
+/// dropped.
+void read_exclude_names(const src_node& n, datagen_config& out) {
+  const std::string key = "filters.exclude_names";
+  const std::string name = as_string(n, key, true);
+  fs::path file(name);
+  if (file.is_relative())
+    file = fs::path(n.file).parent_path() / file;
+  const std::string shown = quote(file.string());
+  const std::string expected =
+    "a regular file of at most 64 MiB, one name a line (relative to the "
+    "config file's folder)";
+  const int fd = ::open(file.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0)
+    fail(n, key, expected, shown + " (" + std::strerror(errno) + ")");
+  struct fd_closer {
+    int fd;
+    ~fd_closer() { ::close(fd); }
+  } closer{fd};
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+    fail(n, key, expected, shown + " (not a regular file)");
+  if (static_cast<uint64_t>(st.st_size) > max_exclude_file_bytes)
+    fail(n, key, expected,
+         shown + " (" + std::to_string(st.st_size) + " bytes)");
+  std::string content;
+  char buf[1 << 16];
+  while (true) {
+    ssize_t got = ::read(fd, buf, sizeof buf);
+    if (got < 0 && errno == EINTR)
+      continue;
+    if (got < 0)
+      fail(n, key, expected, shown + " (" + std::strerror(errno) + ")");
+    if (got == 0)
+      break;
+    if (content.size() + static_cast<size_t>(got) > max_exclude_file_bytes)
+      fail(n, key, expected, shown + " (grew past 64 MiB while read)");
+    content.append(buf, static_cast<size_t>(got));
+  }
+  std::istringstream lines(content);
+  std::string line;
+  while (std::getline(lines, line)) {
+    auto b = line.find_first_not_of(" \t\r");
+    if (b == std::string::npos || line[b] == '#')
+      continue;
+    auto e = line.find_last_not_of(" \t\r");
+    out.exclude_names.push_back(line.substr(b, e - b + 1));
+  }
+  out.exclude_names_file = file.string();
 }
 
 void read_prompts(const src_node& root, prompts_config& out) {
@@ -117,9 +181,11 @@ void read_filters(const src_node& root, datagen_config& out) {
   const src_node* f =
     section(&root, "filters", "filters",
             {"name_regex", "min_chars", "max_chars", "min_code_len",
-             "enable_ast", "enable_ruff"});
+             "enable_ast", "enable_ruff", "exclude_names"});
   if (const src_node* n = leaf(f, "name_regex"))
     out.name_regex = as_regex(*n, "filters.name_regex");
+  if (const src_node* n = leaf(f, "exclude_names"); n != nullptr && !n->value.IsNull())
+    read_exclude_names(*n, out);
   read_int(f, "min_chars", "filters.min_chars", 0, LLONG_MAX, out.min_chars);
   read_int(f, "max_chars", "filters.max_chars", 0, LLONG_MAX, out.max_chars);
   if (out.max_chars != 0 && out.min_chars > out.max_chars) {
@@ -219,7 +285,7 @@ datagen_config load_datagen_config(const std::string& path,
   check_keys(root, "",
              {"model_config", "api", "models", "namegen", "prompts", "filters",
               "io", "cluster",
-              "codegen", "logging"});
+              "codegen", "logging", "dedupe"});
   datagen_config out;
   out.source_file = path;
   read_api(root, out.api);
@@ -227,6 +293,12 @@ datagen_config load_datagen_config(const std::string& path,
   read_namegen(root, out.namegen);
   read_prompts(root, out.prompts);
   read_filters(root, out);
+  if (notes != nullptr && !out.exclude_names_file.empty())
+    notes->info.push_back("filters.exclude_names: "
+                          + std::to_string(out.exclude_names.size())
+                          + " name(s) from " + out.exclude_names_file);
+  if (const src_node* d = section(&root, "dedupe", "dedupe", {"canonical"}))
+    read_bool(d, "canonical", "dedupe.canonical", out.dedupe_canonical);
   if (const src_node* io =
         section(&root, "io", "io",
                 {"out_names_dir", "input_desc_path", "out_code_dir", "shard_size"}))

@@ -80,7 +80,7 @@ constexpr const char* job_keys[] = {
   "name",  "mode",           "prefix", "suffix",     "prompt",
   "model", "temperature",    "top_p",  "n",          "stop",
   "max_new_tokens", "seed",  "fim_mode", "filters",  "name_regex",
-  "weaklist", "num_batches", "target_unique", "max_requests"};
+  "weaklist", "num_batches", "target_unique", "max_requests", "stop_when"};
 
 /// Keys that configure the run as a whole: where to set them instead.
 const char* run_level_home(const std::string& key) {
@@ -287,6 +287,10 @@ manifest_job read_job(const src_node& list, size_t i, const datagen_config& base
   out.weaklist = base.namegen.weaklist;
   if (const src_node* w = job.find("weaklist"))
     out.weaklist = as_string_list(*w, p + ".weaklist");
+  out.stop_when = base.namegen.stop_when;
+  if (const src_node* w = job.find("stop_when"))
+    out.stop_when = w->value.IsNull() ? stop_rule{}
+                                      : as_stop_rule(*w, p + ".stop_when");
 
   // the budget: num_batches, or target_unique with max_requests.
   const src_node* nb = job.find("num_batches");

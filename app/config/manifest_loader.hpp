@@ -18,6 +18,7 @@
 //       # fim_mode: special_tokens|suffix|chat (fim jobs only)     <- api.fim.mode
 //       # name_regex, or filters: {name_regex: ...} (not both)     <- filters.name_regex
 //       # weaklist: [...]                                          <- namegen.weaklist
+//       # stop_when: {new_rate_below: 0.02, window: 2000} (null = none) <- namegen.stop_when
 //       num_batches: 15            # exactly one of num_batches (requests)
 //       # target_unique: 150       #   or target_unique (distinct kept names wanted)
 //       # max_requests: 200        #   with max_requests (required with target_unique,
@@ -65,6 +66,7 @@ struct manifest_job {
   uint64_t num_batches = 0;       ///< requests; exactly one of num_batches / target_unique
   uint64_t target_unique = 0;     ///< distinct kept names wanted
   uint64_t max_requests = 0;      ///< ceiling, required with target_unique (>= 1), refused with num_batches
+  stop_rule stop_when;            ///< base namegen.stop_when, overridden by job `stop_when`
 };
 
 struct manifest {

@@ -352,4 +352,22 @@ fim_mode as_fim_mode(const src_node& n, const std::string& path) {
   fail(n, path, expected, describe(n.value));
 }
 
+stop_rule as_stop_rule(const src_node& n, const std::string& path) {
+  if (!n.value.IsMap())
+    fail(n, path, "a mapping {new_rate_below: R, window: W}", describe(n.value));
+  check_keys(n, path, {"new_rate_below", "window"});
+  stop_rule out;
+  const src_node* r = n.find("new_rate_below");
+  const char* rate_expected = "a number > 0 and < 1 (a share of new names)";
+  if (r == nullptr)
+    fail(n, path + ".new_rate_below", rate_expected, "no such key");
+  out.new_rate_below = as_number(*r, path + ".new_rate_below", rate_expected,
+                                 0, true, 1, true);
+  const src_node* w = n.find("window");
+  if (w == nullptr)
+    fail(n, path + ".window", int_text(1, 10000000), "no such key");
+  out.window = static_cast<uint32_t>(as_int(*w, path + ".window", 1, 10000000));
+  return out;
+}
+
 } // namespace evo::cfg

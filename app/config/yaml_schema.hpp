@@ -141,5 +141,8 @@ std::vector<std::string> as_string_list(const src_node& n,
 std::string as_regex(const src_node& n, const std::string& path);
 /// `fim.mode`: special_tokens | suffix | chat.
 fim_mode as_fim_mode(const src_node& n, const std::string& path);
+/// `stop_when`: {new_rate_below: a number in (0, 1), window: 1..10^7}, both
+/// keys required.
+stop_rule as_stop_rule(const src_node& n, const std::string& path);
 
 } // namespace evo::cfg

@@ -198,6 +198,7 @@ TEST_CASE("SIGINT: in-flight requests finish, report and journal are "
         != std::string::npos);
   auto report = json::parse(read_file(dir + "/out/report.json"));
   CHECK(report["interrupted"] == true);
+  CHECK(report["jobs"][0]["stopped_by"] == "interrupted");
   auto sent = read_sim_log(log).size();
   std::set<uint64_t> items;
   // Every request the server answered was written and journaled.
@@ -217,6 +218,7 @@ TEST_CASE("SIGINT: in-flight requests finish, report and journal are "
   CHECK(read_sim_log(log).size() == 60); // nothing sent twice
   auto second = json::parse(read_file(dir + "/out/report.json"));
   CHECK(second["interrupted"] == false);
+  CHECK(second["jobs"][0]["stopped_by"] == "budget");
 }
 
 TEST_CASE("SIGTERM twice stops at once; whole lines only") {
@@ -289,5 +291,6 @@ TEST_CASE("a run that aborts (no worker left) writes report.json marked so") {
   CHECK(report["aborted"].get<std::string>().find("no request actor")
         != std::string::npos);
   CHECK(report["interrupted"] == false);
+  CHECK(report["jobs"][0]["stopped_by"] == "aborted");
   CHECK(r.err.find("run aborted") != std::string::npos);
 }

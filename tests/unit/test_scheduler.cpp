@@ -263,3 +263,90 @@ TEST_CASE("token account: the debt is paid before a token is used") {
   CHECK(t.tokens == 2);
   CHECK(t.debt == 0);
 }
+
+namespace {
+
+write_stats repeated(uint32_t n) {
+  write_stats ws;
+  ws.choices = n;
+  ws.duplicates = n;
+  return ws;
+}
+
+} // namespace
+
+TEST_CASE("stop_when: a job stops issuing once few of its last choices were new") {
+  auto spec = fixed("a", 1000);
+  spec.stop_when = {0.1, 40}; // fewer than 4 new in the last 40
+  scheduler s{{spec, fixed("b", 3)}, 100};
+  auto items = drain(s, 30);
+  REQUIRE(items.size() == 30);
+  // job a: 10 requests of 4 choices, 4 of them new in all
+  int a_done = 0;
+  bool fired = false;
+  for (auto& it : items) {
+    if (it.job != 0 || a_done == 10)
+      continue;
+    s.returned(it, 1, 1000);
+    write_stats ws = a_done < 4 ? kept(1) : repeated(4);
+    if (a_done < 4) {
+      ws.choices = 4;
+      ws.duplicates = 3;
+    }
+    fired = s.written(0, ws);
+    ++a_done;
+    if (a_done < 10)
+      CHECK_FALSE(fired); // the window is not full before 40 choices
+  }
+  // 40 choices, 4 new: not fewer than 10 %
+  CHECK_FALSE(fired);
+  CHECK(s.job(0).fresh_available());
+  // one more request of repeats pushes a new one out: 3 of 40
+  auto more = s.next();
+  REQUIRE(more);
+  REQUIRE(more->job == 0); // b has issued all it has
+  s.sent(*more);
+  s.returned(*more, 1, 1000);
+  CHECK(s.written(0, repeated(4)));
+  CHECK_FALSE(s.job(0).fresh_available());
+}
+
+TEST_CASE("stop_when: a saturated job finishes with stopped_by saturation") {
+  auto spec = fixed("a", 1000);
+  spec.stop_when = {0.5, 8};
+  scheduler s{{spec}, 4};
+  auto items = drain(s, 4);
+  REQUIRE(items.size() == 4);
+  s.returned(items[0], 1, 1000);
+  CHECK_FALSE(s.written(0, repeated(4)));
+  s.returned(items[1], 1, 1000);
+  CHECK(s.written(0, repeated(4)));
+  CHECK(s.job(0).stats.stopped_by == "saturation");
+  CHECK(s.job(0).stats.stopped_at_choices == 8);
+  CHECK_FALSE(s.has_work()); // nothing fresh any more
+  CHECK_FALSE(s.check_job(0)); // two still in flight
+  for (size_t i = 2; i < 4; ++i) {
+    s.returned(items[i], 1, 1000);
+    CHECK_FALSE(s.written(0, repeated(4)));
+  }
+  CHECK(s.check_job(0));
+  CHECK(s.all_finished());
+  auto sum = s.summary(1.0);
+  CHECK(sum.jobs[0].stopped_by == "saturation");
+  CHECK(sum.jobs[0].stopped_at_choices == 8);
+  CHECK(sum.jobs[0].choices == 16);
+}
+
+TEST_CASE("stopped_by: budget for num_batches, target for target_unique") {
+  scheduler s{{fixed("a", 2), target("t", 3, 10)}, 10};
+  auto items = drain(s);
+  for (auto& it : items) {
+    s.returned(it, 1, 1000);
+    s.written(it.job, kept(it.job == 0 ? 1 : 3));
+    s.check_job(it.job);
+  }
+  REQUIRE(s.all_finished());
+  CHECK(s.job(0).stats.stopped_by == "budget");
+  CHECK(s.job(1).stats.stopped_by == "target");
+  CHECK(s.job(0).stats.stopped_at_choices == 2);
+}

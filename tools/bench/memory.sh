@@ -13,7 +13,9 @@
 # ~100k and ~1M kept, and the marginal bytes per name between them
 # (goal <= 40 bytes/name, i.e. flat).
 #
-# Env: BUILD_DIR (default build), TARGET (1000000), INTERVAL (0.5).
+# Env: BUILD_DIR (default build), TARGET (1000000), INTERVAL (0.5),
+# DATAGEN_EXTRA (YAML lines appended to the datagen config, e.g.
+# $'dedupe:\n  canonical: true').
 # Last line: "memory: idle X MiB, peak Y MiB, peak-idle Z MiB, marginal B bytes/name  PASS|FAIL".
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -25,6 +27,7 @@ T=$BENCH_TMP
 
 bench_start_sim "$T/sim.out" --latency-ms 0 --jitter-ms 0 --vocabulary 50000000
 bench_write_config "$T/cfg" "http://127.0.0.1:$SIM_PORT" 32
+[ -z "${DATAGEN_EXTRA:-}" ] || printf '%s\n' "$DATAGEN_EXTRA" >>"$T/cfg/datagen.yaml"
 NB=$(awk -v t="$TARGET" 'BEGIN { printf "%d", t / 16 * 1.1 }')
 ARGS=(datagen generate-names --config "$T/cfg/datagen.yaml" --mode l2r -n 16 --concurrency 32 --quiet)
 
