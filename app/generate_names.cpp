@@ -139,7 +139,9 @@ int generate_names(const generate_options& o) {
     outputs.push_back({static_cast<uint32_t>(jobs.size()), name,
                        cfg.out_names_dir + "/" + name, name, cfg.name_regex,
                        ng.weaklist, ng.extract == extract_kind::text,
-                       cfg.min_chars, cfg.max_chars});
+                       cfg.min_chars, cfg.max_chars,
+                       cfg.near_dedupe.enabled ? cfg.near_dedupe.threshold : 0.0,
+                       cfg.near_dedupe.shingle});
     jobs.push_back(make_job(name, name, spec.endpoint, std::move(spec.body),
                             static_cast<uint64_t>(ng.num_batches)));
   };

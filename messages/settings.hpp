@@ -126,6 +126,15 @@ struct namegen_config {
   std::vector<std::string> weaklist;  ///< names refused, case-insensitive
 };
 
+/// dedupe.near: a free-text record whose estimated Jaccard similarity
+/// (MinHash over `shingle`-word shingles) with a record kept earlier is at
+/// least `threshold` is dropped as a near duplicate.
+struct near_dedupe_config {
+  bool enabled = false;
+  double threshold = 0.8;
+  uint32_t shingle = 5;
+};
+
 struct prompts_config {
   std::string fim_prefix = "This is an algorithm function.\n\ndef ";
   std::string fim_suffix = "():\n";
@@ -179,6 +188,7 @@ struct datagen_config {
   uint64_t min_chars = 0;
   uint64_t max_chars = 0;
   std::string out_names_dir = "data/generated/names"; ///< io.out_names_dir
+  near_dedupe_config near_dedupe; ///< dedupe.near (free-text records only)
   cluster_config cluster;
   std::vector<model_entry> models;  ///< the models: catalogue, file order
 };

@@ -30,6 +30,7 @@ struct job_stats {
   uint64_t filtered_empty = 0;
   uint64_t filtered_regex = 0;
   uint64_t filtered_weak = 0;
+  uint64_t near_duplicates = 0; ///< dedupe.near
   uint64_t prompt_tokens = 0;
   uint64_t completion_tokens = 0;
   double latency_p50_ms = 0;
@@ -45,6 +46,7 @@ struct job_stats {
     filtered_empty += ws.filtered_empty;
     filtered_regex += ws.filtered_regex;
     filtered_weak += ws.filtered_weak;
+    near_duplicates += ws.near_duplicates;
   }
 
   /// Adds another job's counters (for totals; latencies are not summed).
@@ -61,6 +63,7 @@ struct job_stats {
     filtered_empty += o.filtered_empty;
     filtered_regex += o.filtered_regex;
     filtered_weak += o.filtered_weak;
+    near_duplicates += o.near_duplicates;
     prompt_tokens += o.prompt_tokens;
     completion_tokens += o.completion_tokens;
     resumed_items += o.resumed_items;
@@ -82,7 +85,7 @@ typename Inspector::result_type inspect(Inspector& f, job_stats& x) {
            x.retries_by_kind, x.choices, x.kept, x.duplicates,
            x.filtered_empty, x.filtered_regex, x.filtered_weak,
            x.prompt_tokens, x.completion_tokens, x.latency_p50_ms,
-           x.latency_p95_ms, x.latency_p99_ms, x.wall_s);
+           x.latency_p95_ms, x.latency_p99_ms, x.wall_s, x.near_duplicates);
 }
 
 struct run_summary {

@@ -106,12 +106,13 @@ struct write_stats {
   uint32_t filtered_empty = 0;
   uint32_t filtered_regex = 0;
   uint32_t filtered_weak = 0;
+  uint32_t near_duplicates = 0; ///< free texts too close to a kept one
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, write_stats& x) {
   return f(x.choices, x.kept, x.duplicates, x.filtered_empty, x.filtered_regex,
-           x.filtered_weak);
+           x.filtered_weak, x.near_duplicates);
 }
 
 /// The writer's answer to a write_batch, one entry per item in the same
@@ -155,12 +156,16 @@ struct job_output {
   bool extract_text = false;
   uint64_t min_chars = 0;
   uint64_t max_chars = 0;
+  /// dedupe.near for free-text jobs: 0 = off.
+  double near_threshold = 0;
+  uint32_t near_shingle = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, job_output& x) {
   return f(x.job, x.name, x.dir, x.mode, x.name_regex, x.weaklist,
-           x.extract_text, x.min_chars, x.max_chars);
+           x.extract_text, x.min_chars, x.max_chars, x.near_threshold,
+           x.near_shingle);
 }
 
 /// Wire protocol version of head <-> worker; a worker refuses a head

@@ -30,8 +30,12 @@ choice_sieve choice_sieve::texts(text_bounds bounds,
 
 choice_sieve choice_sieve::for_job(const job_output& out,
                                    std::shared_ptr<dedupe_set> seen) {
-  if (out.extract_text)
-    return texts({out.min_chars, out.max_chars}, std::move(seen));
+  if (out.extract_text) {
+    auto sieve = texts({out.min_chars, out.max_chars}, std::move(seen));
+    if (out.near_threshold > 0)
+      sieve.detect_near(out.near_threshold, out.near_shingle);
+    return sieve;
+  }
   return names(name_filter{out.name_regex, out.weaklist}, std::move(seen));
 }
 
@@ -63,10 +67,15 @@ write_stats choice_sieve::sift(const std::vector<std::string>& choices,
       }
     }
     auto key = uid_key(text);
-    if (!seen_->insert(key)) {
+    if (seen_->contains(key)) {
       ++st.duplicates;
       continue;
     }
+    if (near_ && !near_->keep(text)) {
+      ++st.near_duplicates;
+      continue;
+    }
+    seen_->insert(key);
     ++st.kept;
     kept.push_back({static_cast<uint32_t>(i), text, key});
   }

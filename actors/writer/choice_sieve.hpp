@@ -1,6 +1,7 @@
 // The writer's keep-or-drop step: from one request's choices to the records
 // worth writing. Extract (a name, or the whole stripped text), filter, then
-// dedupe against every record the folder (or the run) holds. No CAF, no I/O.
+// dedupe against every record the folder (or the run) holds; free texts may
+// also be checked for near duplicates (near_dedupe). No CAF, no I/O.
 #pragma once
 
 #include <cstdint>
@@ -13,6 +14,7 @@
 #include "messages/work.hpp"
 #include "actors/writer/dedupe_set.hpp"
 #include "actors/writer/name_filter.hpp"
+#include "actors/writer/near_dedupe.hpp"
 
 namespace evo {
 
@@ -44,19 +46,28 @@ public:
   /// Free-text jobs: strip_text, then `bounds` (no regex, no weak list).
   static choice_sieve texts(text_bounds bounds,
                             std::shared_ptr<dedupe_set> seen = nullptr);
-  /// The sieve a job_output asks for.
+  /// The sieve a job_output asks for (near duplicates too when it sets
+  /// near_threshold for a free-text job).
   static choice_sieve for_job(const job_output& out,
                               std::shared_ptr<dedupe_set> seen = nullptr);
 
   /// Sorts `choices` into kept (appended to `kept`, their keys now in the
   /// dedupe set) and dropped (counted). For texts, an empty one counts as
   /// filtered_empty and one outside the bounds as filtered_regex (the job's
-  /// pattern rule); filtered_weak stays 0.
+  /// pattern rule); filtered_weak stays 0. With near-duplicate detection,
+  /// a text new to the exact dedupe but too close to a kept one counts as
+  /// near_duplicates (its key is not added).
   write_stats sift(const std::vector<std::string>& choices,
                    std::vector<kept_choice>& kept);
 
   bool keeps_texts() const { return !filter_.has_value(); }
   dedupe_set& seen() { return *seen_; }
+  /// Free texts: also drop near duplicates (dedupe.near).
+  void detect_near(double threshold, uint32_t shingle) {
+    near_.emplace(threshold, shingle);
+  }
+  /// The near-duplicate detector, or null when off.
+  near_dedupe* near() { return near_ ? &*near_ : nullptr; }
 
 private:
   choice_sieve(std::optional<name_filter> filter, text_bounds bounds,
@@ -65,6 +76,7 @@ private:
   std::optional<name_filter> filter_; ///< empty = a free-text job
   text_bounds bounds_;
   std::shared_ptr<dedupe_set> seen_;
+  std::optional<near_dedupe> near_;
 };
 
 } // namespace evo

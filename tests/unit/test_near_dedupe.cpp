@@ -203,3 +203,26 @@ TEST_CASE("memory per record is bounded and independent of text length") {
   }
   CHECK(found == 200);
 }
+
+TEST_CASE("a text is dropped exactly when its estimate reaches the threshold") {
+  // Pairs on both sides of 0.8: the verdict of keep() and the estimate
+  // (equal bands counted) must agree for every one, at the boundary too.
+  std::mt19937_64 rng{8};
+  int dropped = 0, kept = 0;
+  for (int i = 0; i < 400; ++i) {
+    auto words = random_words(rng, 100);
+    auto base = join(words);
+    for (int e = 0, edits = 1 + i % 4; e < edits; ++e)
+      words[rng() % words.size()] = "edit" + std::to_string(e);
+    auto variant = join(words);
+    near_dedupe nd{0.8};
+    REQUIRE(nd.keep(base));
+    bool near = !nd.keep(variant);
+    double est = nd.estimate(base, variant);
+    CAPTURE(est);
+    CHECK(near == (est >= 0.8));
+    (near ? dropped : kept) += 1;
+  }
+  CHECK(dropped > 50);
+  CHECK(kept > 50);
+}

@@ -186,11 +186,11 @@ int main(int argc, char** argv) {
                 static_cast<unsigned long long>(bucket_n[b]),
                 bucket_n[b] ? 100.0 * double(bucket_dropped[b]) / double(bucket_n[b])
                             : 0.0);
-  std::printf("throughput %.0f records/s per CPU second (%.3f s of CPU); "
-              "%.0f records/s by the wall clock (%.3f s)\n",
-              double(recs.size()) / cpu, cpu, double(recs.size()) / secs, secs);
   std::printf("memory %.0f bytes per kept record (%zu kept, %zu bytes)\n",
               double(nd.memory_bytes()) / double(nd.size()), nd.size(),
               nd.memory_bytes());
+  std::printf("throughput %.0f records/s per CPU second (%.3f s of CPU); "
+              "%.0f records/s by the wall clock (%.3f s)\n",
+              double(recs.size()) / cpu, cpu, double(recs.size()) / secs, secs);
   return 0;
 }

@@ -456,7 +456,9 @@ struct sim_server::impl {
       detail::sample_params sp{g.temperature, g.top_p, g.prompt_hash};
       choices.reserve(size_t(g.n));
       for (int i = 0; i < g.n; ++i) {
-        std::string text = g.fim ? names.fim_text(r, sp) : names.l2r_text(r, sp);
+        std::string text = opts.text_variants > 0 ? names.text_variant(r, uint64_t(opts.text_variants))
+                           : g.fim                ? names.fim_text(r, sp)
+                                                  : names.l2r_text(r, sp);
         choices.push_back(finish_choice(std::move(text), g));
         c.completion_tokens += choices.back().tokens;
       }
