@@ -33,7 +33,7 @@ lsh_shape lsh_shape_for(double threshold);
 /// Each word as a 64-bit hash, in order.
 void word_hashes(std::string_view text, std::vector<uint64_t>& out);
 
-/// The distinct-in-general hashes of the `shingle`-word windows of `text`;
+/// One 64-bit hash per `shingle`-word window of `text`, in order;
 /// a text of fewer words (at least one) is one shingle of all its words,
 /// a text without words has none.
 void shingle_hashes(std::string_view text, uint32_t shingle,
