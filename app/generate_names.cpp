@@ -145,7 +145,9 @@ int generate_names(const generate_options& o) {
                        cfg.out_names_dir + "/" + name, name, cfg.name_regex,
                        ng.weaklist, ng.extract == extract_kind::text,
                        cfg.min_chars, cfg.max_chars, cfg.dedupe_canonical,
-                       cfg.exclude_names});
+                       cfg.exclude_names,
+                       cfg.near_dedupe.enabled ? cfg.near_dedupe.threshold : 0.0,
+                       cfg.near_dedupe.shingle});
     jobs.push_back(make_job(name, name, spec.endpoint, std::move(spec.body),
                             static_cast<uint64_t>(ng.num_batches)));
     jobs.back().stop_when = ng.stop_when;

@@ -80,6 +80,7 @@ nlohmann::json to_json(const job_stats& j) {
           {"choices", j.choices},
           {"kept", j.kept},
           {"duplicates", j.duplicates},
+          {"near_duplicates", j.near_duplicates},
           {"filtered",
            {{"empty", j.filtered_empty},
             {"regex", j.filtered_regex},
@@ -267,11 +268,15 @@ void write_report(const std::string& dir, const run_summary& s,
 void log_summary(const run_summary& s) {
   for (auto& j : s.jobs)
     spdlog::info("summary {}: {} requests ({} done, {} failed), {} attempts, "
-                 "{} retries, {} choices, {} kept, {} duplicates, filtered "
+                 "{} retries, {} choices, {} kept, {} duplicates{}, filtered "
                  "{} empty / {} regex / {} weaklist / {} excluded, {:.2f} s, "
                  "{:.1f} req/s, stopped by {}",
                  j.name, j.planned, j.done, j.failed, j.attempts, j.retries(),
-                 j.choices, j.kept, j.duplicates, j.filtered_empty,
+                 j.choices, j.kept, j.duplicates,
+                 j.near_duplicates > 0
+                   ? " + " + std::to_string(j.near_duplicates) + " near"
+                   : std::string{},
+                 j.filtered_empty,
                  j.filtered_regex, j.filtered_weak, j.filtered_excluded,
                  j.wall_s, rate(j.done + j.failed, j.wall_s),
                  j.stopped_by.empty() ? "-" : j.stopped_by);

@@ -142,6 +142,15 @@ struct namegen_config {
   stop_rule stop_when;                ///< namegen.stop_when
 };
 
+/// dedupe.near: a free-text record whose estimated Jaccard similarity
+/// (MinHash over `shingle`-word shingles) with a record kept earlier is at
+/// least `threshold` is dropped as a near duplicate.
+struct near_dedupe_config {
+  bool enabled = false;
+  double threshold = 0.8;
+  uint32_t shingle = 5;
+};
+
 struct prompts_config {
   std::string fim_prefix = "This is an algorithm function.\n\ndef ";
   std::string fim_suffix = "():\n";
@@ -199,6 +208,7 @@ struct datagen_config {
   std::string exclude_names_file; ///< as resolved, for messages
   bool dedupe_canonical = false;  ///< dedupe.canonical
   std::string out_names_dir = "data/generated/names"; ///< io.out_names_dir
+  near_dedupe_config near_dedupe; ///< dedupe.near (free-text records only)
   cluster_config cluster;
   std::vector<model_entry> models;  ///< the models: catalogue, file order
 };

@@ -39,6 +39,7 @@ struct job_stats {
   /// ("" while it runs).
   std::string stopped_by;
   uint64_t stopped_at_choices = 0; ///< choices sampled when it stopped
+  uint64_t near_duplicates = 0; ///< dedupe.near
   uint64_t prompt_tokens = 0;
   uint64_t completion_tokens = 0;
   double latency_p50_ms = 0;
@@ -56,6 +57,7 @@ struct job_stats {
     filtered_weak += ws.filtered_weak;
     canonical_duplicates += ws.canonical_duplicates;
     filtered_excluded += ws.filtered_excluded;
+    near_duplicates += ws.near_duplicates;
   }
 
   /// Choices that passed the filters (new or not).
@@ -77,6 +79,7 @@ struct job_stats {
     filtered_weak += o.filtered_weak;
     canonical_duplicates += o.canonical_duplicates;
     filtered_excluded += o.filtered_excluded;
+    near_duplicates += o.near_duplicates;
     prompt_tokens += o.prompt_tokens;
     completion_tokens += o.completion_tokens;
     resumed_items += o.resumed_items;
@@ -100,7 +103,8 @@ typename Inspector::result_type inspect(Inspector& f, job_stats& x) {
            x.prompt_tokens, x.completion_tokens, x.latency_p50_ms,
            x.latency_p95_ms, x.latency_p99_ms, x.wall_s,
            x.canonical_duplicates, x.filtered_excluded,
-           x.frequency_of_frequencies, x.stopped_by, x.stopped_at_choices);
+           x.frequency_of_frequencies, x.stopped_by, x.stopped_at_choices,
+           x.near_duplicates);
 }
 
 struct run_summary {

@@ -110,6 +110,7 @@ struct write_stats {
   /// dedupe.canonical: dropped, its canonical key kept under another spelling.
   uint32_t canonical_duplicates = 0;
   uint32_t filtered_excluded = 0; ///< on filters.exclude_names
+  uint32_t near_duplicates = 0; ///< free texts too close to a kept one
 
   /// Choices that passed the filters: new, duplicate or canonical duplicate.
   uint32_t valid() const { return kept + duplicates + canonical_duplicates; }
@@ -118,7 +119,8 @@ struct write_stats {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, write_stats& x) {
   return f(x.choices, x.kept, x.duplicates, x.filtered_empty, x.filtered_regex,
-           x.filtered_weak, x.canonical_duplicates, x.filtered_excluded);
+           x.filtered_weak, x.canonical_duplicates, x.filtered_excluded,
+           x.near_duplicates);
 }
 
 /// A job's frequency-of-frequencies after a write: counts[c-1] = names of
@@ -183,13 +185,16 @@ struct job_output {
   bool canonical = false;
   /// filters.exclude_names: names dropped (name jobs), read from the file.
   std::vector<std::string> exclude_names;
+  /// dedupe.near for free-text jobs: 0 = off.
+  double near_threshold = 0;
+  uint32_t near_shingle = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, job_output& x) {
   return f(x.job, x.name, x.dir, x.mode, x.name_regex, x.weaklist,
            x.extract_text, x.min_chars, x.max_chars, x.canonical,
-           x.exclude_names);
+           x.exclude_names, x.near_threshold, x.near_shingle);
 }
 
 /// Wire protocol version of head <-> worker; a worker refuses a head

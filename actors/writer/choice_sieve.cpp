@@ -36,8 +36,12 @@ choice_sieve choice_sieve::texts(text_bounds bounds,
 
 choice_sieve choice_sieve::for_job(const job_output& out,
                                    std::shared_ptr<dedupe_set> seen) {
-  if (out.extract_text)
-    return texts({out.min_chars, out.max_chars}, std::move(seen));
+  if (out.extract_text) {
+    auto sieve = texts({out.min_chars, out.max_chars}, std::move(seen));
+    if (out.near_threshold > 0)
+      sieve.detect_near(out.near_threshold, out.near_shingle);
+    return sieve;
+  }
   return names(name_filter{out.name_regex, out.weaklist, out.exclude_names},
                std::move(seen), out.canonical);
 }
@@ -82,15 +86,21 @@ write_stats choice_sieve::sift(const std::vector<std::string>& choices,
     // half of the uid tells the kept spelling from another one.
     auto key = canonical_ ? uid_key(canonical_name(text)) : uid;
     auto spelling = static_cast<uint32_t>(uid);
-    bool fresh = seen_->insert(key, spelling);
-    freq_.sighting((own_counts_ ? *own_counts_ : *seen_).count_sighting(key));
-    if (!fresh) {
+    auto& counts = own_counts_ ? *own_counts_ : *seen_;
+    if (seen_->contains(key)) {
+      freq_.sighting(counts.count_sighting(key));
       if (canonical_ && seen_->spelling(key) != spelling)
         ++st.canonical_duplicates;
       else
         ++st.duplicates;
       continue;
     }
+    if (near_ && !near_->keep(text)) {
+      ++st.near_duplicates;
+      continue;
+    }
+    seen_->insert(key, spelling);
+    freq_.sighting(counts.count_sighting(key));
     ++st.kept;
     kept.push_back({static_cast<uint32_t>(i), text, uid});
   }

@@ -1,7 +1,8 @@
 // The writer's keep-or-drop step: from one request's choices to the records
 // worth writing. Extract (a name, or the whole stripped text), filter, then
 // dedupe against every record the folder (or the run) holds, counting how
-// often each valid choice was seen. No CAF, no I/O.
+// often each valid choice was seen; free texts may also be checked for near
+// duplicates (near_dedupe). No CAF, no I/O.
 #pragma once
 
 #include <cstdint>
@@ -15,6 +16,7 @@
 #include "actors/writer/dedupe_set.hpp"
 #include "actors/writer/name_filter.hpp"
 #include "actors/writer/richness_estimate.hpp"
+#include "actors/writer/near_dedupe.hpp"
 
 namespace evo {
 
@@ -49,7 +51,8 @@ public:
   /// Free-text jobs: strip_text, then `bounds` (no regex, no weak list).
   static choice_sieve texts(text_bounds bounds,
                             std::shared_ptr<dedupe_set> seen = nullptr);
-  /// The sieve a job_output asks for.
+  /// The sieve a job_output asks for (near duplicates too when it sets
+  /// near_threshold for a free-text job).
   static choice_sieve for_job(const job_output& out,
                               std::shared_ptr<dedupe_set> seen = nullptr);
 
@@ -57,7 +60,9 @@ public:
   /// dedupe set) and dropped (counted). For texts, an empty one counts as
   /// filtered_empty and one outside the bounds as filtered_regex (the job's
   /// pattern rule); filtered_weak stays 0. Every valid choice (kept or a
-  /// duplicate) is one more sighting in frequencies().
+  /// duplicate) is one more sighting in frequencies(). With near-duplicate
+  /// detection, a text new to the exact dedupe but too close to a kept one
+  /// counts as near_duplicates (its key is not added).
   write_stats sift(const std::vector<std::string>& choices,
                    std::vector<kept_choice>& kept);
 
@@ -71,6 +76,12 @@ public:
   dedupe_set& seen() { return *seen_; }
   /// How often this job's valid choices repeated, this run.
   const frequency_table& frequencies() const { return freq_; }
+  /// Free texts: also drop near duplicates (dedupe.near).
+  void detect_near(double threshold, uint32_t shingle) {
+    near_.emplace(threshold, shingle);
+  }
+  /// The near-duplicate detector, or null when off.
+  near_dedupe* near() { return near_ ? &*near_ : nullptr; }
 
 private:
   choice_sieve(std::optional<name_filter> filter, text_bounds bounds,
@@ -84,6 +95,7 @@ private:
   std::unique_ptr<dedupe_set> own_counts_;
   frequency_table freq_;
   bool canonical_ = false;
+  std::optional<near_dedupe> near_;
 };
 
 } // namespace evo

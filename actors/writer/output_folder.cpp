@@ -4,6 +4,8 @@
 
 #include <unistd.h>
 
+#include <nlohmann/json.hpp>
+
 namespace evo {
 
 output_folder::output_folder(std::string dir, std::string mode,
@@ -37,7 +39,15 @@ void output_folder::load_existing() {
   // leaves uids only in names.jsonl. Take them from there and complete the
   // hash table, so the folder never gets a record twice.
   std::string missing;
+  near_dedupe* near = sieve_.near();
   for_each_line(names_->load(), [&](std::string_view line) {
+    if (near != nullptr) {
+      // The folder's texts are compared with new ones as if kept this run.
+      auto rec = nlohmann::json::parse(line, nullptr, false);
+      if (rec.is_object() && rec.contains("problem_description")
+          && rec["problem_description"].is_string())
+        near->remember(rec["problem_description"].get<std::string>());
+    }
     uint64_t key;
     if (line.substr(0, record_uid_prefix.size()) == record_uid_prefix
         && parse_uid(line.substr(record_uid_prefix.size(), 16), key)

@@ -25,7 +25,8 @@ public:
   /// Creates `dir` if needed (a symbolic link there or at any of its files
   /// is refused), opens its files for appending and loads the records it
   /// already holds (hash_table.txt, reconciled with names.jsonl) into the
-  /// sieve's dedupe set. Throws output_error.
+  /// sieve's dedupe set (and the texts of names.jsonl into its
+  /// near-duplicate detector, when it has one). Throws output_error.
   output_folder(std::string dir, std::string mode, choice_sieve sieve);
   /// A name job's folder. Folders given the same `seen` set dedupe across
   /// each other (a run's `dedupe: global`); by default a folder has a set

@@ -197,6 +197,26 @@ void read_filters(const src_node& root, datagen_config& out) {
   }
 }
 
+/// `dedupe:` near (free-text records).
+void read_dedupe(const src_node& root, datagen_config& out) {
+  const src_node* d = section(&root, "dedupe", "dedupe", {"canonical", "near"});
+  if (d != nullptr)
+    read_bool(d, "canonical", "dedupe.canonical", out.dedupe_canonical);
+  const std::string p = "dedupe.near";
+  const src_node* n = leaf(d, "near");
+  if (n == nullptr || n->value.IsNull())
+    return;
+  if (!n->value.IsMap()) // `near: {}` turns it on with the defaults
+    fail(*n, p, "a mapping (threshold, shingle)", describe(n->value));
+  check_keys(*n, p, {"threshold", "shingle"});
+  auto& nd = out.near_dedupe;
+  nd.enabled = true;
+  // Below 0.5 the bands' candidates would be most of the kept records.
+  read_number(n, "threshold", p + ".threshold", "a number between 0.5 and 1",
+              0.5, false, 1, false, nd.threshold);
+  read_int(n, "shingle", p + ".shingle", 1, 64, nd.shingle);
+}
+
 } // namespace
 
 
@@ -297,8 +317,7 @@ datagen_config load_datagen_config(const std::string& path,
     notes->info.push_back("filters.exclude_names: "
                           + std::to_string(out.exclude_names.size())
                           + " name(s) from " + out.exclude_names_file);
-  if (const src_node* d = section(&root, "dedupe", "dedupe", {"canonical"}))
-    read_bool(d, "canonical", "dedupe.canonical", out.dedupe_canonical);
+  read_dedupe(root, out);
   if (const src_node* io =
         section(&root, "io", "io",
                 {"out_names_dir", "input_desc_path", "out_code_dir", "shard_size"}))
@@ -310,6 +329,11 @@ datagen_config load_datagen_config(const std::string& path,
     fail(*c, "codegen", "a mapping", describe(c->value));
   note_unused(root, notes);
   apply_python_rules(root, out, notes);
+  if (out.near_dedupe.enabled && out.namegen.extract != extract_kind::text
+      && notes != nullptr)
+    notes->warnings.push_back("dedupe.near applies to free-text records "
+                              "(namegen.extract: text); names are deduped "
+                              "exactly");
 
   if (out.api.api_key.empty() && !out.api.api_key_env.empty()) {
     std::optional<std::string> v;

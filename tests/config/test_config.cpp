@@ -493,3 +493,28 @@ TEST_CASE("config_error text reaches no terminal raw") {
   CHECK(std::string(e.what())
         == "a\\n\\tb\\x1b[2J\\x7f \\u009bc \xEF\xBF\xBD caf\xc3\xa9");
 }
+
+TEST_CASE("dedupe.near: off unless given, {} takes the defaults, names only warn") {
+  temp_dir d;
+  write(d.path / "off.yaml", "namegen:\n  extract: text\n");
+  write(d.path / "defaults.yaml", "namegen:\n  extract: text\ndedupe:\n  near: {}\n");
+  write(d.path / "set.yaml",
+        "namegen:\n  extract: text\ndedupe:\n  near:\n    threshold: 0.9\n"
+        "    shingle: 3\n");
+  write(d.path / "names.yaml", "dedupe:\n  near: {threshold: 0.85}\n");
+  CHECK_FALSE(load_datagen_config(d.file("off.yaml"), no_env).near_dedupe.enabled);
+  auto def = load_datagen_config(d.file("defaults.yaml"), no_env).near_dedupe;
+  CHECK(def.enabled);
+  CHECK(def.threshold == 0.8);
+  CHECK(def.shingle == 5);
+  auto set = load_datagen_config(d.file("set.yaml"), no_env).near_dedupe;
+  CHECK(set.enabled);
+  CHECK(set.threshold == 0.9);
+  CHECK(set.shingle == 3);
+  config_notes notes;
+  auto names = load_datagen_config(d.file("names.yaml"), no_env, &notes);
+  CHECK(names.namegen.extract == extract_kind::name);
+  CHECK(std::any_of(notes.warnings.begin(), notes.warnings.end(), [](auto& w) {
+    return w.find("dedupe.near applies to free-text records") != std::string::npos;
+  }));
+}

@@ -101,6 +101,32 @@ TEST_CASE("for_job picks the sieve the job asks for") {
   CHECK(kept[1].text == "two words");
 }
 
+TEST_CASE("a free-text job with near_threshold drops near duplicates apart") {
+  job_output out;
+  out.extract_text = true;
+  out.near_threshold = 0.8;
+  out.near_shingle = 3;
+  auto sieve = choice_sieve::for_job(out);
+  REQUIRE(sieve.near() != nullptr);
+  const std::string a = "Given an array of integers nums and an integer target, "
+                        "return the indices of the two numbers that add up to target.";
+  std::vector<std::string> choices{a, a, a + " Indices", "Reverse a linked list."};
+  std::vector<kept_choice> kept;
+  auto st = sieve.sift(choices, kept);
+  CHECK(st.kept == 2);
+  CHECK(st.duplicates == 1);      // the same text: exact
+  CHECK(st.near_duplicates == 1); // one word more: near
+  REQUIRE(kept.size() == 2);
+  CHECK(kept[1].choice_index == 3);
+  // A near duplicate's key is not taken: the exact set holds the kept only.
+  CHECK(sieve.seen().size() == 2);
+  out.extract_text = false; // names: never near-checked
+  CHECK(choice_sieve::for_job(out).near() == nullptr);
+  out.extract_text = true;
+  out.near_threshold = 0;
+  CHECK(choice_sieve::for_job(out).near() == nullptr);
+}
+
 TEST_CASE("a shared dedupe set dedupes across sieves") {
   auto seen = std::make_shared<dedupe_set>();
   auto a = choice_sieve::texts({}, seen);

@@ -28,6 +28,9 @@ int main(int argc, char** argv) {
   app.add_option("--log-requests", o.log_requests, "append one JSON line per request to this file");
   app.add_option("--vocabulary", o.vocabulary, "0 = word lists; N = uniform over N distinct names")
       ->check(CLI::NonNegativeNumber);
+  app.add_option("--text-variants", o.text_variants,
+                 "N > 0: choices are N problem descriptions, each with a random last word (near duplicates)")
+      ->check(CLI::NonNegativeNumber);
   app.add_option("--model", o.model, "model name reported by /v1/models")->capture_default_str();
   app.add_option("--http-threads", o.http_threads,
                  "N fixed HTTP threads, each staying with its connection (llama.cpp's layer); 0 = 256")

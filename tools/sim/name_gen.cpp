@@ -79,6 +79,18 @@ std::string camel(const std::string& snake) {
 
 name_generator::name_generator(int vocabulary) : vocabulary_(vocabulary < 0 ? 0 : vocabulary) {}
 
+std::string name_generator::text_variant(rng& r, uint64_t bases) const {
+  rng base(mix64(r.below(bases) ^ 0x74657874ULL)); // the base text's own RNG
+  const char* const* lists[] = {k_verbs, k_qualifiers, k_nouns};
+  const uint64_t sizes[] = {NV, NQ, NN};
+  std::string s = "Write a function that";
+  for (uint64_t i = 0, words = 60 + base.below(61); i + 1 < words; ++i) {
+    uint64_t l = base.below(3);
+    s.append(" ").append(lists[l][base.below(sizes[l])]);
+  }
+  return s.append(" ").append(k_nouns[r.below(NN)]).append(".");
+}
+
 uint64_t name_generator::space_size() const { return k_famous_n + k_space; }
 
 std::string name_generator::combo(uint64_t i) const {

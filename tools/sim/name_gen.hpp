@@ -66,6 +66,11 @@ class name_generator {
   // The text of one L2R choice: "name(args):\n    body\n", occasionally junk.
   std::string l2r_text(rng& r, const sample_params& p) const;
 
+  // --text-variants: a problem description, one of `bases` fixed texts of
+  // 60-120 words with its last word drawn at random, so two answers of the
+  // same base differ in one word (near duplicates).
+  std::string text_variant(rng& r, uint64_t bases) const;
+
   // Size of the default combinatorial name space (for tests/docs).
   uint64_t space_size() const;
 

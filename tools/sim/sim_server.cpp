@@ -478,7 +478,9 @@ struct sim_server::impl {
       const int count = opts.cap_n > 0 ? std::min(g.n, opts.cap_n) : g.n;
       choices.reserve(size_t(count));
       for (int i = 0; i < count; ++i) {
-        std::string text = g.fim ? names.fim_text(r, sp) : names.l2r_text(r, sp);
+        std::string text = opts.text_variants > 0 ? names.text_variant(r, uint64_t(opts.text_variants))
+                           : g.fim                ? names.fim_text(r, sp)
+                                                  : names.l2r_text(r, sp);
         choices.push_back(finish_choice(std::move(text), g));
         c.completion_tokens += choices.back().tokens;
       }

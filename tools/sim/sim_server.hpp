@@ -31,6 +31,7 @@ struct sim_options {
   uint64_t seed = 0;
   std::string log_requests;         // file to append one JSON line per request; empty = none
   int vocabulary = 0;               // 0 = default word lists; N>0 = a name space of N distinct names (for 1M-name memory benchmarks)
+  int text_variants = 0;            // N>0: every choice is one of N problem descriptions, its last word random
   std::string model = "sim-coder";
   bool quiet = true;
   // HTTP layer. 0 threads: a pool of 256 (1024 with batch_model), a thread
