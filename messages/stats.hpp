@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "messages/series.hpp"
 #include "messages/work.hpp"
 
 namespace evo {
@@ -36,6 +37,7 @@ struct job_stats {
   double latency_p95_ms = 0;
   double latency_p99_ms = 0;
   double wall_s = 0;
+  job_series series; ///< over time, for report.html (not merged in totals)
 
   /// Counts what the writer did with one request's choices.
   void add(const write_stats& ws) {
@@ -82,7 +84,7 @@ typename Inspector::result_type inspect(Inspector& f, job_stats& x) {
            x.retries_by_kind, x.choices, x.kept, x.duplicates,
            x.filtered_empty, x.filtered_regex, x.filtered_weak,
            x.prompt_tokens, x.completion_tokens, x.latency_p50_ms,
-           x.latency_p95_ms, x.latency_p99_ms, x.wall_s);
+           x.latency_p95_ms, x.latency_p99_ms, x.wall_s, x.series);
 }
 
 struct run_summary {

@@ -305,6 +305,7 @@ coordinator(coordinator_impl::stateful_pointer<coordinator_state> self,
   auto& st = self->state;
   st.retries.emplace(plan.max_retries, plan.backoff_base, plan.backoff_max);
   st.sched.emplace(std::move(plan.jobs), plan.max_in_flight);
+  st.sched->set_clock([&st] { return st.elapsed(); }); // for report.html
   plan.jobs.clear(); // the scheduler owns the specs now
   st.display = progress_display{plan.progress};
   st.plan = std::move(plan);

@@ -7,11 +7,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <optional>
 #include <vector>
 
 #include "actors/coordinator/latency_histogram.hpp"
 #include "actors/coordinator/progress.hpp"
+#include "actors/coordinator/run_series.hpp"
 #include "messages/plan.hpp"
 #include "messages/stats.hpp"
 
@@ -36,6 +38,8 @@ public:
     uint64_t outstanding = 0;   ///< issued, not yet written or failed
     uint64_t in_flight = 0;     ///< at a request actor right now
     latency_histogram latencies;
+    bounded_curve discovery; ///< (choices, kept) after each write
+    time_bins bins;          ///< attempts back, in flight, retries
     bool finished = false;
 
     uint64_t kept_total() const { return spec.kept_before + stats.kept; }
@@ -53,6 +57,9 @@ public:
 
   /// A due retry, or a fresh item of a job that may issue one.
   bool has_work();
+  /// Seconds since the start of the run, for the time series (default: 0).
+  void set_clock(std::function<double()> clock) { clock_ = std::move(clock); }
+
   /// Due retries first (oldest first), then fresh items round-robin over
   /// the jobs that may issue one, so that no job starves.
   std::optional<item> next();
@@ -97,6 +104,9 @@ private:
   size_t in_flight_ = 0;
   size_t max_in_flight_;
   size_t jobs_left_;
+  std::function<double()> clock_;
+
+  double now() const { return clock_ ? clock_() : 0.0; }
 };
 
 /// Tokens of the rate limiter the coordinator holds, and the sends libcurl
