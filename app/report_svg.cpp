@@ -167,10 +167,14 @@ std::string render_svg_bars(const svg_bars& b) {
            + coord(std::max(x1 - x0 - 1, 1.0)) + "\" height=\"" + coord(h)
            + "\"/>\n";
   }
-  for (auto& m : b.marks) {
+  for (size_t i = 0; i < b.marks.size(); ++i) {
+    auto& m = b.marks[i];
     out += vmark(m, x_hi);
-    out += text(left + plot_w * std::clamp(m.x / x_hi, 0.0, 1.0) + 3,
-                top + 12 + 12 * static_cast<double>(&m - b.marks.data()), m.label);
+    // Labels stacked, left of the line in the right half so none is cut off.
+    auto at = std::clamp(m.x / x_hi, 0.0, 1.0);
+    out += text(left + plot_w * at + (at > 0.5 ? -3 : 3),
+                top + 12 + 12 * static_cast<double>(i), m.label,
+                at > 0.5 ? "end" : "start");
   }
   return out + "</svg>\n";
 }
