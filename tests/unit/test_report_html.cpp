@@ -213,3 +213,31 @@ TEST_CASE("write_report writes report.html next to report.json") {
   std::remove((dir + "/report.json").c_str());
   rmdir(dir.c_str());
 }
+
+TEST_CASE("report.html: the marginal unique rate is over the last window") {
+  // New names for the first 50 choices, then none: the rate over the last
+  // tenth of the run (10 choices) is 1 early on and 0 at the end.
+  json curve = {{"choices", json::array()}, {"kept", json::array()}};
+  for (int x = 0; x <= 100; x += 5) {
+    curve["choices"].push_back(x);
+    curve["kept"].push_back(std::min(x, 50));
+  }
+  json doc = {{"jobs", json::array({{{"name", "a"},
+                                     {"series", {{"curve", curve}}}}})}};
+  auto html = evo::render_report_html(doc);
+  std::regex re("<polyline class=\"rate [^\"]*\" data-n=\"(\\d+)\" points=\"([^\"]*)\"");
+  std::smatch m;
+  REQUIRE(std::regex_search(html, m, re));
+  CHECK(m[1].str() == "20"); // every point but the origin
+  std::vector<std::string> ys;
+  std::istringstream pts(m[2].str());
+  std::string p;
+  while (pts >> p)
+    ys.push_back(p.substr(p.find(',') + 1));
+  REQUIRE(ys.size() == 20);
+  // The plot's y runs from 174 (rate 0) up to 24 (rate 1).
+  CHECK(ys[9] == "24.0");   // x = 50: the last 10 choices all new
+  CHECK(ys[10] == "99.0");  // x = 55: 5 of the last 10 new
+  CHECK(ys[11] == "174.0"); // x = 60: none of the last 10
+  CHECK(ys[19] == "174.0"); // x = 100: none new
+}
