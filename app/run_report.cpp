@@ -1,5 +1,8 @@
 #include "app/run_report.hpp"
 #include "app/config/config_loader.hpp"
+#include "app/report_html.hpp"
+
+#include "actors/coordinator/latency_histogram.hpp"
 
 #include "app/stop_signals.hpp"
 #include "actors/writer/jsonl_file.hpp"
@@ -22,10 +25,45 @@ job_stats total_of(const run_summary& s) {
   job_stats t;
   t.name = "total";
   t.mode = "-";
-  for (auto& j : s.jobs)
+  latency_histogram latencies; // the jobs' buckets merged: real percentiles
+  for (auto& j : s.jobs) {
     t.merge(j);
+    auto& b = j.series.latency_buckets;
+    for (size_t i = 0; i < b.size() && i < j.series.latency_counts.size(); ++i)
+      latencies.add_bucket(b[i], j.series.latency_counts[i]);
+  }
+  t.latency_p50_ms = latencies.quantile_ms(0.50);
+  t.latency_p95_ms = latencies.quantile_ms(0.95);
+  t.latency_p99_ms = latencies.quantile_ms(0.99);
   t.wall_s = s.wall_s;
   return t;
+}
+
+// A job's series for report.html (and scripts): plain arrays, retries only
+// for the reasons that happened, latency as [low ms, high ms, count].
+nlohmann::json series_json(const job_series& x) {
+  nlohmann::json retries = nlohmann::json::object();
+  auto bins = x.responses.size();
+  for (size_t k = 1; k < failure_kind_count; ++k) {
+    std::vector<uint64_t> per_bin(bins, 0);
+    uint64_t any = 0;
+    for (size_t i = 0; i < bins && i * failure_kind_count + k < x.retries.size(); ++i)
+      any += per_bin[i] = x.retries[i * failure_kind_count + k];
+    if (any > 0)
+      retries[to_string(static_cast<failure_kind>(k))] = per_bin;
+  }
+  nlohmann::json latency = nlohmann::json::array();
+  for (size_t i = 0; i < x.latency_buckets.size() && i < x.latency_counts.size(); ++i)
+    latency.push_back({latency_histogram::bucket_low_ms(x.latency_buckets[i]),
+                       latency_histogram::bucket_high_ms(x.latency_buckets[i]),
+                       x.latency_counts[i]});
+  return {{"curve", {{"choices", x.curve_choices}, {"kept", x.curve_kept}}},
+          {"bin_s", x.bin_s},
+          {"end_s", x.end_s},
+          {"responses", x.responses},
+          {"in_flight", x.in_flight},
+          {"retries", retries},
+          {"latency_ms", latency}};
 }
 
 double unique_ratio(const job_stats& j) {
@@ -101,6 +139,12 @@ nlohmann::json to_json(const job_stats& j) {
             {"p99", j.latency_p99_ms}}},
           {"wall_s", j.wall_s},
           {"requests_per_s", rate(j.done + j.failed, j.wall_s)}};
+}
+
+nlohmann::json job_json(const job_stats& j) {
+  auto out = to_json(j);
+  out["series"] = series_json(j.series);
+  return out;
 }
 
 } // namespace
@@ -215,11 +259,13 @@ std::string render_ab_table(const run_summary& s,
   return out;
 }
 
-std::string render_json(const run_summary& s,
-                        const std::vector<ab_pair>& pairs) {
+namespace {
+
+nlohmann::json report_document(const run_summary& s,
+                               const std::vector<ab_pair>& pairs) {
   nlohmann::json jobs = nlohmann::json::array();
   for (auto& j : s.jobs)
-    jobs.push_back(to_json(j));
+    jobs.push_back(job_json(j));
   nlohmann::json ab = nlohmann::json::array();
   for (auto& p : pairs) {
     nlohmann::json metrics = nlohmann::json::object();
@@ -257,12 +303,22 @@ std::string render_json(const run_summary& s,
     doc["server_max_n"] = s.server_max_n;
   if (!s.notes.empty())
     doc["notes"] = s.notes;
-  return doc.dump(2) + "\n";
+  return doc;
+}
+
+} // namespace
+
+std::string render_json(const run_summary& s,
+                        const std::vector<ab_pair>& pairs) {
+  return report_document(s, pairs).dump(2) + "\n";
 }
 
 void write_report(const std::string& dir, const run_summary& s,
                   const std::vector<ab_pair>& pairs) {
-  write_report_file(dir, "report.json", render_json(s, pairs));
+  auto doc = report_document(s, pairs);
+  write_report_file(dir, "report.json", doc.dump(2) + "\n");
+  // The page is drawn from what report.json says, nothing else.
+  write_report_file(dir, "report.html", render_report_html(doc));
 }
 
 void log_summary(const run_summary& s) {

@@ -1,5 +1,5 @@
 // The end of a run for a human and for scripts: log lines, a side-by-side
-// table on stdout and <out>/report.json. Plain code, no CAF.
+// table on stdout, <out>/report.json and <out>/report.html. Plain code, no CAF.
 #pragma once
 
 #include <string>
@@ -36,8 +36,8 @@ std::string render_ab_table(const run_summary& s,
 std::string render_json(const run_summary& s,
                         const std::vector<ab_pair>& pairs = {});
 
-/// Writes report.json into `dir` atomically and never through a link
-/// (write_report_file).
+/// Writes report.json and report.html (drawn from the same document) into
+/// `dir`, each atomically and never through a link (write_report_file).
 void write_report(const std::string& dir, const run_summary& s,
                   const std::vector<ab_pair>& pairs = {});
 

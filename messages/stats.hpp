@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "messages/series.hpp"
 #include "messages/work.hpp"
 
 namespace evo {
@@ -46,6 +47,7 @@ struct job_stats {
   double latency_p95_ms = 0;
   double latency_p99_ms = 0;
   double wall_s = 0;
+  job_series series; ///< over time, for report.html (not merged in totals)
 
   /// Counts what the writer did with one request's choices.
   void add(const write_stats& ws) {
@@ -104,7 +106,7 @@ typename Inspector::result_type inspect(Inspector& f, job_stats& x) {
            x.latency_p95_ms, x.latency_p99_ms, x.wall_s,
            x.canonical_duplicates, x.filtered_excluded,
            x.frequency_of_frequencies, x.stopped_by, x.stopped_at_choices,
-           x.near_duplicates);
+           x.near_duplicates, x.series);
 }
 
 struct run_summary {

@@ -422,6 +422,7 @@ coordinator(coordinator_impl::stateful_pointer<coordinator_state> self,
     bodies.push_back(j.body);
   st.nsplit.emplace(bodies);
   st.sched.emplace(std::move(plan.jobs), plan.max_in_flight);
+  st.sched->set_clock([&st] { return st.elapsed(); }); // for report.html
   plan.jobs.clear(); // the scheduler owns the specs now
   st.display = progress_display{plan.progress};
   st.plan = std::move(plan);

@@ -16,17 +16,53 @@ size_t latency_histogram::bucket_of(uint32_t v) {
   return (static_cast<size_t>(e - sub_bits + 1) << sub_bits) | sub;
 }
 
-double latency_histogram::value_of(size_t b) {
+// A bucket above the linear range holds [ (linear + sub) << (e - sub_bits),
+// +width ) with width 1 << (e - sub_bits).
+double latency_histogram::low_of(size_t b) {
   constexpr size_t linear = size_t{1} << sub_bits;
   if (b < linear)
     return static_cast<double>(b);
   auto power = static_cast<int>(b >> sub_bits); // >= 1
   auto sub = static_cast<double>(b & (linear - 1));
   int e = power + sub_bits - 1;
-  // Middle of the bucket [ (linear + sub) << (e - sub_bits), +width ).
-  double lo = std::ldexp(static_cast<double>(linear) + sub, e - sub_bits);
-  double width = std::ldexp(1.0, e - sub_bits);
-  return lo + width / 2;
+  return std::ldexp(static_cast<double>(linear) + sub, e - sub_bits);
+}
+
+double latency_histogram::width_of(size_t b) {
+  constexpr size_t linear = size_t{1} << sub_bits;
+  if (b < linear)
+    return 1.0;
+  auto power = static_cast<int>(b >> sub_bits);
+  return std::ldexp(1.0, power - 1);
+}
+
+double latency_histogram::value_of(size_t b) {
+  if (b < (size_t{1} << sub_bits))
+    return static_cast<double>(b);
+  return low_of(b) + width_of(b) / 2; // the middle of the bucket
+}
+
+std::vector<std::pair<uint32_t, uint64_t>> latency_histogram::nonzero() const {
+  std::vector<std::pair<uint32_t, uint64_t>> out;
+  for (size_t b = 0; b < buckets_.size(); ++b)
+    if (buckets_[b] > 0)
+      out.emplace_back(static_cast<uint32_t>(b), buckets_[b]);
+  return out;
+}
+
+void latency_histogram::add_bucket(size_t b, uint64_t n) {
+  if (b >= buckets_.size())
+    return;
+  buckets_[b] += n;
+  count_ += n;
+}
+
+double latency_histogram::bucket_low_ms(size_t b) {
+  return low_of(b) / 1000.0;
+}
+
+double latency_histogram::bucket_high_ms(size_t b) {
+  return (low_of(b) + width_of(b)) / 1000.0;
 }
 
 void latency_histogram::record(uint32_t micros) {

@@ -61,6 +61,7 @@ scheduler::scheduler(std::vector<job_spec> jobs, size_t max_in_flight)
     j.stats.mode = spec.mode;
     if (spec.stop_when.enabled())
       j.recent = new_rate_window{spec.stop_when.window};
+    j.discovery.add(0, 0); // the curve starts at the origin
     j.spec = std::move(spec);
     jobs_.push_back(std::move(j));
   }
@@ -104,12 +105,16 @@ void scheduler::sent(const item& it) {
   ++in_flight_;
   ++job.in_flight;
   ++job.stats.attempts;
+  job.bins.level(now(), job.in_flight);
 }
 
 void scheduler::returned(const item& it, uint32_t sends, uint64_t latency_us) {
   auto& job = jobs_[it.job];
   --in_flight_;
   --job.in_flight;
+  auto t = now();
+  job.bins.level(t, job.in_flight);
+  job.bins.response(t, std::max<uint32_t>(sends, 1));
   if (sends > 1) {
     // libcurl re-sent the request on a fresh connection after the reused
     // one died: the server saw each send, so each counts as an attempt
@@ -117,6 +122,7 @@ void scheduler::returned(const item& it, uint32_t sends, uint64_t latency_us) {
     job.stats.attempts += sends - 1;
     job.stats.retries_by_kind[static_cast<size_t>(failure_kind::transport)]
       += sends - 1;
+    job.bins.retry(t, failure_kind::transport, sends - 1);
   }
   if (latency_us > 0)
     job.latencies.record(latency_us);
@@ -130,6 +136,7 @@ void scheduler::lost(const item& it) {
   auto& job = jobs_[it.job];
   --in_flight_;
   --job.in_flight;
+  job.bins.level(now(), job.in_flight);
   due_.push_front(it);
 }
 
@@ -139,12 +146,14 @@ void scheduler::retry_due(const item& it) {
 
 void scheduler::retrying(uint32_t job, failure_kind kind) {
   ++jobs_[job].stats.retries_by_kind[static_cast<size_t>(kind)];
+  jobs_[job].bins.retry(now(), kind);
 }
 
 bool scheduler::written(uint32_t job, const write_stats& ws) {
   auto& j = jobs_[job];
   ++j.stats.done;
   j.stats.add(ws);
+  j.discovery.add(j.stats.choices, j.stats.kept);
   --j.outstanding;
   if (!j.spec.stop_when.enabled() || j.saturated)
     return false;
@@ -193,6 +202,12 @@ run_summary scheduler::summary(double wall_s) const {
     s.latency_p50_ms = j.latencies.quantile_ms(0.50);
     s.latency_p95_ms = j.latencies.quantile_ms(0.95);
     s.latency_p99_ms = j.latencies.quantile_ms(0.99);
+    j.discovery.export_to(s.series.curve_choices, s.series.curve_kept);
+    j.bins.export_to(s.series, s.wall_s);
+    for (auto [b, n] : j.latencies.nonzero()) {
+      s.series.latency_buckets.push_back(b);
+      s.series.latency_counts.push_back(n);
+    }
     out.jobs.push_back(std::move(s));
   }
   return out;

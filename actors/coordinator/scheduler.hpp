@@ -8,12 +8,14 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <optional>
 #include <vector>
 
 #include "actors/coordinator/latency_histogram.hpp"
 #include "actors/coordinator/new_rate_window.hpp"
 #include "actors/coordinator/progress.hpp"
+#include "actors/coordinator/run_series.hpp"
 #include "messages/plan.hpp"
 #include "messages/stats.hpp"
 
@@ -41,6 +43,8 @@ public:
     latency_histogram latencies;
     new_rate_window recent;      ///< spec.stop_when's window
     bool saturated = false;      ///< stop_when fired: no fresh items
+    bounded_curve discovery; ///< (choices, kept) after each write
+    time_bins bins;          ///< attempts back, in flight, retries
     bool finished = false;
 
     uint64_t kept_total() const { return spec.kept_before + stats.kept; }
@@ -58,6 +62,9 @@ public:
 
   /// A due retry, or a fresh item of a job that may issue one.
   bool has_work();
+  /// Seconds since the start of the run, for the time series (default: 0).
+  void set_clock(std::function<double()> clock) { clock_ = std::move(clock); }
+
   /// Due retries first (oldest first), then fresh items round-robin over
   /// the jobs that may issue one, so that no job starves.
   std::optional<item> next();
@@ -106,6 +113,9 @@ private:
   size_t in_flight_ = 0;
   size_t max_in_flight_;
   size_t jobs_left_;
+  std::function<double()> clock_;
+
+  double now() const { return clock_ ? clock_() : 0.0; }
 };
 
 /// Tokens of the rate limiter the coordinator holds, and the sends libcurl
