@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <fstream>
@@ -197,6 +198,16 @@ std::string render_json(const run_summary& s,
                      {"interrupted", s.interrupted}};
   if (!s.aborted.empty())
     doc["aborted"] = s.aborted;
+  if (!s.concurrency.series.empty()) {
+    // The adaptive limit over the run: [[seconds, limit], ...].
+    nlohmann::json series = nlohmann::json::array();
+    for (auto& [t, l] : s.concurrency.series)
+      series.push_back({std::round(t * 1000) / 1000, l});
+    doc["concurrency_limit"] = {{"min", s.concurrency.min},
+                                {"max", s.concurrency.max},
+                                {"final", s.concurrency.final},
+                                {"series", series}};
+  }
   return doc.dump(2) + "\n";
 }
 

@@ -67,6 +67,10 @@ struct api_config {
   double burst = 1;                              ///< token bucket capacity
   /// A second in-flight cap under the pool; nullopt = no extra cap.
   std::optional<int> semaphore_size;
+  /// api.concurrency.adaptive: the in-flight limit follows the server's
+  /// throughput between concurrency_min and max_in_flight().
+  bool adaptive = false;
+  int concurrency_min = 1; ///< api.concurrency.min: the adaptive floor
   /// I/O threads of the HTTP engine (each handles any number of transfers
   /// and tops out near one core). 0 = chosen from the client in use: one
   /// for the own HTTP/1.1 client, two for libcurl (see io_threads_for).

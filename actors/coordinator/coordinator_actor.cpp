@@ -68,6 +68,8 @@ void coordinator_state::pump() {
 void coordinator_state::dispatch(request_actor actor, item it) {
   auto& job = sched->job(it.job);
   sched->sent(it);
+  if (limit)
+    limit->on_sent(sched->in_flight());
   busy.emplace(actor.address(), it);
   work_item w{it.job, it.index, it.attempt, job.spec.endpoint, job.spec.body};
   self->request(actor, caf::infinite, std::move(w))
@@ -85,6 +87,7 @@ void coordinator_state::on_result(request_actor actor, attempt_result& r) {
   busy.erase(b);
   idle.push_back(std::move(actor));
   sched->returned(it, r.sends, r.latency_us);
+  adapt(r);
   if (limiter && r.sends > 1)
     tokens.debt += r.sends - 1; // they took no token: pay afterwards
   auto& job = sched->job(r.job);
@@ -122,6 +125,25 @@ void coordinator_state::on_result(request_actor actor, attempt_result& r) {
   }
   check_stopped();
   pump();
+}
+
+void coordinator_state::adapt(const attempt_result& r) {
+  if (!limit)
+    return;
+  auto now = elapsed();
+  if (r.ok()) {
+    limit->on_success(now, r.completion_tokens,
+                      static_cast<double>(r.latency_us) / 1e6);
+  } else if (r.failure == failure_kind::timeout
+             || (r.failure == failure_kind::http_status
+                 && (r.http_status == 429 || r.http_status == 503))) {
+    // The server's ways of saying "too much": back off. Other failures
+    // (400, 500, resets) say nothing about load.
+    limit->on_overload(now, r.retry_after_ms >= 0
+                              ? static_cast<double>(r.retry_after_ms) / 1000
+                              : -1.0);
+  }
+  sched->set_max_in_flight(limit->limit());
 }
 
 void coordinator_state::on_actor_lost(const caf::actor_addr& actor,
@@ -287,6 +309,8 @@ void coordinator_state::finish(bool interrupted, std::string aborted) {
   running = false;
   show_progress(true);
   auto summary = sched->summary(elapsed());
+  if (limit)
+    summary.concurrency = limit->trace();
   summary.interrupted = interrupted;
   summary.aborted = std::move(aborted);
   done.deliver(std::move(summary));
@@ -294,7 +318,11 @@ void coordinator_state::finish(bool interrupted, std::string aborted) {
 }
 
 void coordinator_state::show_progress(bool final) {
-  display.show(sched->progress(elapsed()), final);
+  auto rows = sched->progress(elapsed());
+  if (limit)
+    for (auto& row : rows)
+      row.limit = limit->limit();
+  display.show(rows, final);
 }
 
 coordinator_impl::behavior_type
@@ -327,6 +355,13 @@ coordinator(coordinator_impl::stateful_pointer<coordinator_state> self,
       st.done = self->make_response_promise<run_summary>();
       st.started = std::chrono::steady_clock::now();
       st.running = true;
+      if (st.plan.adaptive) {
+        concurrency_limit_config c;
+        c.ceiling = st.plan.max_in_flight;
+        c.floor = std::min(st.plan.min_in_flight, c.ceiling);
+        st.limit.emplace(c, 0.0);
+        st.sched->set_max_in_flight(st.limit->limit());
+      }
       for (uint32_t j = 0; j < st.sched->jobs().size(); ++j)
         st.check_job(j); // jobs finished by an earlier run
       if (st.stop_asked)

@@ -14,6 +14,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "actors/coordinator/concurrency_limit.hpp"
 #include "actors/coordinator/progress.hpp"
 #include "actors/coordinator/retry_policy.hpp"
 #include "actors/coordinator/scheduler.hpp"
@@ -48,6 +49,9 @@ struct coordinator_state {
   run_plan plan;
   std::optional<scheduler> sched;
   std::optional<retry_policy> retries;
+  /// The adaptive in-flight limit (plan.adaptive); it sets the scheduler's
+  /// cap after each answer.
+  std::optional<concurrency_limit> limit;
   std::deque<request_actor> idle;
   /// Request actors with an attempt in flight, and which attempt.
   std::unordered_map<caf::actor_addr, item> busy;
@@ -78,6 +82,8 @@ struct coordinator_state {
   void pump();
   void dispatch(request_actor actor, item it);
   void on_result(request_actor actor, attempt_result& r);
+  /// Feeds an answer to the adaptive limit.
+  void adapt(const attempt_result& r);
   void on_actor_lost(const caf::actor_addr& actor, const caf::error& err);
   void add_pool(std::vector<request_actor> actors);
   void check_alive();

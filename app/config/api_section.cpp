@@ -67,7 +67,7 @@ void read_concurrency(const src_node* api, api_config& out) {
   const src_node* c =
     section(api, "concurrency", p,
             {"max_concurrent_requests", "rate_limit_per_second", "burst",
-             "semaphore_size", "io_threads"});
+             "semaphore_size", "io_threads", "adaptive", "min"});
   read_int(c, "max_concurrent_requests", p + ".max_concurrent_requests", 1,
            INT_MAX, out.max_concurrent_requests);
   if (const src_node* n = leaf(c, "max_concurrent_requests")) {
@@ -99,6 +99,14 @@ void read_concurrency(const src_node* api, api_config& out) {
     out.semaphore_size = static_cast<int>(
       as_int(*n, p + ".semaphore_size", 1, INT_MAX));
   read_int(c, "io_threads", p + ".io_threads", 1, 16, out.io_threads);
+  read_bool(c, "adaptive", p + ".adaptive", out.adaptive);
+  read_int(c, "min", p + ".min", 1, INT_MAX, out.concurrency_min);
+  if (const src_node* n = leaf(c, "min");
+      n != nullptr && out.concurrency_min > out.max_concurrent_requests)
+    fail(*n, p + ".min",
+         "an integer <= api.concurrency.max_concurrent_requests ("
+           + std::to_string(out.max_concurrent_requests) + ")",
+         describe(n->value));
 }
 
 void read_fim(const src_node* api, fim_config& out) {
