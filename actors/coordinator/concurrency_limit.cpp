@@ -72,6 +72,8 @@ void concurrency_limit::on_overload(double now, double retry_after_s) {
   last_decrease_ = now;
   phase_ = phase::probing;
   have_prev_ = false;
+  lost_before_ = false;
+  downs_ = 0;
   dir_ = -1;
   step_ = cfg_.step;
   set_limit(now,
@@ -81,6 +83,12 @@ void concurrency_limit::on_overload(double now, double retry_after_s) {
 
 void concurrency_limit::evaluate(double now) {
   auto rate = work_ / std::max(now - window_start_, 1e-9);
+  if (now < hold_until_) {
+    // The server asked for a pause (Retry-After): measure after it.
+    have_prev_ = false;
+    set_limit(now, limit_);
+    return;
+  }
   if (peak_in_flight_ < limit_) {
     // The limit was never reached (too little work, or a smaller pool):
     // the window says nothing about it; measure again.
@@ -105,19 +113,49 @@ void concurrency_limit::evaluate(double now) {
     set_limit(now, now < hold_until_ ? limit_ : next);
     return;
   }
+  // The best throughput seen lately: a window far below it means the
+  // server changed (capacity taken by another tenant), not the limit.
+  if (!have_prev_ || rate > best_rate_ || rate < best_rate_ * 0.7) {
+    best_rate_ = rate;
+    best_limit_ = limit_;
+  }
+  bool lost = rate < best_rate_ * (1 - cfg_.tolerance);
+  if (lost && (lost_before_ || limit_ == best_limit_)) {
+    // Below the best at the best's own limit: the server changed, this is
+    // its best now.
+    best_rate_ = rate;
+    best_limit_ = limit_;
+    lost = false;
+  }
+  lost_before_ = lost;
+  if (!lost && limit_ < best_limit_)
+    best_limit_ = limit_; // the fewest in flight that gave the best so far
+  if (lost) {
+    // Throughput lost: the last moves went the wrong way; back to where
+    // the best was, then probe from there.
+    dir_ = best_limit_ > limit_ ? 1 : -1;
+    step_ = cfg_.step;
+    downs_ = 0;
+    have_prev_ = false; // the way back is no probe: it does not "pay"
+    set_limit(now, best_limit_);
+    return;
+  }
   if (have_prev_) {
-    if (rate > prev_rate_ * (1 + cfg_.tolerance)) {
-      // The last move paid: go on that way, faster.
+    if (dir_ > 0 && rate > prev_rate_ * (1 + cfg_.tolerance)) {
+      // Going up paid: on, faster.
       step_ = std::min(cfg_.max_step, step_ * 1.5);
-    } else if (rate < prev_rate_ * (1 - cfg_.tolerance)) {
-      dir_ = -dir_;
-      step_ = cfg_.step;
+      downs_ = 0;
     } else {
-      // The same throughput: fewer in flight gives it with less latency
-      // (past the knee, more in flight only queues); at the floor, the
-      // only way to learn more is up.
+      // The best throughput, no gain from the last move: fewer in flight
+      // give it with less latency (past the knee, more in flight only
+      // queue), so step down, gently: below the knee throughput is lost,
+      // above it only a little latency is added. Steps down grow while
+      // nothing is lost (the capacity dropped). At the floor, the only
+      // way to learn more is up.
       dir_ = limit_ > lowest() ? -1 : 1;
-      step_ = cfg_.step;
+      step_ = dir_ < 0 ? std::min(cfg_.max_step,
+                                  cfg_.step / 2 * std::pow(1.5, downs_++))
+                       : cfg_.step;
     }
   }
   have_prev_ = true;

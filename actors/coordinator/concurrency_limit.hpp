@@ -23,13 +23,14 @@ struct concurrency_limit_config {
   /// and holds at least `window_samples` completions.
   double window_s = 1.0;
   size_t window_samples = 16;
-  /// Throughput within ±tolerance of the last window counts as unchanged.
-  double tolerance = 0.03;
+  /// Throughput within ±tolerance of the best counts as unchanged (above
+  /// the noise of a 1 s window on a loaded machine).
+  double tolerance = 0.05;
   /// Slow start doubles the limit while the throughput grows by at least
   /// this fraction per doubling.
   double slow_start_gain = 0.15;
   double step = 0.1;     ///< first probe step, a fraction of the limit
-  double max_step = 0.5; ///< steps grow ×1.5 while a direction pays
+  double max_step = 0.3; ///< steps grow ×1.5 while a direction pays
   double backoff = 0.7;  ///< limit × backoff on an overload answer
   size_t series_points = 128; ///< the kept history holds at most 2× this
 };
@@ -77,6 +78,10 @@ private:
   bool have_prev_ = false;
   size_t prev_limit_ = 0;
   double prev_rate_ = 0;
+  double best_rate_ = 0; ///< best window lately (reset on a big drop)
+  size_t best_limit_ = 0; ///< the limit of that window
+  bool lost_before_ = false; ///< the last window was below the best too
+  int downs_ = 0;            ///< steps down in a row with nothing lost
   int dir_ = 1;
   double step_;
   double hold_until_ = 0;    ///< no increase before (Retry-After)

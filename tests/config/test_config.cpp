@@ -104,6 +104,33 @@ TEST_CASE("semaphore_size unset adds no cap: the pool is the in-flight cap") {
   CHECK(c.api.max_in_flight() == 12);
 }
 
+TEST_CASE("api.concurrency.adaptive and min: off and 1 by default, read, "
+          "min above the pool refused") {
+  temp_dir d;
+  write(d.path / "datagen.yaml",
+        "api:\n  concurrency:\n    max_concurrent_requests: 40\n");
+  auto c = load_datagen_config(d.file("datagen.yaml"), no_env);
+  CHECK_FALSE(c.api.adaptive);
+  CHECK(c.api.concurrency_min == 1);
+  write(d.path / "datagen.yaml",
+        "api:\n  concurrency:\n    max_concurrent_requests: 40\n"
+        "    adaptive: true\n    min: 4\n");
+  c = load_datagen_config(d.file("datagen.yaml"), no_env);
+  CHECK(c.api.adaptive);
+  CHECK(c.api.concurrency_min == 4);
+  write(d.path / "datagen.yaml",
+        "api:\n  concurrency:\n    max_concurrent_requests: 40\n"
+        "    adaptive: true\n    min: 41\n");
+  auto msg = error_of([&] { load_datagen_config(d.file("datagen.yaml"), no_env); });
+  CHECK(msg.find("datagen.yaml:5") != std::string::npos);
+  CHECK(msg.find("api.concurrency.min") != std::string::npos);
+  CHECK(msg.find("<= api.concurrency.max_concurrent_requests (40)") != std::string::npos);
+  write(d.path / "datagen.yaml",
+        "api:\n  concurrency:\n    adaptive: maybe\n");
+  msg = error_of([&] { load_datagen_config(d.file("datagen.yaml"), no_env); });
+  CHECK(msg.find("api.concurrency.adaptive") != std::string::npos);
+}
+
 TEST_CASE("deep merge: the datagen file wins key by key, model-only keys survive") {
   temp_dir d;
   write(d.path / "model.yaml",

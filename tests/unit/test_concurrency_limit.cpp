@@ -21,12 +21,13 @@ struct batch_server {
   double capacity = 64;
   double tokens_per_request = 4;
   size_t overload_queue = 0; ///< beyond capacity + this: overload; 0 = none
+  double per_seq_ms = 0.25;  ///< 0: throughput grows with every sequence
 
   double active(double in_flight) const {
     return std::min(in_flight, capacity);
   }
   double step_s(double in_flight) const {
-    return (10 + 0.25 * active(in_flight)) / 1000;
+    return (10 + per_seq_ms * active(in_flight)) / 1000;
   }
   /// Completion tokens per second.
   double rate(double in_flight) const {
@@ -124,6 +125,7 @@ TEST_CASE("adaptive limit: an overload answer cuts the limit multiplicatively, "
   concurrency_limit lim(config(1, 512), 0);
   batch_server server;
   server.capacity = 1000; // elastic: slow start climbs
+  server.per_seq_ms = 0;
   drive(lim, server, 0, 8, 8);
   auto before = lim.limit();
   REQUIRE(before >= 50);
@@ -159,6 +161,7 @@ TEST_CASE("adaptive limit: climbs again from the floor") {
 TEST_CASE("adaptive limit: never above the ceiling") {
   batch_server server;
   server.capacity = 1e9; // throughput grows with every request in flight
+  server.per_seq_ms = 0;
   concurrency_limit lim(config(1, 40), 0);
   drive(lim, server, 0, 20, 20);
   CHECK(lim.limit() <= 40);
@@ -168,6 +171,7 @@ TEST_CASE("adaptive limit: never above the ceiling") {
 TEST_CASE("adaptive limit: no increase before Retry-After has passed") {
   batch_server server;
   server.capacity = 1e9;
+  server.per_seq_ms = 0;
   concurrency_limit lim(config(1, 512), 0);
   drive(lim, server, 0, 3, 3);
   lim.on_overload(3.0, 10.0);

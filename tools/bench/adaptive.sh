@@ -3,7 +3,7 @@
 #
 # 1. evoselfcode-sim --batch-model --kv-capacity 64 --overload-queue 256
 #    (step 10 ms + 0.25 ms per active sequence): fixed concurrencies 1, 2,
-#    4, ..., 512 (R = max(200, 4 x P) requests of `generate-names --mode l2r
+#    4, ..., 512 (R = min(3000, max(200, 16 x P)) requests of `generate-names --mode l2r
 #    -n 1`, names of ~5 tokens) give the best fixed throughput T* (completion
 #    tokens/s) and its p50 L*; then one adaptive run (ceiling 512,
 #    ADAPTIVE_REQUESTS requests). Throughput and p50 come from the
@@ -57,7 +57,8 @@ sweep() {
   BEST_TPS=0 BEST_P=0 BEST_P50=0 BEST_RPS=0
   printf '%-10s %9s %10s %9s %10s\n' "$tag" "requests" "tokens/s" "p50 ms" "overloads"
   for P in "$@"; do
-    local R=$((4 * P > 200 ? 4 * P : 200)) d="$T/$tag-$P"
+    local R=$((16 * P > 200 ? 16 * P : 200)) d="$T/$tag-$P"
+    [ "$R" -le 3000 ] || R=3000
     bench_write_config "$d" "$url" "$P"
     run "$tag P=$P" "$d" "$log" "$R" --concurrency "$P"
     read -r TPS P50 OVER < <(python3 "$LOGPY" window "$log" "$FIRST" "$LAST" 0.2 0.8)
