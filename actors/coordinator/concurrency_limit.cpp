@@ -108,9 +108,9 @@ void concurrency_limit::evaluate(double now) {
     prev_limit_ = limit_;
     prev_rate_ = rate;
     auto next = clamp_limit(2.0 * static_cast<double>(limit_), cfg_);
-    if (next == limit_ || now < hold_until_)
+    if (next == limit_)
       phase_ = phase::probing;
-    set_limit(now, now < hold_until_ ? limit_ : next);
+    set_limit(now, next);
     return;
   }
   // The best throughput seen lately: a window far below it means the
@@ -168,10 +168,8 @@ void concurrency_limit::move(double now, int dir) {
   auto l = static_cast<double>(limit_);
   double next = dir > 0 ? std::max(l + 1, std::ceil(l * (1 + step_)))
                         : std::min(l - 1, std::floor(l * (1 - step_)));
-  if (dir > 0 && now < hold_until_)
-    next = l;
   auto clamped = clamp_limit(next, cfg_);
-  if (clamped == limit_ && now >= hold_until_)
+  if (clamped == limit_)
     dir_ = -dir; // at the floor or the ceiling: probe the other way next
   set_limit(now, clamped);
 }
