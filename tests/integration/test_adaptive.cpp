@@ -49,3 +49,24 @@ TEST_CASE("adaptive limit settles below the ceiling against a server with a low 
   CHECK(series[0][0].get<double>() == 0.0);
   CHECK(series[series.size() - 1][1] == lim["final"]);
 }
+
+TEST_CASE("api.embedded.batch_model reaches the embedded simulator: its overload answers") {
+  auto dir = make_temp_dir();
+  test_config c;
+  c.base_url = "embedded";
+  c.n = 1;
+  c.pool = 6;
+  c.max_retries = 10;
+  // 2 sequences at once, 1 queued: of 6 sent at once, some are answered
+  // 503 (with Retry-After: 1) and retried.
+  c.api_extra = "  embedded:\n    batch_model: true\n    kv_capacity: 2\n"
+                "    overload_queue: 1\n    step_base_ms: 1\n";
+  auto cfg = write_config(dir, c);
+  auto r = run_cli({"datagen", "generate-names", "--config", cfg, "--mode", "l2r",
+                    "--num-batches", "12", "-n", "1", "--quiet", "--out", dir + "/out"},
+                   {}, std::chrono::seconds(90));
+  INFO("stderr: " << r.err);
+  REQUIRE((r.exit_code == 0 || r.exit_code == 3));
+  auto job = json::parse(read_file(dir + "/out/report.json"))["jobs"][0];
+  CHECK(job["attempts"].get<int>() > job["done"].get<int>() + job["failed"].get<int>());
+}
