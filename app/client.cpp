@@ -287,6 +287,8 @@ run_plan client::make_plan(std::vector<job_spec> jobs) const {
     = !impl_->workers ? static_cast<size_t>(std::max(1, api.max_in_flight()))
       : api.semaphore_size ? static_cast<size_t>(std::max(1, *api.semaphore_size))
                            : SIZE_MAX;
+  plan.adaptive = api.adaptive;
+  plan.min_in_flight = static_cast<size_t>(std::max(1, api.concurrency_min));
   plan.worker_grace = std::chrono::milliseconds(
     static_cast<int64_t>(impl_->cluster.grace_s * 1000.0));
   plan.actors_may_join = impl_->workers != nullptr;

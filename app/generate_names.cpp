@@ -98,11 +98,17 @@ std::string describe_pool(const datagen_config& cfg,
                      ? "semaphore_size " + std::to_string(*api.semaphore_size)
                          + " (" + pool_source_of_semaphore(pool_source) + ")"
                      : std::string{"no semaphore_size"};
+  auto adaptive = api.adaptive
+                    ? "; adaptive (api.concurrency.adaptive): from "
+                        + std::to_string(api.concurrency_min)
+                        + " (api.concurrency.min), following the server's "
+                          "throughput up to that"
+                    : std::string{};
   if (cfg.cluster.workers.empty())
     return "server " + url::redact(cfg.api.base_url) + ", in flight at most "
            + std::to_string(api.max_in_flight()) + ": pool "
            + std::to_string(api.max_concurrent_requests) + " (" + pool_source
-           + "), " + semaphore;
+           + "), " + semaphore + adaptive;
   auto lent = std::to_string(cfg.cluster.workers.size()) + " worker node(s)"
               + (cfg.cluster.local_pool > 0
                    ? " + local pool " + std::to_string(cfg.cluster.local_pool)
@@ -113,7 +119,8 @@ std::string describe_pool(const datagen_config& cfg,
                                    + semaphore + " over the request actors "
                                    "lent"
                                : std::string{"the request actors lent ("}
-                                   + semaphore + ")");
+                                   + semaphore + ")")
+         + adaptive;
 }
 
 int generate_names(const generate_options& o) {

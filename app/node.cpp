@@ -54,6 +54,12 @@ std::unique_ptr<sim::sim_server> start_embedded_sim(api_config& api,
   o.faults = e.faults;
   o.seed = e.seed;
   o.vocabulary = e.vocabulary;
+  o.batch_model = e.batch_model;
+  o.step_base_ms = e.step_base_ms;
+  o.step_per_seq_ms = e.step_per_seq_ms;
+  o.kv_capacity = e.kv_capacity;
+  o.overload_queue = e.overload_queue;
+  o.overload_status = e.overload_status;
   o.model = model;
   auto server = std::make_unique<sim::sim_server>(o);
   auto port = server->start();

@@ -303,6 +303,16 @@ nlohmann::json report_document(const run_summary& s,
     doc["server_max_n"] = s.server_max_n;
   if (!s.notes.empty())
     doc["notes"] = s.notes;
+  if (!s.concurrency.series.empty()) {
+    // The adaptive limit over the run: [[seconds, limit], ...].
+    nlohmann::json series = nlohmann::json::array();
+    for (auto& [t, l] : s.concurrency.series)
+      series.push_back({std::round(t * 1000) / 1000, l});
+    doc["concurrency_limit"] = {{"min", s.concurrency.min},
+                                {"max", s.concurrency.max},
+                                {"final", s.concurrency.final},
+                                {"series", series}};
+  }
   return doc;
 }
 

@@ -63,6 +63,10 @@ struct run_plan {
   std::chrono::milliseconds backoff_base{1000};
   std::chrono::milliseconds backoff_max{60000};
   size_t max_in_flight = 10;
+  /// Adaptive in-flight limit between min_in_flight and max_in_flight
+  /// (actors/coordinator/concurrency_limit.hpp); off: max_in_flight fixed.
+  bool adaptive = false;
+  size_t min_in_flight = 1;
   /// How long a run without any request actor (all worker nodes gone)
   /// waits for one to join before it stops with an error.
   std::chrono::milliseconds worker_grace{30000};

@@ -32,6 +32,14 @@ struct embedded_sim_config {
   std::vector<std::string> faults;  ///< subset of 429,500,503,hang,reset,malformed,truncated
   uint64_t seed = 0;
   int vocabulary = 0;               ///< 0 = the simulator's default word lists
+  /// The continuous-batching server model (tools/sim/README.md, "Batch
+  /// model"); the step and capacity keys need batch_model.
+  bool batch_model = false;
+  double step_base_ms = 10;
+  double step_per_seq_ms = 0.25;
+  int kv_capacity = 64;
+  int overload_queue = 0;           ///< 0 = the queue is unbounded
+  int overload_status = 503;        ///< 503 or 429
 };
 
 struct fim_config {
@@ -74,6 +82,10 @@ struct api_config {
   std::string tokens_per_minute_where;
   /// A second in-flight cap under the pool; nullopt = no extra cap.
   std::optional<int> semaphore_size;
+  /// api.concurrency.adaptive: the in-flight limit follows the server's
+  /// throughput between concurrency_min and max_in_flight().
+  bool adaptive = false;
+  int concurrency_min = 1; ///< api.concurrency.min: the adaptive floor
   /// I/O threads of the HTTP engine (each handles any number of transfers
   /// and tops out near one core). 0 = chosen from the client in use: one
   /// for the own HTTP/1.1 client, two for libcurl (see io_threads_for).

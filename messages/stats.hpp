@@ -5,6 +5,7 @@
 #include <array>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "messages/series.hpp"
@@ -109,6 +110,21 @@ typename Inspector::result_type inspect(Inspector& f, job_stats& x) {
            x.near_duplicates, x.series);
 }
 
+/// The adaptive in-flight limit of a run (api.concurrency.adaptive):
+/// smallest, largest and last value, and its history as (seconds since the
+/// start, limit) at each change, thinned to a bounded size.
+struct concurrency_trace {
+  uint32_t min = 0;
+  uint32_t max = 0;
+  uint32_t final = 0;
+  std::vector<std::pair<double, uint32_t>> series;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, concurrency_trace& x) {
+  return f(x.min, x.max, x.final, x.series);
+}
+
 struct run_summary {
   std::vector<job_stats> jobs;
   double wall_s = 0;
@@ -125,12 +141,15 @@ struct run_summary {
   /// seen), and what the run did about it (one line each).
   uint32_t server_max_n = 0;
   std::vector<std::string> notes;
+  /// The adaptive limit; empty series = the run's limit was fixed.
+  concurrency_trace concurrency;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, run_summary& x) {
   return f(x.jobs, x.wall_s, x.interrupted, x.aborted, x.tokens_per_minute,
-           x.tokens_reserved, x.tokens_used, x.server_max_n, x.notes);
+           x.tokens_reserved, x.tokens_used, x.server_max_n, x.notes,
+           x.concurrency);
 }
 
 } // namespace evo

@@ -90,6 +90,8 @@ void coordinator_state::pump() {
 void coordinator_state::dispatch(request_actor actor, item it) {
   auto& job = sched->job(it.job);
   sched->sent(it);
+  if (limit)
+    limit->on_sent(sched->in_flight());
   busy.emplace(actor.address(), it);
   work_item w{it.job, it.index, it.attempt, job.spec.endpoint,
               nsplit->body(it, job.spec.body)};
@@ -109,6 +111,7 @@ void coordinator_state::on_result(request_actor actor, attempt_result& r) {
   settle_reservation(actor.address(), r);
   idle.push_back(std::move(actor));
   sched->returned(it, r.sends, r.latency_us);
+  adapt(r);
   if (limiter && r.sends > 1)
     tokens.debt += r.sends - 1; // they took no token: pay afterwards
   auto& job = sched->job(r.job);
@@ -177,6 +180,25 @@ void coordinator_state::announce_n_cap() {
   logged_max_n = nsplit->max_n();
   for (auto& note : nsplit->notes())
     spdlog::warn("{}", note);
+}
+
+void coordinator_state::adapt(const attempt_result& r) {
+  if (!limit)
+    return;
+  auto now = elapsed();
+  if (r.ok()) {
+    limit->on_success(now, r.completion_tokens,
+                      static_cast<double>(r.latency_us) / 1e6);
+  } else if (r.failure == failure_kind::timeout
+             || (r.failure == failure_kind::http_status
+                 && (r.http_status == 429 || r.http_status == 503))) {
+    // The server's ways of saying "too much": back off. Other failures
+    // (400, 500, resets) say nothing about load.
+    limit->on_overload(now, r.retry_after_ms >= 0
+                              ? static_cast<double>(r.retry_after_ms) / 1000
+                              : -1.0);
+  }
+  sched->set_max_in_flight(limit->limit());
 }
 
 void coordinator_state::on_actor_lost(const caf::actor_addr& actor,
@@ -353,6 +375,8 @@ void coordinator_state::finish(bool interrupted, std::string aborted) {
   running = false;
   show_progress(true);
   auto summary = sched->summary(elapsed());
+  if (limit)
+    summary.concurrency = limit->trace();
   summary.interrupted = interrupted;
   summary.aborted = std::move(aborted);
   summary.tokens_per_minute = plan.tokens_per_minute;
@@ -380,6 +404,9 @@ void coordinator_state::show_progress(bool final) {
       row.tpm_budget = plan.tokens_per_minute;
     }
   }
+  if (limit)
+    for (auto& row : rows)
+      row.limit = limit->limit();
   display.show(rows, final);
 }
 
@@ -452,6 +479,13 @@ coordinator(coordinator_impl::stateful_pointer<coordinator_state> self,
       st.done = self->make_response_promise<run_summary>();
       st.started = std::chrono::steady_clock::now();
       st.running = true;
+      if (st.plan.adaptive) {
+        concurrency_limit_config c;
+        c.ceiling = st.plan.max_in_flight;
+        c.floor = std::min(st.plan.min_in_flight, c.ceiling);
+        st.limit.emplace(c, 0.0);
+        st.sched->set_max_in_flight(st.limit->limit());
+      }
       for (uint32_t j = 0; j < st.sched->jobs().size(); ++j)
         st.check_job(j); // jobs finished by an earlier run
       if (st.stop_asked)

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "actors/coordinator/n_split.hpp"
+#include "actors/coordinator/concurrency_limit.hpp"
 #include "actors/coordinator/progress.hpp"
 #include "actors/coordinator/retry_policy.hpp"
 #include "actors/coordinator/scheduler.hpp"
@@ -54,6 +55,9 @@ struct coordinator_state {
   /// Splits requests when the server refuses or caps n.
   std::optional<n_splitter> nsplit;
   uint32_t logged_max_n = 0; ///< the cap last announced in the log
+  /// The adaptive in-flight limit (plan.adaptive); it sets the scheduler's
+  /// cap after each answer.
+  std::optional<concurrency_limit> limit;
   std::deque<request_actor> idle;
   /// Request actors with an attempt in flight, and which attempt.
   std::unordered_map<caf::actor_addr, item> busy;
@@ -98,6 +102,8 @@ struct coordinator_state {
   void settle(uint32_t job, uint64_t index, n_splitter::gathered& g);
   /// Logs the server's n cap once when it was just learned (or lowered).
   void announce_n_cap();
+  /// Feeds an answer to the adaptive limit.
+  void adapt(const attempt_result& r);
   void on_actor_lost(const caf::actor_addr& actor, const caf::error& err);
   void add_pool(std::vector<request_actor> actors);
   void check_alive();

@@ -45,15 +45,23 @@ std::string render_progress(const progress_row& r) {
     std::snprintf(eta, sizeof(eta), "ETA %.0fs", secs);
   else
     std::snprintf(eta, sizeof(eta), "ETA %.0fm", secs / 60);
+  char inflight[48];
+  if (r.limit > 0) // the adaptive limit next to what is in flight
+    std::snprintf(inflight, sizeof(inflight), "%llu/%llu",
+                  static_cast<unsigned long long>(r.in_flight),
+                  static_cast<unsigned long long>(r.limit));
+  else
+    std::snprintf(inflight, sizeof(inflight), "%llu",
+                  static_cast<unsigned long long>(r.in_flight));
   char line[256];
   std::snprintf(line, sizeof(line),
                 "%-16s %-18s kept %-7llu dup %-6llu fail %-4llu retries %-4llu "
-                "inflight %-4llu %7.1f req/s  %s",
+                "inflight %-4s %7.1f req/s  %s",
                 r.name.c_str(), count, static_cast<unsigned long long>(r.kept),
                 static_cast<unsigned long long>(r.duplicates),
                 static_cast<unsigned long long>(r.failed),
                 static_cast<unsigned long long>(r.retries),
-                static_cast<unsigned long long>(r.in_flight), r.requests_per_s,
+                inflight, r.requests_per_s,
                 eta);
   if (r.tpm_budget > 0) {
     char tpm[64];

@@ -96,6 +96,8 @@ public:
   bool all_finished() const { return jobs_left_ == 0; }
   size_t in_flight() const { return in_flight_; }
   size_t max_in_flight() const { return max_in_flight_; }
+  /// The adaptive limit moved the cap (attempts above it finish as usual).
+  void set_max_in_flight(size_t n) { max_in_flight_ = n; }
   const std::vector<job_run>& jobs() const { return jobs_; }
   job_run& job(uint32_t j) { return jobs_[j]; }
 

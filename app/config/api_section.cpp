@@ -67,7 +67,8 @@ void read_concurrency(const src_node* api, api_config& out) {
   const src_node* c =
     section(api, "concurrency", p,
             {"max_concurrent_requests", "rate_limit_per_second", "burst",
-             "semaphore_size", "io_threads", "tokens_per_minute"});
+             "semaphore_size", "io_threads", "tokens_per_minute", "adaptive",
+             "min"});
   read_int(c, "max_concurrent_requests", p + ".max_concurrent_requests", 1,
            INT_MAX, out.max_concurrent_requests);
   if (const src_node* n = leaf(c, "max_concurrent_requests")) {
@@ -106,6 +107,14 @@ void read_concurrency(const src_node* api, api_config& out) {
     out.semaphore_size = static_cast<int>(
       as_int(*n, p + ".semaphore_size", 1, INT_MAX));
   read_int(c, "io_threads", p + ".io_threads", 1, 16, out.io_threads);
+  read_bool(c, "adaptive", p + ".adaptive", out.adaptive);
+  read_int(c, "min", p + ".min", 1, INT_MAX, out.concurrency_min);
+  if (const src_node* n = leaf(c, "min");
+      n != nullptr && out.concurrency_min > out.max_concurrent_requests)
+    fail(*n, p + ".min",
+         "an integer <= api.concurrency.max_concurrent_requests ("
+           + std::to_string(out.max_concurrent_requests) + ")",
+         describe(n->value));
 }
 
 void read_fim(const src_node* api, fim_config& out) {
@@ -170,7 +179,9 @@ void read_embedded(const src_node* api, embedded_sim_config& out) {
   const src_node* e =
     section(api, "embedded", p,
             {"latency_ms", "jitter_ms", "per_token_ms", "max_concurrency",
-             "rate_limit", "fault_rate", "faults", "seed", "vocabulary"});
+             "rate_limit", "fault_rate", "faults", "seed", "vocabulary",
+             "batch_model", "step_base_ms", "step_per_seq_ms", "kv_capacity",
+             "overload_queue", "overload_status"});
   read_number(e, "latency_ms", p + ".latency_ms", "a number >= 0", 0, false,
               inf, false, out.latency_ms);
   read_number(e, "jitter_ms", p + ".jitter_ms", "a number >= 0", 0, false, inf,
@@ -207,6 +218,26 @@ void read_embedded(const src_node* api, embedded_sim_config& out) {
   if (const src_node* s = leaf(e, "seed"))
     out.seed = static_cast<uint64_t>(as_int(*s, p + ".seed", 0, LLONG_MAX));
   read_int(e, "vocabulary", p + ".vocabulary", 0, INT_MAX, out.vocabulary);
+  read_bool(e, "batch_model", p + ".batch_model", out.batch_model);
+  read_number(e, "step_base_ms", p + ".step_base_ms", "a number >= 0", 0,
+              false, inf, false, out.step_base_ms);
+  read_number(e, "step_per_seq_ms", p + ".step_per_seq_ms", "a number >= 0",
+              0, false, inf, false, out.step_per_seq_ms);
+  read_int(e, "kv_capacity", p + ".kv_capacity", 1, INT_MAX, out.kv_capacity);
+  read_int(e, "overload_queue", p + ".overload_queue", 0, INT_MAX,
+           out.overload_queue);
+  if (const src_node* s = leaf(e, "overload_status")) {
+    out.overload_status = static_cast<int>(
+      as_int(*s, p + ".overload_status", 0, INT_MAX));
+    if (out.overload_status != 429 && out.overload_status != 503)
+      fail(*s, p + ".overload_status", "503 or 429", describe(s->value));
+  }
+  if (!out.batch_model)
+    for (const char* k : {"step_base_ms", "step_per_seq_ms", "kv_capacity",
+                          "overload_queue", "overload_status"})
+      if (const src_node* n = leaf(e, k))
+        fail(*n, p + "." + k, "api.embedded.batch_model: true next to it",
+             describe(n->value));
 }
 
 /// `http_client`: auto | libcurl | native.

@@ -104,6 +104,33 @@ TEST_CASE("semaphore_size unset adds no cap: the pool is the in-flight cap") {
   CHECK(c.api.max_in_flight() == 12);
 }
 
+TEST_CASE("api.concurrency.adaptive and min: off and 1 by default, read, "
+          "min above the pool refused") {
+  temp_dir d;
+  write(d.path / "datagen.yaml",
+        "api:\n  concurrency:\n    max_concurrent_requests: 40\n");
+  auto c = load_datagen_config(d.file("datagen.yaml"), no_env);
+  CHECK_FALSE(c.api.adaptive);
+  CHECK(c.api.concurrency_min == 1);
+  write(d.path / "datagen.yaml",
+        "api:\n  concurrency:\n    max_concurrent_requests: 40\n"
+        "    adaptive: true\n    min: 4\n");
+  c = load_datagen_config(d.file("datagen.yaml"), no_env);
+  CHECK(c.api.adaptive);
+  CHECK(c.api.concurrency_min == 4);
+  write(d.path / "datagen.yaml",
+        "api:\n  concurrency:\n    max_concurrent_requests: 40\n"
+        "    adaptive: true\n    min: 41\n");
+  auto msg = error_of([&] { load_datagen_config(d.file("datagen.yaml"), no_env); });
+  CHECK(msg.find("datagen.yaml:5") != std::string::npos);
+  CHECK(msg.find("api.concurrency.min") != std::string::npos);
+  CHECK(msg.find("<= api.concurrency.max_concurrent_requests (40)") != std::string::npos);
+  write(d.path / "datagen.yaml",
+        "api:\n  concurrency:\n    adaptive: maybe\n");
+  msg = error_of([&] { load_datagen_config(d.file("datagen.yaml"), no_env); });
+  CHECK(msg.find("api.concurrency.adaptive") != std::string::npos);
+}
+
 TEST_CASE("deep merge: the datagen file wins key by key, model-only keys survive") {
   temp_dir d;
   write(d.path / "model.yaml",
@@ -408,6 +435,31 @@ TEST_CASE("numbers: an integer is a number, a float is not an integer") {
   CHECK(c.namegen.params.temperature == 0);
   CHECK(c.namegen.params.top_p == 1);
   CHECK(c.namegen.params.seed == -5);
+}
+
+TEST_CASE("api.embedded batch-model keys: read, and refused without batch_model") {
+  temp_dir d;
+  write(d.path / "ok.yaml",
+        "api:\n  embedded:\n    batch_model: true\n    step_base_ms: 2\n"
+        "    step_per_seq_ms: 0.5\n    kv_capacity: 8\n    overload_queue: 16\n"
+        "    overload_status: 429\n");
+  auto e = load_datagen_config(d.file("ok.yaml"), no_env).api.embedded;
+  CHECK(e.batch_model);
+  CHECK(e.step_base_ms == 2);
+  CHECK(e.step_per_seq_ms == 0.5);
+  CHECK(e.kv_capacity == 8);
+  CHECK(e.overload_queue == 16);
+  CHECK(e.overload_status == 429);
+  write(d.path / "bad.yaml", "api:\n  embedded:\n    kv_capacity: 8\n");
+  auto msg = error_of([&] { load_datagen_config(d.file("bad.yaml"), no_env); });
+  CHECK(msg.find("bad.yaml:3") != std::string::npos);
+  CHECK(msg.find("api.embedded.kv_capacity") != std::string::npos);
+  CHECK(msg.find("batch_model: true") != std::string::npos);
+  write(d.path / "bad.yaml",
+        "api:\n  embedded:\n    batch_model: true\n    overload_status: 500\n");
+  msg = error_of([&] { load_datagen_config(d.file("bad.yaml"), no_env); });
+  CHECK(msg.find("api.embedded.overload_status") != std::string::npos);
+  CHECK(msg.find("503 or 429") != std::string::npos);
 }
 
 TEST_CASE("a missing datagen file is reported with strerror") {

@@ -76,3 +76,15 @@ TEST_CASE("a progress line shows the token budget's use when there is one") {
   r.tpm_budget = 60000;
   CHECK(evo::render_progress(r).find("  TPM 59872/60000") != std::string::npos);
 }
+
+TEST_CASE("a progress line shows the adaptive limit next to what is in flight") {
+  progress_row r;
+  r.name = "l2r";
+  r.in_flight = 12;
+  r.limit = 64;
+  CHECK(evo::render_progress(r).find("inflight 12/64 ") != std::string::npos);
+  r.limit = 0; // a fixed limit: the count alone
+  auto line = evo::render_progress(r);
+  CHECK(line.find("inflight 12 ") != std::string::npos);
+  CHECK(line.find("12/") == std::string::npos);
+}
