@@ -256,11 +256,17 @@ std::string counts_section(const json& job) {
     out += "</p>\n";
   }
   auto& est = sub(job, "estimated_distinct");
-  if (est.is_object() && est.contains("value")) {
+  // method "none": no valid choice was sampled, so nothing to estimate.
+  if (est.is_object() && est.contains("value") && str(est, "method") != "none") {
     out += "<p class=\"estimate\">estimated distinct names: "
            + svg_number(num(est, "value")) + " (" + svg_number(num(est, "low"))
            + " to " + svg_number(num(est, "high")) + ", "
-           + html_escape(str(est, "method")) + ")</p>\n";
+           + html_escape(str(est, "method")) + ")"
+           + (est.contains("p_new") && est["p_new"].is_number()
+                ? "; chance the next valid choice is new: "
+                    + svg_number(num(est, "p_new"))
+                : std::string{})
+           + "</p>\n";
   } else {
     out += "<p class=\"placeholder\">estimate: not computed</p>\n";
   }
