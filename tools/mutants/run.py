@@ -242,12 +242,13 @@ def main():
     link = os.path.join(os.path.dirname(tree), "shared")
     if os.path.isdir(shared) and not os.path.lexists(link):
         os.symlink(shared, link)
-    if not os.path.exists(os.path.join(build, "CMakeCache.txt")):
-        rc, _, out = sh(["cmake", "-S", tree, "-B", build,
-                         "-DCMAKE_BUILD_TYPE=RelWithDebInfo"], tree, log=log)
-        if rc != 0:
-            print(f"cmake failed:\n{out}", file=sys.stderr)
-            return 1
+    # Configure every time: a make build only learns targets added since the
+    # last run (new tests) from a fresh configure, not from `--target`.
+    rc, _, out = sh(["cmake", "-S", tree, "-B", build,
+                     "-DCMAKE_BUILD_TYPE=RelWithDebInfo"], tree, log=log)
+    if rc != 0:
+        print(f"cmake failed:\n{out}", file=sys.stderr)
+        return 1
     print(f"mutants: {len(mutants)}, scratch {tree}, log {log}", flush=True)
 
     results = []  # (mutant, verdict, seconds, detail)
