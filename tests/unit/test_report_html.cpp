@@ -1,6 +1,7 @@
 // report.json and report.html from a run summary: the total row's latency
 // is the jobs' merged histogram, the page draws one point per series entry,
-// model text is inert, counts not computed say so, FIM/L2R sit side by side.
+// model text is inert, counts not computed say so, FIM/L2R sit side by side,
+// a job's top names reach report.json as valid UTF-8.
 #include <doctest/doctest.h>
 
 #include <nlohmann/json.hpp>
