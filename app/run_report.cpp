@@ -5,6 +5,7 @@
 #include "actors/coordinator/latency_histogram.hpp"
 
 #include "app/stop_signals.hpp"
+#include "actors/writer/json_write.hpp"
 #include "actors/writer/jsonl_file.hpp"
 #include "actors/writer/richness_estimate.hpp"
 
@@ -100,6 +101,19 @@ nlohmann::json estimate_json(const job_stats& j) {
           {"p_new", e.p_new}};
 }
 
+// [{"name", "count"}, ...] as the writer sorted them. A name is model
+// output: it goes through the JSONL writer's string literal, so the page
+// gets what names.jsonl holds (valid UTF-8, U+FFFD for a stray byte).
+nlohmann::json top_names_json(const std::vector<name_count>& top) {
+  nlohmann::json out = nlohmann::json::array();
+  for (auto& e : top) {
+    std::string literal;
+    append_json_string(literal, e.name);
+    out.push_back({{"name", nlohmann::json::parse(literal)}, {"count", e.count}});
+  }
+  return out;
+}
+
 nlohmann::json to_json(const job_stats& j) {
   nlohmann::json retries = nlohmann::json::object();
   for (size_t k = 1; k < j.retries_by_kind.size(); ++k)
@@ -144,6 +158,7 @@ nlohmann::json to_json(const job_stats& j) {
 nlohmann::json job_json(const job_stats& j) {
   auto out = to_json(j);
   out["series"] = series_json(j.series);
+  out["top_names"] = top_names_json(j.top_names); // a job's own, not the total's
   return out;
 }
 

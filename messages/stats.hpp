@@ -42,6 +42,8 @@ struct job_stats {
   std::string stopped_by;
   uint64_t stopped_at_choices = 0; ///< choices sampled when it stopped
   uint64_t near_duplicates = 0; ///< dedupe.near
+  /// The most frequent names of this run (job_frequencies::top).
+  std::vector<name_count> top_names;
   uint64_t prompt_tokens = 0;
   uint64_t completion_tokens = 0;
   double latency_p50_ms = 0;
@@ -107,7 +109,7 @@ typename Inspector::result_type inspect(Inspector& f, job_stats& x) {
            x.latency_p95_ms, x.latency_p99_ms, x.wall_s,
            x.canonical_duplicates, x.filtered_excluded,
            x.frequency_of_frequencies, x.stopped_by, x.stopped_at_choices,
-           x.near_duplicates, x.series);
+           x.near_duplicates, x.series, x.top_names);
 }
 
 /// The adaptive in-flight limit of a run (api.concurrency.adaptive):

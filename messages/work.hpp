@@ -123,17 +123,30 @@ typename Inspector::result_type inspect(Inspector& f, write_stats& x) {
            x.near_duplicates);
 }
 
+/// A name and how often this run's valid choices held it.
+struct name_count {
+  std::string name;
+  uint64_t count = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, name_count& x) {
+  return f(x.name, x.count);
+}
+
 /// A job's frequency-of-frequencies after a write: counts[c-1] = names of
 /// this run's valid choices seen exactly c times (c = 1..k), counts[k] =
 /// names seen more than k times.
 struct job_frequencies {
   uint32_t job = 0;
   std::vector<uint64_t> counts;
+  /// The most frequent names (name jobs; at most 20), highest count first.
+  std::vector<name_count> top;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, job_frequencies& x) {
-  return f(x.job, x.counts);
+  return f(x.job, x.counts, x.top);
 }
 
 /// The writer's answer to a write_batch, one entry per item in the same

@@ -301,8 +301,11 @@ void coordinator_state::flush_writes() {
           return;
         }
         for (auto& f : report.frequencies)
-          if (f.job < sched->jobs().size())
-            sched->job(f.job).stats.frequency_of_frequencies = std::move(f.counts);
+          if (f.job < sched->jobs().size()) {
+            auto& stats = sched->job(f.job).stats;
+            stats.frequency_of_frequencies = std::move(f.counts);
+            stats.top_names = std::move(f.top);
+          }
         for (size_t i = 0; i < job_ids.size() && running; ++i) {
           if (sched->written(job_ids[i], report.items[i])) {
             auto& js = sched->job(job_ids[i]);

@@ -88,8 +88,12 @@ write_stats choice_sieve::sift(const std::vector<std::string>& choices,
     auto spelling = static_cast<uint32_t>(uid);
     auto& counts = own_counts_ ? *own_counts_ : *seen_;
     if (seen_->contains(key)) {
-      freq_.sighting(counts.count_sighting(key));
-      if (canonical_ && seen_->spelling(key) != spelling)
+      auto before = counts.count_sighting(key);
+      freq_.sighting(before);
+      bool other_spelling = canonical_ && seen_->spelling(key) != spelling;
+      if (filter_)
+        top_.sighting(key, uint64_t{before} + 1, text, !other_spelling);
+      if (other_spelling)
         ++st.canonical_duplicates;
       else
         ++st.duplicates;
@@ -100,7 +104,10 @@ write_stats choice_sieve::sift(const std::vector<std::string>& choices,
       continue;
     }
     seen_->insert(key, spelling);
-    freq_.sighting(counts.count_sighting(key));
+    auto before = counts.count_sighting(key);
+    freq_.sighting(before);
+    if (filter_)
+      top_.sighting(key, uint64_t{before} + 1, text);
     ++st.kept;
     kept.push_back({static_cast<uint32_t>(i), text, uid});
   }

@@ -17,6 +17,7 @@
 #include "actors/writer/name_filter.hpp"
 #include "actors/writer/richness_estimate.hpp"
 #include "actors/writer/near_dedupe.hpp"
+#include "actors/writer/top_names.hpp"
 
 namespace evo {
 
@@ -76,6 +77,10 @@ public:
   dedupe_set& seen() { return *seen_; }
   /// How often this job's valid choices repeated, this run.
   const frequency_table& frequencies() const { return freq_; }
+  /// Name jobs: this run's most frequent names (empty for free texts).
+  /// Under dedupe.canonical a count covers every spelling and the name
+  /// shown is the kept spelling once it was sighted while listed.
+  const top_names& top() const { return top_; }
   /// Free texts: also drop near duplicates (dedupe.near).
   void detect_near(double threshold, uint32_t shingle) {
     near_.emplace(threshold, shingle);
@@ -94,6 +99,7 @@ private:
   /// null = the counts of seen_ are this job's.
   std::unique_ptr<dedupe_set> own_counts_;
   frequency_table freq_;
+  top_names top_;
   bool canonical_ = false;
   std::optional<near_dedupe> near_;
 };

@@ -71,7 +71,8 @@ writer(writer_actor::stateful_pointer<writer_state> self,
           auto& fr = report.frequencies;
           if (std::none_of(fr.begin(), fr.end(),
                            [job](const job_frequencies& f) { return f.job == job; }))
-            fr.push_back({job, files[i]->folder->sieve().frequencies().buckets()});
+            fr.push_back({job, files[i]->folder->sieve().frequencies().buckets(),
+                          files[i]->folder->sieve().top().sorted()});
         }
         if (st.journal) {
           for (size_t i = 0; i < batch.items.size(); ++i)

@@ -1,7 +1,8 @@
 // How many distinct names there are to be had, through the binary: against
 // the simulator's known pool (--vocabulary N, uniform), the report's
 // frequency-of-frequencies and Chao1 estimate, the stop_when rule
-// (stopped_by saturation); dedupe.canonical and filters.exclude_names.
+// (stopped_by saturation), the most frequent names; dedupe.canonical and
+// filters.exclude_names.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -95,6 +96,40 @@ TEST_CASE("a known pool of N names: Chao1 within 10 % of N after 2N choices, "
     }
     CHECK(est["p_new"].get<double>()
           == doctest::Approx(f["1"].get<double>() / valid_of(j)));
+  }
+  // the 20 most frequent names of a: in names.jsonl, sorted, and their
+  // counts the 20 largest of the frequency table (f_k names seen k times)
+  {
+    auto& top = a["top_names"];
+    auto kept = names_of(dir + "/out/a/names.jsonl");
+    REQUIRE(top.size() == std::min<size_t>(20, a["kept"].get<uint64_t>()));
+    std::vector<uint64_t> from_table; // each name's count, largest first
+    for (int k = 10; k >= 1; --k)
+      for (uint64_t i = 0; i < a["frequency_of_frequencies"][std::to_string(k)]
+                                  .get<uint64_t>() && from_table.size() < 20; ++i)
+        from_table.push_back(static_cast<uint64_t>(k));
+    uint64_t sum = 0;
+    std::set<std::string> listed;
+    for (size_t i = 0; i < top.size(); ++i) {
+      auto name = top[i]["name"].get<std::string>();
+      auto count = top[i]["count"].get<uint64_t>();
+      INFO(top.dump());
+      CHECK(kept.count(name) == 1);
+      CHECK(listed.insert(name).second);
+      CHECK(count == from_table.at(i));
+      if (i > 0)
+        CHECK(count <= top[i - 1]["count"].get<uint64_t>());
+      sum += count;
+    }
+    CHECK(sum <= valid_of(a));
+    CHECK(top[0]["count"].get<uint64_t>() > 1); // 2N draws from N repeat
+    auto html = read_file(dir + "/out/report.html");
+    CHECK(html.find("most frequent names</caption>") != std::string::npos);
+    for (auto& e : top)
+      CHECK(html.find("<tr><td>" + e["name"].get<std::string>() + "</td><td>"
+                      + std::to_string(e["count"].get<uint64_t>())
+                      + "</td></tr>")
+            != std::string::npos);
   }
   CHECK(a["choices"].get<uint64_t>() == 2 * N);
   CHECK(a["stopped_by"] == "budget");

@@ -1,6 +1,7 @@
 // report.json and report.html from a run summary: the total row's latency
 // is the jobs' merged histogram, the page draws one point per series entry,
-// model text is inert, counts not computed say so, FIM/L2R sit side by side.
+// model text is inert, counts not computed say so, FIM/L2R sit side by side,
+// a job's top names reach report.json as valid UTF-8.
 #include <doctest/doctest.h>
 
 #include <nlohmann/json.hpp>
@@ -240,4 +241,23 @@ TEST_CASE("report.html: the marginal unique rate is over the last window") {
   CHECK(ys[10] == "99.0");  // x = 55: 5 of the last 10 new
   CHECK(ys[11] == "174.0"); // x = 60: none of the last 10
   CHECK(ys[19] == "174.0"); // x = 100: none new
+}
+
+TEST_CASE("report.json: a job's top names, in order, as valid UTF-8") {
+  evo::run_summary s;
+  s.jobs.push_back(job_with_latency("a", "l2r", 5, 3));
+  // a model's name with a stray byte and a quote: report.json stays valid
+  s.jobs[0].top_names = {{"two_sum", 9}, {"bad\xff\"name", 4}};
+  auto text = evo::render_json(s);
+  auto doc = json::parse(text);
+  auto& top = doc["jobs"][0]["top_names"];
+  REQUIRE(top.size() == 2);
+  CHECK(top[0]["name"] == "two_sum");
+  CHECK(top[0]["count"] == 9);
+  CHECK(top[1]["name"] == "bad\xEF\xBF\xBD\"name"); // U+FFFD, as names.jsonl
+  CHECK(top[1]["count"] == 4);
+  CHECK_FALSE(doc["total"].contains("top_names")); // a job's own
+  auto html = evo::render_report_html(doc);
+  CHECK(html.find("<tr><td>two_sum</td><td>9</td></tr>") != std::string::npos);
+  CHECK(html.find("most frequent names: not computed") == std::string::npos);
 }
