@@ -49,6 +49,10 @@ def parse(path):
                 cur.find, buf, block = "\n".join(buf), [], "replace"
             elif raw == ">>>" and block == "replace":
                 cur.replace, buf, block = "\n".join(buf), [], None
+            elif raw in ("<<<", "===", ">>>") or re.fullmatch(r"\[[A-Za-z0-9_.-]+\]", raw):
+                # a lost marker (a merge) would swallow the entries after it
+                sys.exit(f"{path}:{no}: {raw!r} inside [{cur.name}]'s {block} block:"
+                         " a '===' or '>>>' is missing above")
             else:
                 buf.append(raw)
             continue
