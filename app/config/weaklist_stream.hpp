@@ -1,0 +1,23 @@
+// Internal to evo_config. Reading namegen.weaklist of one config file with
+// yaml-cpp's event parser, before the node tree is built: a node costs about
+// 550 bytes, so a list of millions of names read as a tree took over 1 GB.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace evo::cfg {
+
+/// The strings of the block-style sequence at namegen -> weaklist of the YAML
+/// `text`, with that sequence taken out of `text` (only its line breaks
+/// stay, and spaces up to where the next node starts: lines and columns of
+/// the rest stay, and the key's value reads as null). nullptr, and `text` untouched, when the list
+/// is anything else: absent, null, not a sequence, inside flow-style
+/// mappings, anchored or tagged, or holding any item that is not a plain
+/// string scalar (a mapping, a list, an alias, a number, null...), or when
+/// the text does not parse. The node tree then reads the list as before and
+/// reports its errors with file:line:key.
+std::shared_ptr<std::vector<std::string>> stream_weaklist(std::string& text);
+
+} // namespace evo::cfg
