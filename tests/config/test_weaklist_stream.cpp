@@ -83,6 +83,8 @@ TEST_CASE("a weak list the event pass does not take is left to the tree") {
   check_left("namegen:\n  weaklist: null\n");
   check_left("namegen:\n  n: 2\n");
   check_left("weaklist: [a]\nnamegen:\n  n: 2\n"); // not under namegen
+  check_left("namegen:\n  stop: [a, b]\n  weaklist:\n"); // another list
+  check_left("other:\n  weaklist: [a, b]\n");
   check_left("namegen: {weaklist: [a, b], n: 2}\n"); // flow mapping
   check_left("namegen:\n  weaklist: &w [a, b]\n");
   check_left("namegen:\n  weaklist: !!seq [a, b]\n");
@@ -115,6 +117,8 @@ TEST_CASE("the loader reads a streamed weak list and keeps the errors of others"
         == f + ":9: key 'namegen.weaklist[1]': expected a string, got a mapping");
   CHECK(error_of([&] { load("namegen:\n  weaklist:\n    - a\n    - [b]\n"); })
         == f + ":9: key 'namegen.weaklist[1]': expected a string, got a sequence");
+  CHECK(error_of([&] { load("namegen:\n  weaklist:\n    - a\n    - 5\n"); })
+        == f + ":9: key 'namegen.weaklist[1]': expected a string, got 5");
   // Keys are still checked in the namegen section that held the list.
   CHECK(error_of([&] { load("namegen:\n  weaklist: [a]\n  bogus: 1\n"); })
             .rfind(f + ":8: key 'namegen.bogus'", 0) == 0);
