@@ -75,6 +75,10 @@ TEST_CASE("a streamed weak list equals the tree's on varied inputs") {
                  "    - \xc3\xa9t\xc3\xa9\n  n: 1\n");
   // The last node of the file, after a document start marker, CRLF lines.
   check_streamed("---\nio: 1\nnamegen:\n  weaklist:\n    - a\n    - b\n");
+  // The node after the list has properties: they stay.
+  check_streamed("namegen:\n  weaklist:\n    - a\n  !!str n: &k 2\nio: {x: *k}\n");
+  check_streamed("namegen:\n  weaklist:\n    - a\n  &k n: 2\nio: {x: *k}\n");
+  check_streamed("namegen:\n  weaklist:\n    - a\n&k io: {x: 1}\nother: *k\n");
   check_streamed("namegen:\r\n  weaklist:\r\n    - a\r\n    - b\r\n  n: 4\r\n");
 }
 
