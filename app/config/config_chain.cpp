@@ -7,6 +7,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <filesystem>
+#include <stdexcept>
 #include <utility>
 #include <vector>
 
@@ -33,7 +34,7 @@ void merge(src_node& base, src_node over) {
     }
     return;
   }
-  if (over.value.IsNull() && base.value.IsMap())
+  if (over.value.IsNull() && !over.streamed_list && base.value.IsMap())
     return;
   base = std::move(over);
 }
@@ -45,7 +46,16 @@ src_node load_tree(const std::string& path, config_notes* notes) {
   std::vector<std::pair<fs::path, std::string>> seen; // canonical, as named
   std::string current = path;
   for (int depth = 0; depth < max_chain; ++depth) {
-    src_node tree = build(parse_file(current), YAML::Node(), current, "");
+    std::shared_ptr<std::vector<std::string>> weak;
+    src_node tree =
+      build(parse_file(current, "config keys", &weak), YAML::Node(), current, "");
+    if (weak) {
+      src_node* g = tree.find("namegen");
+      src_node* w = g != nullptr ? g->find("weaklist") : nullptr;
+      if (w == nullptr) // the event pass and the tree disagree: a bug here
+        throw std::logic_error(current + ": namegen.weaklist streamed but not in the tree");
+      w->streamed_list = std::move(weak);
+    }
     drop_placeholders(tree, "", notes);
     std::error_code ec;
     fs::path canon = fs::weakly_canonical(current, ec);

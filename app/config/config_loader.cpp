@@ -98,7 +98,11 @@ void read_namegen(const src_node& root, namegen_config& out) {
     sp.stop = {"(", " ", "\n"};
   if (const src_node* s = leaf(g, "seed"); s != nullptr && !s->value.IsNull())
     sp.seed = static_cast<int64_t>(as_int(*s, p + ".seed", LLONG_MIN, LLONG_MAX));
-  if (const src_node* w = leaf(g, "weaklist"); w != nullptr && !w->value.IsNull()) {
+  if (const src_node* w = leaf(g, "weaklist"); w != nullptr && w->streamed_list) {
+    // Read by the event pass (weaklist_stream.hpp); moved, not copied: the
+    // tree is read once.
+    out.weaklist = std::move(*w->streamed_list);
+  } else if (w != nullptr && !w->value.IsNull()) {
     out.weaklist = as_string_list(*w, p + ".weaklist");
   }
   if (const src_node* e = leaf(g, "extra_body"); e != nullptr && !e->value.IsNull())

@@ -4,6 +4,7 @@
 // the src_node tree with each key once.
 #include "app/config/yaml_schema.hpp"
 #include "app/config/quoted_scalar.hpp"
+#include "app/config/weaklist_stream.hpp"
 
 #include <yaml-cpp/eventhandler.h>
 
@@ -70,7 +71,8 @@ static void refold_quoted(YAML::Node n, const std::string& text) {
   }
 }
 
-YAML::Node parse_file(const std::string& name, const std::string& what) {
+YAML::Node parse_file(const std::string& name, const std::string& what,
+                      std::shared_ptr<std::vector<std::string>>* weaklist) {
   std::error_code ec;
   if (fs::is_directory(name, ec))
     throw config_error(name + ": cannot read: " + std::strerror(EISDIR));
@@ -117,6 +119,8 @@ YAML::Node parse_file(const std::string& name, const std::string& what) {
                          + std::to_string(limit >> 20) + " MiB, got more");
     content.append(buf, static_cast<size_t>(got));
   }
+  if (weaklist != nullptr)
+    *weaklist = stream_weaklist(content);
   // Not YAML::LoadAll: on some malformed input (a lone ",") yaml-cpp 0.7
   // yields documents without end and LoadAll never returns. Load the first
   // document, then look at most one document further.
@@ -171,7 +175,7 @@ YAML::Node parse_file(const std::string& name, const std::string& what) {
 src_node build(const YAML::Node& value, const YAML::Node& key,
                const std::string& file, const std::string& path,
                const std::string& ctx) {
-  src_node out{file, key, value, {}, ctx};
+  src_node out{file, key, value, {}, ctx, {}};
   if (!value.IsMap())
     return out;
   for (auto it = value.begin(); it != value.end(); ++it) {
@@ -179,14 +183,14 @@ src_node build(const YAML::Node& value, const YAML::Node& key,
     const YAML::Node k = it->first;
     const YAML::Node v = it->second;
     if (!k.IsScalar()) {
-      src_node bad{file, k, k, {}, ctx};
+      src_node bad{file, k, k, {}, ctx, {}};
       fail(bad, path.empty() ? "(top level)" : path, "plain keys",
            describe(k, true) + " as a key");
     }
     const std::string name = k.Scalar();
     const std::string child_path = join(path, name);
     if (const src_node* first = out.find(name)) {
-      src_node dup{file, k, k, {}, ctx};
+      src_node dup{file, k, k, {}, ctx, {}};
       fail_at_key(dup, child_path, "each key once",
                   "a second '" + name + "' (first on line "
                     + std::to_string(line_of_key(*first)) + ")");

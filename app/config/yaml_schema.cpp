@@ -94,10 +94,12 @@ bool looks_like_float(const std::string& s) {
 scalar_kind kind_of(const YAML::Node& n) {
   if (!n.IsDefined() || n.IsNull())
     return scalar_kind::null;
-  const std::string& tag = n.Tag();
+  return kind_of_scalar(n.Tag(), n.Scalar());
+}
+
+scalar_kind kind_of_scalar(const std::string& tag, const std::string& s) {
   if (tag == "!" || (tag.size() >= 4 && tag.compare(tag.size() - 4, 4, ":str") == 0))
     return scalar_kind::string;
-  const std::string& s = n.Scalar();
   if (s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL")
     return scalar_kind::null;
   if (s == "true" || s == "True" || s == "TRUE" || s == "false" || s == "False"
@@ -288,7 +290,7 @@ void read_bool(const src_node* sec, const char* name, const std::string& path,
 }
 
 src_node item(const src_node& list, size_t i) {
-  return src_node{list.file, YAML::Node(), list.value[i], {}, list.ctx};
+  return src_node{list.file, YAML::Node(), list.value[i], {}, list.ctx, {}};
 }
 
 std::string item_path(const std::string& path, size_t i) {

@@ -13,6 +13,7 @@
 #include <climits>
 #include <cmath>
 #include <initializer_list>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -32,6 +33,10 @@ struct src_node {
   /// Put before "key '...'" in messages ("" or e.g. "job 'x': "); children
   /// and list items inherit it.
   std::string ctx;
+  /// namegen.weaklist taken out of the text by the event pass
+  /// (weaklist_stream.hpp): the strings, while `value` reads null. Shared so
+  /// that copies of the tree do not copy millions of names.
+  std::shared_ptr<std::vector<std::string>> streamed_list;
 
   const src_node* find(const std::string& k) const {
     for (const auto& [name, child] : children)
@@ -59,6 +64,8 @@ enum class scalar_kind { null, boolean, integer, floating, string };
 
 /// YAML 1.2 core-schema resolution of a scalar (yes/no/on/off are strings).
 scalar_kind kind_of(const YAML::Node& n);
+/// The same for a scalar's tag and text (as yaml-cpp's event parser gives them).
+scalar_kind kind_of_scalar(const std::string& tag, const std::string& s);
 /// A string as a double-quoted, escaped, length-capped literal.
 std::string quote(const std::string& s);
 /// What was found, for the "got ..." part. A secret is described by its kind
@@ -79,8 +86,11 @@ std::string where(const src_node& n, const std::string& path, int line);
 
 /// Reads one YAML file whose top level must be a mapping; `what` names the
 /// keys in the "top level: expected a mapping of <what>" message.
+/// With `weaklist` given, namegen.weaklist is read by the event pass first
+/// (stream_weaklist) and put there (nullptr when the tree reads it).
 YAML::Node parse_file(const std::string& name,
-                      const std::string& what = "config keys");
+                      const std::string& what = "config keys",
+                      std::shared_ptr<std::vector<std::string>>* weaklist = nullptr);
 /// The src_node tree of `value`; keys must be scalars and unique.
 src_node build(const YAML::Node& value, const YAML::Node& key,
                const std::string& file, const std::string& path,
