@@ -13,10 +13,11 @@
 # Cases: 1000 requests at 50/s (ideal 19.98 s), 5000 requests at 500/s (ideal 9.998 s).
 #
 # Env: BUILD_DIR (default build), BURST (1), POOL (16), HTTP_CLIENT (native |
-# curl: api.http_client), FAULTS + FAULT_RATE (the simulator's --faults and
-# --fault-rate, e.g. FAULTS=reset FAULT_RATE=0.3). With faults every send
-# pays a token, so the span's ideal is (sends-1)/rate and the window bound
-# stays rate + burst; max_retries is raised to 12 so no request fails.
+# libcurl: api.http_client), FAULTS + FAULT_RATE (the simulator's --faults and
+# --fault-rate, e.g. FAULTS=reset FAULT_RATE=0.3). With faults the window
+# bound stays rate + burst (every send pays a token) and only the window is
+# judged: the span then includes retry backoff, so it is printed, not judged;
+# max_retries is raised to 12 so no request fails.
 # Last line: "rate_precision: 50/s max1s X span err Y%, 500/s max1s X span err Y%  PASS|FAIL".
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -62,7 +63,9 @@ for case in "50 1000" "500 5000"; do
   BOUND=$((RATE + BURST))
   IDEAL=$(awk -v r="$CNT" -v q="$RATE" 'BEGIN { printf "%.3f", (r - 1) / q }')
   ERR=$(awk -v s="$SPAN" -v i="$IDEAL" 'BEGIN { printf "%.2f", (s - i) / i * 100 }')
-  if [ "$RUN_OK" -eq 1 ] && [ "$MAXW" -le "$BOUND" ] && awk -v e="$ERR" 'BEGIN { exit !(e <= 1 && e >= -1) }'; then RES=PASS; else RES=FAIL; FAILS=$((FAILS + 1)); fi
+  SPAN_OK=1
+  [ -z "$FAULTS" ] && ! awk -v e="$ERR" 'BEGIN { exit !(e <= 1 && e >= -1) }' && SPAN_OK=0
+  if [ "$RUN_OK" -eq 1 ] && [ "$MAXW" -le "$BOUND" ] && [ "$SPAN_OK" -eq 1 ]; then RES=PASS; else RES=FAIL; FAILS=$((FAILS + 1)); fi
   printf '%-7s %8s %9s %8s %10s %9s %8s %8s %6s\n' "$RATE/s" "$R" "$MAXW" "$BOUND" "$SPAN" "$IDEAL" "$ERR" "$N429" "$RES"
   SUMMARY="$SUMMARY${SUMMARY:+, }$RATE/s max1s $MAXW (<= $BOUND) span err $ERR%"
 done
