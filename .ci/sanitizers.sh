@@ -33,8 +33,10 @@ export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1"
 phase() { printf '\n=== %s (%s)\n' "$1" "$(date +%T)"; }
 took() { printf '=== %s took %ds\n' "$1" "$(( $(date +%s) - $2 ))"; }
 
-unit_targets=(test_rate_limiter test_coordinator test_writer test_request
-              test_worker_admission)
+# Every unit test of tests/unit (ctest unit_<name>, target test_<name>):
+# read from its CMakeLists so that a new one is never left unbuilt.
+mapfile -t unit_targets < <(sed -n 's/^evo_unit_test(\([a-z_]*\) .*/test_\1/p' tests/unit/CMakeLists.txt)
+(( ${#unit_targets[@]} >= 7 )) || { echo "sanitizers.sh: found only ${unit_targets[*]} in tests/unit/CMakeLists.txt" >&2; exit 1; }
 
 if [[ "$what" == all || "$what" == asan ]]; then
   t0=$(date +%s)
