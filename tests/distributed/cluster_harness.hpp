@@ -89,4 +89,31 @@ inline void write_head_config(const std::string& dir, const std::string& extra =
   write_config(dir, c);
 }
 
+// A manifest of two jobs (l2r and fim, 120 requests each) over datagen.yaml.
+inline const char* two_jobs =
+  "base_config: datagen.yaml\njobs:\n"
+  "  - {name: a, mode: l2r, prompt: \"def \", num_batches: 120}\n"
+  "  - {name: b, mode: fim, prefix: \"def \", suffix: \"():\", num_batches: "
+  "120}\n";
+
+// The head's command line for `datagen run` of dir/manifest.yaml.
+inline std::vector<std::string> head_run(const std::string& dir,
+                                         const std::string& workers,
+                                         std::vector<std::string> extra = {}) {
+  std::vector<std::string> argv{std::string{EVO_BINARY_DIR} + "/evoselfcode",
+                                "datagen", "run", "--manifest",
+                                dir + "/manifest.yaml", "--workers", workers};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  return argv;
+}
+
+// Waits (bounded) until the journal holds `n` lines.
+inline bool wait_journal(child_process& head, const std::string& journal,
+                         size_t n) {
+  for (int i = 0; i < 1000 && read_lines(journal).size() < n; ++i)
+    if (head.wait(std::chrono::milliseconds(10)))
+      break;
+  return read_lines(journal).size() >= n;
+}
+
 } // namespace evo::test

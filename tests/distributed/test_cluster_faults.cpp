@@ -20,26 +20,6 @@ using nlohmann::json;
 
 namespace {
 
-const char* two_jobs =
-  "base_config: datagen.yaml\njobs:\n"
-  "  - {name: a, mode: l2r, prompt: \"def \", num_batches: 120}\n"
-  "  - {name: b, mode: fim, prefix: \"def \", suffix: \"():\", num_batches: "
-  "120}\n";
-
-std::vector<std::string> head_run(const std::string& dir,
-                                  const std::string& workers) {
-  return {std::string{EVO_BINARY_DIR} + "/evoselfcode", "datagen", "run",
-          "--manifest", dir + "/manifest.yaml", "--workers", workers};
-}
-
-// Waits (bounded) until the journal holds `n` lines.
-bool wait_journal(child_process& head, const std::string& journal, size_t n) {
-  for (int i = 0; i < 1000 && read_lines(journal).size() < n; ++i)
-    if (head.wait(std::chrono::milliseconds(10)))
-      break;
-  return read_lines(journal).size() >= n;
-}
-
 void check_each_item_once(const std::string& dir) {
   size_t lines = 0;
   auto items = journal_items(dir + "/out/journal.jsonl", &lines);

@@ -13,29 +13,6 @@ using nlohmann::json;
 
 namespace {
 
-const char* two_jobs =
-  "base_config: datagen.yaml\njobs:\n"
-  "  - {name: a, mode: l2r, prompt: \"def \", num_batches: 120}\n"
-  "  - {name: b, mode: fim, prefix: \"def \", suffix: \"():\", num_batches: "
-  "120}\n";
-
-std::vector<std::string> head_run(const std::string& dir,
-                                  const std::string& workers,
-                                  std::vector<std::string> extra = {}) {
-  std::vector<std::string> argv{std::string{EVO_BINARY_DIR} + "/evoselfcode",
-                                "datagen", "run", "--manifest",
-                                dir + "/manifest.yaml", "--workers", workers};
-  argv.insert(argv.end(), extra.begin(), extra.end());
-  return argv;
-}
-
-bool wait_journal(child_process& head, const std::string& journal, size_t n) {
-  for (int i = 0; i < 1000 && read_lines(journal).size() < n; ++i)
-    if (head.wait(std::chrono::milliseconds(10)))
-      break;
-  return read_lines(journal).size() >= n;
-}
-
 size_t count_of(const std::string& text, const std::string& what) {
   size_t n = 0;
   for (auto p = text.find(what); p != std::string::npos;
