@@ -12,14 +12,12 @@ on the unmutated tree (baseline); 2 bad command line or mutant list.
 
 import argparse
 import glob
-import json
 import os
 import re
 import shlex
 import shutil
 import subprocess
 import sys
-import threading
 import time
 
 ROOT = os.path.realpath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -204,11 +202,7 @@ def main():
                     help="skip running the tests on the unmutated tree")
     ap.add_argument("--table", action="store_true",
                     help="also print a markdown table of the results")
-    ap.add_argument("-j", type=int, default=2,
-                    help="build jobs in all (default 2), shared by the workers")
-    ap.add_argument("--workers", type=int, default=1,
-                    help="mutants built and tested at once, each in its own "
-                         "scratch tree (default 1)")
+    ap.add_argument("-j", type=int, default=2, help="build jobs (default 2)")
     ap.add_argument("--check", metavar="TREE",
                     help="only check that every snippet occurs exactly once "
                          "in TREE (e.g. an exported branch); no build")
@@ -237,176 +231,109 @@ def main():
             print(f"{m.name:32} {'quick ' if m.quick else ''}{m.rule}")
         return 0
 
-    scratch = os.path.realpath(a.scratch)
-    log = os.path.join(scratch, "log.txt")
-    os.makedirs(scratch, exist_ok=True)
+    # A copy of the tree at the same depth as build/ below it, so ccache
+    # (base_dir) shares objects with the main build. No -t: a file whose
+    # content differs gets a fresh mtime, so make rebuilds it.
+    tree = os.path.join(os.path.realpath(a.scratch), "tree")
+    build = os.path.join(tree, "build")
+    log = os.path.join(os.path.realpath(a.scratch), "log.txt")
+    os.makedirs(tree, exist_ok=True)
     open(log, "w").close()
+    sync_tree(ROOT, tree)
     # Tests read the Python tool's fixtures from ../shared next to the
-    # checkout: give the copies the same neighbour.
+    # checkout: give the copy the same neighbour.
     shared = os.path.join(os.path.dirname(ROOT), "shared")
-    link = os.path.join(scratch, "shared")
+    link = os.path.join(os.path.dirname(tree), "shared")
     if os.path.isdir(shared) and not os.path.lexists(link):
         os.symlink(shared, link)
-    workers = max(1, min(a.workers, len(mutants)))
-    jobs = max(1, a.j // workers)
-    # Copies of the tree at the same depth as build/ below it, so ccache
-    # (base_dir) shares objects with the main build; one per worker, since
-    # a mutant's binaries must not be rebuilt under another's tests.
-    trees = [os.path.join(scratch, "tree" if i == 0 else f"tree{i + 1}")
-             for i in range(workers)]
-    all_targets = [t for m in mutants for t in m.build]
-    lock = threading.Lock()
-
-    def say(text):
-        with lock:
-            print(text, flush=True)
-
-    def build_targets(tree, targets, timeout=1200):
-        return sh(["cmake", "--build", os.path.join(tree, "build"), f"-j{jobs}",
-                   "--target"] + sorted(set(targets)), tree, timeout=timeout,
-                  log=log)
-
-    def prepare(tree):
-        """Syncs, configures and builds tree unmutated; None or an error."""
-        os.makedirs(tree, exist_ok=True)
-        sync_tree(ROOT, tree)
-        # Configure every time: a make build only learns targets added
-        # since the last run (new tests) from a fresh configure.
-        cmd = ["cmake", "-S", tree, "-B", os.path.join(tree, "build"),
-               "-DCMAKE_BUILD_TYPE=RelWithDebInfo"]
-        if shutil.which("ld.gold"):
-            # gold links a CAF binary in less than half of ld.bfd's time;
-            # link flags are not part of ccache's key for the objects.
-            cmd += [f"-DCMAKE_{k}_LINKER_FLAGS=-fuse-ld=gold"
-                    for k in ("EXE", "SHARED", "MODULE")]
-        rc, _, out = sh(cmd, tree, log=log)
-        if rc != 0:
-            return f"cmake failed in {tree}:\n{out[-3000:]}"
-        rc, secs, out = build_targets(tree, all_targets)
-        if rc != 0:
-            return f"{out[-3000:]}\nbuild of the unmutated tree {tree} failed"
-        say(f"unmutated build of {os.path.basename(tree)}: {secs:.0f} s")
-        return None
-
-    print(f"mutants: {len(mutants)}, {workers} worker(s), scratch {scratch}, "
-          f"log {log}", flush=True)
-    t_start = time.monotonic()
-    errors = [None] * workers
-    threads = [threading.Thread(target=lambda i=i: errors.__setitem__(
-        i, prepare(trees[i]))) for i in range(workers)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if any(errors):
-        print("\n".join(e for e in errors if e), file=sys.stderr)
+    # Configure every time: a make build only learns targets added since the
+    # last run (new tests) from a fresh configure, not from `--target`.
+    cmd = ["cmake", "-S", tree, "-B", build, "-DCMAKE_BUILD_TYPE=RelWithDebInfo"]
+    if shutil.which("ld.gold"):
+        # Most mutants relink a CAF binary: gold takes under half of
+        # ld.bfd's time; link flags are not in ccache's key for objects.
+        cmd += [f"-DCMAKE_{k}_LINKER_FLAGS=-fuse-ld=gold"
+                for k in ("EXE", "SHARED", "MODULE")]
+    rc, _, out = sh(cmd, tree, log=log)
+    if rc != 0:
+        print(f"cmake failed:\n{out}", file=sys.stderr)
         return 1
+    print(f"mutants: {len(mutants)}, scratch {tree}, log {log}", flush=True)
 
-    # Baseline: a test that fails on the real code would "kill" every
-    # mutant. With several workers each tree runs every test at the same
-    # time as the others, so a test only counts as sound if it passes under
-    # the load the mutants will see.
+    results = []  # (mutant, verdict, seconds, detail)
+    t_start = time.monotonic()
+
+    def build_targets(targets, timeout=1200):
+        return sh(["cmake", "--build", build, f"-j{a.j}", "--target"]
+                  + sorted(set(targets)), tree, timeout=timeout, log=log)
+
+    # Unmutated build and baseline: a test that fails on the real code
+    # would "kill" every mutant.
+    rc, secs, out = build_targets([t for m in mutants for t in m.build])
+    if rc != 0:
+        print(out[-3000:])
+        print("build of the unmutated tree failed", file=sys.stderr)
+        return 1
+    print(f"unmutated build: {secs:.0f} s", flush=True)
     baseline_bad = set()
     if not a.no_baseline:
-        cmds = sorted({t for m in mutants for t in m.tests})
+        for cmd in sorted({t for m in mutants for t in m.tests}):
+            limit = max(m.timeout for m in mutants if cmd in m.tests)
+            rc, secs, out = sh(test_cmd(build, cmd), build, limit, log)
+            n = cases_run(out)
+            state = "ok" if rc == 0 and n else "FAILS"
+            if rc == 0 and not n:
+                state = "EMPTY"  # the filter matches no test case
+            print(f"baseline {state:5} {secs:5.1f} s  {n} case(s)  {cmd}",
+                  flush=True)
+            if state != "ok":
+                baseline_bad.add(cmd)
+                print(out[-2000:])
 
-        def baseline(tree):
-            build = os.path.join(tree, "build")
-            for cmd in cmds:
-                limit = max(m.timeout for m in mutants if cmd in m.tests)
-                rc, secs, out = sh(test_cmd(build, cmd), build, limit, log)
-                n = cases_run(out)
-                state = "ok" if rc == 0 and n else "FAILS"
-                if rc == 0 and not n:
-                    state = "EMPTY"  # the filter matches no test case
-                say(f"baseline {state:5} {secs:5.1f} s  {n} case(s)  {cmd}"
-                    + (f"  ({os.path.basename(tree)})" if workers > 1 else ""))
-                if state != "ok":
-                    with lock:
-                        baseline_bad.add(cmd)
-                        print(out[-2000:])
-
-        threads = [threading.Thread(target=baseline, args=(t,)) for t in trees]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-
-    results = {}  # mutant name -> (verdict, seconds, detail)
-
-    def run_one(tree, m):
-        build = os.path.join(tree, "build")
+    for m in mutants:
         bad = [t for t in m.tests if t in baseline_bad]
         if bad:
-            return "baseline-fails", 0, bad[0]
+            results.append((m, "baseline-fails", 0, bad[0]))
+            continue
         path, err = locate(tree, m)
         if err:
-            return "not-applied", 0, err
+            print(err, flush=True)
+            results.append((m, "not-applied", 0, err))
+            continue
         with open(path, encoding="utf-8") as f:
             orig = f.read()
         t0 = time.monotonic()
         try:
             with open(path, "w", encoding="utf-8") as f:
                 f.write(orig.replace(m.find, m.replace, 1))
-            rc, _, out = build_targets(tree, m.build)
+            rc, _, out = build_targets(m.build)
             if rc != 0:
-                return "no-compile", time.monotonic() - t0, out[-1500:]
-            verdict, detail = "survived", ""
-            for test in m.tests:  # stop at the first that kills it
-                rc, _, out = sh(test_cmd(build, test), build, m.timeout, log)
-                if rc == 0 and not cases_run(out):
-                    verdict, detail = "no-test", f"{test}: no test case ran"
-                    break
-                if rc is None:
-                    verdict, detail = "killed", f"timeout {m.timeout} s"
-                elif rc != 0:
-                    failed = [l for l in out.splitlines()
-                              if "ERROR:" in l or "FATAL" in l]
-                    verdict = "killed"
-                    detail = failed[0].strip() if failed else f"exit {rc}"
-                if verdict == "killed":
-                    detail = f"{test.split()[0]}: {detail}"
-                    break
-            return verdict, time.monotonic() - t0, detail
+                verdict, detail = "no-compile", out[-1500:]
+            else:
+                verdict, detail = "survived", ""
+                for test in m.tests:  # stop at the first that kills it
+                    rc, _, out = sh(test_cmd(build, test), build, m.timeout,
+                                    log)
+                    if rc == 0 and not cases_run(out):
+                        verdict, detail = "no-test", f"{test}: no test case ran"
+                        break
+                    if rc is None:
+                        verdict, detail = "killed", f"timeout {m.timeout} s"
+                    elif rc != 0:
+                        failed = [l for l in out.splitlines()
+                                  if "ERROR:" in l or "FATAL" in l]
+                        verdict = "killed"
+                        detail = failed[0].strip() if failed else f"exit {rc}"
+                    if verdict == "killed":
+                        detail = f"{test.split()[0]}: {detail}"
+                        break
         finally:
             with open(path, "w", encoding="utf-8") as f:
                 f.write(orig)  # fresh mtime: the next build recompiles it
-
-    # Longest first (times of the last run; unknown ones count as long), so
-    # no worker is left with a long mutant at the end while the others idle.
-    times_file = os.path.join(scratch, "times.json")
-    try:
-        with open(times_file, encoding="utf-8") as f:
-            last = json.load(f)
-    except (OSError, ValueError):
-        last = {}
-    queue = list(mutants)
-    if workers > 1:
-        queue.sort(key=lambda m: -float(last.get(m.name, 1e9)))
-    queue.reverse()  # pop() takes from the end
-
-    def worker(tree):
-        while True:
-            with lock:
-                if not queue:
-                    return
-                m = queue.pop()
-            verdict, secs, detail = run_one(tree, m)
-            with lock:
-                results[m.name] = (verdict, secs, detail)
-                print(f"{verdict:12} {secs:5.0f} s  {m.name}  {detail[:150]}",
-                      flush=True)
-
-    threads = [threading.Thread(target=worker, args=(t,)) for t in trees]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    results = [(m,) + results[m.name] for m in mutants]
-    last.update({m.name: round(secs, 1) for m, v, secs, _ in results
-                 if v in ("killed", "survived")})
-    with open(times_file, "w", encoding="utf-8") as f:
-        json.dump(last, f, indent=0, sort_keys=True)
+        secs = time.monotonic() - t0
+        results.append((m, verdict, secs, detail))
+        print(f"{verdict:12} {secs:5.0f} s  {m.name}  {detail[:150]}",
+              flush=True)
 
     killed = sum(1 for r in results if r[1] == "killed")
     survived = sum(1 for r in results if r[1] == "survived")
