@@ -63,7 +63,7 @@ start_worker() {
   [ -n "$port" ] || bench_die "worker for capacity $c did not report its port"
   bench_wait_port "$port" 10
   ADDRS="$ADDRS${ADDRS:+,}127.0.0.1:$port"
-  NODES="$NODES127.0.0.1:$port $c $T/sim$c.jsonl
+  NODES="${NODES}127.0.0.1:$port $c $T/sim$c.jsonl
 "
 }
 
