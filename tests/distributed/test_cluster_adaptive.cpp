@@ -87,3 +87,49 @@ TEST_CASE("adaptive with two workers: each node gets its own limit, the "
   CHECK(small_requests > 0);
   CHECK(small_overloads * 20 <= small_requests); // at most 5 %
 }
+
+TEST_CASE("adaptive with --local-pool: the head's own pool is one more node, "
+          "its server's address redacted") {
+  auto dir = make_temp_dir();
+  auto local = start_sim({"--batch-model", "--kv-capacity", "2",
+                          "--overload-queue", "2", "--step-base-ms", "2"});
+  test_config c;
+  auto url = local.base_url();
+  c.base_url = url.replace(0, 7, "http://user:secret@"); // after "http://"
+  c.n = 1;
+  c.pool = 128;
+  c.semaphore = false;
+  c.max_retries = 8;
+  c.api_extra = "    adaptive: true\n";
+  c.top_extra = "cluster:\n  grace_s: 5\n";
+  write_config(dir, c);
+  auto big = start_worker(dir,
+                          {"--batch-model", "--kv-capacity", "32",
+                           "--overload-queue", "64", "--step-base-ms", "2"},
+                          {}, 48, "", "127.0.0.13");
+  auto r = run_cli({"datagen", "generate-names", "--config",
+                    dir + "/datagen.yaml", "--workers", big.address(),
+                    "--local-pool", "32", "--mode", "l2r", "-n", "1",
+                    "--num-batches", "1500", "--out", dir + "/out"},
+                   {}, std::chrono::seconds(60));
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  auto text = read_file(dir + "/out/report.json");
+  CHECK(text.find("secret") == std::string::npos);
+  CHECK(r.err.find("secret") == std::string::npos);
+  auto rep = json::parse(text);
+  CHECK(rep["jobs"][0]["done"] == 1500);
+  CHECK(rep["jobs"][0]["failed"] == 0);
+  auto nodes = rep["concurrency_limit"]["nodes"];
+  MESSAGE("nodes: " << nodes.dump());
+  REQUIRE(nodes.size() == 2);
+  json own, worker;
+  for (auto& n : nodes)
+    (n["node"] == "local" ? own : worker) = n;
+  REQUIRE(own["node"] == "local");
+  REQUIRE(worker["node"] == big.address());
+  CHECK(own["base_url"].get<std::string>().find("***@127.0.0.1:")
+        != std::string::npos);
+  CHECK(own["max"].get<int>() <= 8);
+  CHECK(own["max"].get<int>() < worker["max"].get<int>());
+}
