@@ -13,6 +13,7 @@
 #include "actors/request/http_engine.hpp"
 #include "actors/request/openai_protocol.hpp"
 #include "actors/request/request_actor.hpp"
+#include "actors/request/url.hpp"
 #include "app/cluster.hpp"
 #include "app/config/config_loader.hpp"
 #include "app/node.hpp"
@@ -289,6 +290,7 @@ run_plan client::make_plan(std::vector<job_spec> jobs) const {
                            : SIZE_MAX;
   plan.adaptive = api.adaptive;
   plan.min_in_flight = static_cast<size_t>(std::max(1, api.concurrency_min));
+  plan.base_url = url::redact(api.base_url);
   plan.worker_grace = std::chrono::milliseconds(
     static_cast<int64_t>(impl_->cluster.grace_s * 1000.0));
   plan.actors_may_join = impl_->workers != nullptr;

@@ -327,6 +327,20 @@ nlohmann::json report_document(const run_summary& s,
                                 {"max", s.concurrency.max},
                                 {"final", s.concurrency.final},
                                 {"series", series}};
+    // Each node's own limit (the sum is above): [{node, base_url, ...}].
+    nlohmann::json nodes = nlohmann::json::array();
+    for (auto& n : s.concurrency.nodes) {
+      nlohmann::json ns = nlohmann::json::array();
+      for (auto& [t, l] : n.series)
+        ns.push_back({std::round(t * 1000) / 1000, l});
+      nodes.push_back({{"node", n.node},
+                       {"base_url", n.base_url},
+                       {"min", n.min},
+                       {"max", n.max},
+                       {"final", n.final},
+                       {"series", ns}});
+    }
+    doc["concurrency_limit"]["nodes"] = nodes;
   }
   return doc;
 }

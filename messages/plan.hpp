@@ -67,6 +67,9 @@ struct run_plan {
   /// (actors/coordinator/concurrency_limit.hpp); off: max_in_flight fixed.
   bool adaptive = false;
   size_t min_in_flight = 1;
+  /// The head's own model server (userinfo redacted): names the local
+  /// pool's node in the adaptive limit's report.
+  std::string base_url;
   /// How long a run without any request actor (all worker nodes gone)
   /// waits for one to join before it stops with an error.
   std::chrono::milliseconds worker_grace{30000};

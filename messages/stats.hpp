@@ -115,7 +115,11 @@ typename Inspector::result_type inspect(Inspector& f, job_stats& x) {
 /// The adaptive in-flight limit of a run (api.concurrency.adaptive):
 /// smallest, largest and last value, and its history as (seconds since the
 /// start, limit) at each change, thinned to a bounded size.
-struct concurrency_trace {
+/// One node's own adaptive limit (the head's pool or a worker node):
+/// the same as concurrency_trace, times since the run's start.
+struct node_trace {
+  std::string node;     ///< "local" or the worker's host:port
+  std::string base_url; ///< its model server (userinfo redacted)
   uint32_t min = 0;
   uint32_t max = 0;
   uint32_t final = 0;
@@ -123,8 +127,23 @@ struct concurrency_trace {
 };
 
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, node_trace& x) {
+  return f(x.node, x.base_url, x.min, x.max, x.final, x.series);
+}
+
+/// With one limit per node, min/max/final/series are of their sum and
+/// `nodes` holds each node's own (a node that left and joined again twice).
+struct concurrency_trace {
+  uint32_t min = 0;
+  uint32_t max = 0;
+  uint32_t final = 0;
+  std::vector<std::pair<double, uint32_t>> series;
+  std::vector<node_trace> nodes;
+};
+
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, concurrency_trace& x) {
-  return f(x.min, x.max, x.final, x.series);
+  return f(x.min, x.max, x.final, x.series, x.nodes);
 }
 
 struct run_summary {

@@ -36,8 +36,15 @@ double coordinator_state::elapsed() const {
 }
 
 void coordinator_state::pump() {
+  // Oldest idle first, of a node with headroom: the load spreads over every
+  // actor and node, each node under its own limit.
+  auto pick = [this] {
+    return nodes->pick(idle.begin(), idle.end(), [this](const request_actor& a) {
+      return node_of.at(a.address());
+    });
+  };
   while (running && !stopping && sched->room(idle.size()) > 0
-         && sched->has_work()) {
+         && pick() != idle.end() && sched->has_work()) {
     bool have_token = !limiter || tokens.pay_and_check();
     if (plan.tokens_per_minute > 0)
       held.keep(tokens.tokens); // tokens paid as debt take their reservation
@@ -78,9 +85,9 @@ void coordinator_state::pump() {
       sched->retry_due(part);
     if (limiter)
       --tokens.tokens;
-    // Oldest idle first: the load spreads over every actor (and node).
-    auto actor = std::move(idle.front());
-    idle.pop_front();
+    auto at = pick();
+    auto actor = std::move(*at);
+    idle.erase(at);
     if (plan.tokens_per_minute > 0)
       reserved[actor.address()] = held.take();
     dispatch(std::move(actor), *it);
@@ -90,8 +97,7 @@ void coordinator_state::pump() {
 void coordinator_state::dispatch(request_actor actor, item it) {
   auto& job = sched->job(it.job);
   sched->sent(it);
-  if (limit)
-    limit->on_sent(sched->in_flight());
+  nodes->sent(node_of.at(actor.address()));
   busy.emplace(actor.address(), it);
   work_item w{it.job, it.index, it.attempt, job.spec.endpoint,
               nsplit->body(it, job.spec.body)};
@@ -109,9 +115,11 @@ void coordinator_state::on_result(request_actor actor, attempt_result& r) {
   auto it = b->second;
   busy.erase(b);
   settle_reservation(actor.address(), r);
+  auto node = node_of.at(actor.address());
   idle.push_back(std::move(actor));
   sched->returned(it, r.sends, r.latency_us);
-  adapt(r);
+  nodes->returned(node);
+  adapt(node, r);
   if (limiter && r.sends > 1)
     tokens.debt += r.sends - 1; // they took no token: pay afterwards
   auto& job = sched->job(r.job);
@@ -180,102 +188,6 @@ void coordinator_state::announce_n_cap() {
   logged_max_n = nsplit->max_n();
   for (auto& note : nsplit->notes())
     spdlog::warn("{}", note);
-}
-
-void coordinator_state::adapt(const attempt_result& r) {
-  if (!limit)
-    return;
-  auto now = elapsed();
-  if (r.ok()) {
-    limit->on_success(now, r.completion_tokens,
-                      static_cast<double>(r.latency_us) / 1e6);
-  } else if (r.failure == failure_kind::timeout
-             || (r.failure == failure_kind::http_status
-                 && (r.http_status == 429 || r.http_status == 503))) {
-    // The server's ways of saying "too much": back off. Other failures
-    // (400, 500, resets) say nothing about load.
-    limit->on_overload(now, r.retry_after_ms >= 0
-                              ? static_cast<double>(r.retry_after_ms) / 1000
-                              : -1.0);
-  }
-  sched->set_max_in_flight(limit->limit());
-}
-
-void coordinator_state::on_actor_lost(const caf::actor_addr& actor,
-                                      const caf::error& err) {
-  // The request actor is gone (its node died or was cut off): the attempt
-  // never completed, so the same attempt goes back to the front of the
-  // queue, and the actor is not used again.
-  idle.erase(std::remove_if(idle.begin(), idle.end(),
-                            [&](const request_actor& a) {
-                              return a.address() == actor;
-                            }),
-             idle.end());
-  if (local.erase(actor) > 0 && respawns_left > 0) {
-    // A local actor died (a crash, not a lost node): a fresh one takes its
-    // place, so the run keeps its pool instead of shrinking.
-    --respawns_left;
-    auto fresh = respawn();
-    if (fresh) {
-      spdlog::warn("request actor died ({}); replaced ({} more replacement(s) "
-                   "allowed)",
-                   error_text(err), respawns_left);
-      local.insert(fresh.address());
-      self->monitor(fresh);
-      idle.push_back(std::move(fresh));
-    }
-  }
-  reserved.erase(actor); // the attempt may have reached the server: kept
-  auto b = busy.find(actor);
-  if (b == busy.end()) {
-    check_alive();
-    return;
-  }
-  auto it = b->second;
-  busy.erase(b);
-  sched->lost(it);
-  spdlog::warn("request actor lost ({}); re-queueing {} request {}; {} "
-               "request actor(s) left",
-               error_text(err), sched->job(it.job).spec.name, it.index,
-               idle.size() + busy.size());
-  check_alive();
-  check_stopped();
-  pump();
-}
-
-void coordinator_state::add_pool(std::vector<request_actor> actors) {
-  for (auto& a : actors) {
-    if (!a)
-      continue;
-    self->monitor(a);
-    idle.push_back(std::move(a));
-    started_with_actors = true;
-  }
-  if (!idle.empty() && grace_armed) {
-    grace_armed = false;
-    ++grace_generation; // the pending grace timer no longer counts
-    spdlog::info("request actors back: {} idle", idle.size());
-  }
-  pump();
-}
-
-void coordinator_state::check_alive() {
-  if (!running || !idle.empty() || !busy.empty() || grace_armed)
-    return;
-  if (!plan.actors_may_join) {
-    // A local pool is not refilled: waiting would wait for nothing.
-    fail(caf::make_error(caf::sec::runtime_error,
-                         started_with_actors
-                           ? "every request actor died; what was written "
-                             "is kept"
-                           : "no request actor to send with"));
-    return;
-  }
-  grace_armed = true;
-  spdlog::warn("no request actor {}; waiting up to {} s for a worker to join",
-               started_with_actors ? "left" : "yet",
-               std::chrono::duration<double>(plan.worker_grace).count());
-  self->delayed_send(self, plan.worker_grace, grace_atom_v, ++grace_generation);
 }
 
 void coordinator_state::flush_writes() {
@@ -378,8 +290,7 @@ void coordinator_state::finish(bool interrupted, std::string aborted) {
   running = false;
   show_progress(true);
   auto summary = sched->summary(elapsed());
-  if (limit)
-    summary.concurrency = limit->trace();
+  summary.concurrency = nodes->trace();
   summary.interrupted = interrupted;
   summary.aborted = std::move(aborted);
   summary.tokens_per_minute = plan.tokens_per_minute;
@@ -407,9 +318,11 @@ void coordinator_state::show_progress(bool final) {
       row.tpm_budget = plan.tokens_per_minute;
     }
   }
-  if (limit)
-    for (auto& row : rows)
-      row.limit = limit->limit();
+  if (nodes->adaptive())
+    for (auto& row : rows) {
+      row.limit = sched->max_in_flight();
+      row.nodes = nodes->progress_text();
+    }
   display.show(rows, final);
 }
 
@@ -453,6 +366,10 @@ coordinator(coordinator_impl::stateful_pointer<coordinator_state> self,
   st.nsplit.emplace(bodies);
   st.sched.emplace(std::move(plan.jobs), plan.max_in_flight);
   st.sched->set_clock([&st] { return st.elapsed(); }); // for report.html
+  concurrency_limit_config limits;
+  limits.ceiling = plan.max_in_flight;
+  limits.floor = std::min(plan.min_in_flight, limits.ceiling);
+  st.nodes.emplace(plan.adaptive, limits);
   plan.jobs.clear(); // the scheduler owns the specs now
   st.display = progress_display{plan.progress};
   st.plan = std::move(plan);
@@ -462,7 +379,8 @@ coordinator(coordinator_impl::stateful_pointer<coordinator_state> self,
     for (auto& a : pool)
       st.local.insert(a.address());
   }
-  st.add_pool(std::move(pool));
+  auto pool_size = pool.size();
+  st.add_pool(std::move(pool), "local", st.plan.base_url, pool_size);
   st.limiter = std::move(limiter);
   if (st.plan.tokens_per_minute > 0 && st.limiter) {
     for (auto& job : st.sched->jobs())
@@ -482,13 +400,8 @@ coordinator(coordinator_impl::stateful_pointer<coordinator_state> self,
       st.done = self->make_response_promise<run_summary>();
       st.started = std::chrono::steady_clock::now();
       st.running = true;
-      if (st.plan.adaptive) {
-        concurrency_limit_config c;
-        c.ceiling = st.plan.max_in_flight;
-        c.floor = std::min(st.plan.min_in_flight, c.ceiling);
-        st.limit.emplace(c, 0.0);
-        st.sched->set_max_in_flight(st.limit->limit());
-      }
+      st.nodes->start(0.0);
+      st.apply_limits();
       for (uint32_t j = 0; j < st.sched->jobs().size(); ++j)
         st.check_job(j); // jobs finished by an earlier run
       if (st.stop_asked)
@@ -504,7 +417,9 @@ coordinator(coordinator_impl::stateful_pointer<coordinator_state> self,
     [self](add_pool_atom, worker_pool& pool) {
       spdlog::info("worker {} joined with {} request actor(s) ({})",
                    pool.worker, pool.actors.size(), pool.base_url);
-      self->state.add_pool(std::move(pool.actors));
+      auto slots = std::max<size_t>(pool.slots, pool.actors.size());
+      self->state.add_pool(std::move(pool.actors), pool.worker, pool.base_url,
+                           slots);
     },
     [self](grace_atom, uint64_t generation) {
       auto& st = self->state;

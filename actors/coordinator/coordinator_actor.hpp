@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "actors/coordinator/n_split.hpp"
-#include "actors/coordinator/concurrency_limit.hpp"
+#include "actors/coordinator/node_limits.hpp"
 #include "actors/coordinator/progress.hpp"
 #include "actors/coordinator/retry_policy.hpp"
 #include "actors/coordinator/scheduler.hpp"
@@ -55,9 +55,11 @@ struct coordinator_state {
   /// Splits requests when the server refuses or caps n.
   std::optional<n_splitter> nsplit;
   uint32_t logged_max_n = 0; ///< the cap last announced in the log
-  /// The adaptive in-flight limit (plan.adaptive); it sets the scheduler's
-  /// cap after each answer.
-  std::optional<concurrency_limit> limit;
+  /// The nodes (the head's pool, each worker) with what they have in
+  /// flight and, when plan.adaptive, each its own limit; their sum sets
+  /// the scheduler's cap after each answer.
+  std::optional<node_limits> nodes;
+  std::unordered_map<caf::actor_addr, size_t> node_of; ///< actor -> node
   std::deque<request_actor> idle;
   /// Request actors with an attempt in flight, and which attempt.
   std::unordered_map<caf::actor_addr, item> busy;
@@ -102,10 +104,14 @@ struct coordinator_state {
   void settle(uint32_t job, uint64_t index, n_splitter::gathered& g);
   /// Logs the server's n cap once when it was just learned (or lowered).
   void announce_n_cap();
-  /// Feeds an answer to the adaptive limit.
-  void adapt(const attempt_result& r);
+  /// Feeds an answer to the adaptive limit of the node that ran it.
+  void adapt(size_t node, const attempt_result& r);
+  /// The scheduler's cap from the nodes' limits (adaptive runs).
+  void apply_limits();
   void on_actor_lost(const caf::actor_addr& actor, const caf::error& err);
-  void add_pool(std::vector<request_actor> actors);
+  /// Request actors of node `name` (lending `slots`) join the run.
+  void add_pool(std::vector<request_actor> actors, const std::string& name,
+                const std::string& base_url, size_t slots);
   void check_alive();
   void flush_writes();
   void check_job(uint32_t job);

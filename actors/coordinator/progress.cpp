@@ -63,14 +63,17 @@ std::string render_progress(const progress_row& r) {
                 static_cast<unsigned long long>(r.retries),
                 inflight, r.requests_per_s,
                 eta);
+  std::string out = line;
   if (r.tpm_budget > 0) {
     char tpm[64];
     std::snprintf(tpm, sizeof(tpm), "  TPM %llu/%llu",
                   static_cast<unsigned long long>(r.tpm_used),
                   static_cast<unsigned long long>(r.tpm_budget));
-    return line + std::string{tpm};
+    out += tpm;
   }
-  return line;
+  if (!r.nodes.empty())
+    out += "  nodes " + r.nodes;
+  return out;
 }
 
 void configure_progress(run_plan& plan, bool quiet) {

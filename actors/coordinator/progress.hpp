@@ -21,6 +21,7 @@ struct progress_row {
   uint64_t duplicates = 0;
   uint64_t in_flight = 0;
   uint64_t limit = 0;         ///< adaptive in-flight limit; 0 = fixed
+  std::string nodes; ///< per node "name in_flight/limit" (adaptive, > 1 node)
   uint64_t retries = 0;
   double requests_per_s = 0;
   double kept_per_s = 0;

@@ -88,3 +88,17 @@ TEST_CASE("a progress line shows the adaptive limit next to what is in flight") 
   CHECK(line.find("inflight 12 ") != std::string::npos);
   CHECK(line.find("12/") == std::string::npos);
 }
+
+TEST_CASE("a progress line ends with each node's in flight and limit") {
+  progress_row r;
+  r.name = "l2r";
+  r.in_flight = 30;
+  r.limit = 40;
+  r.tpm_budget = 1000;
+  r.nodes = "127.0.0.1:7001 10/12 127.0.0.1:7002 20/28";
+  auto line = evo::render_progress(r);
+  CHECK(line.find("TPM 0/1000  nodes 127.0.0.1:7001 10/12 127.0.0.1:7002 20/28")
+        != std::string::npos);
+  r.nodes.clear(); // one node: nothing more than its limit
+  CHECK(evo::render_progress(r).find("nodes") == std::string::npos);
+}

@@ -261,3 +261,34 @@ TEST_CASE("report.json: a job's top names, in order, as valid UTF-8") {
   CHECK(html.find("<tr><td>two_sum</td><td>9</td></tr>") != std::string::npos);
   CHECK(html.find("most frequent names: not computed") == std::string::npos);
 }
+
+TEST_CASE("report.json: the adaptive limit's sum and each node's own") {
+  evo::run_summary s;
+  s.jobs.push_back(job_with_latency("a", "l2r", 5, 3));
+  s.concurrency.min = 2;
+  s.concurrency.max = 40;
+  s.concurrency.final = 30;
+  s.concurrency.series = {{0.0, 2}, {1.5, 40}, {3.25, 30}};
+  evo::node_trace n;
+  n.node = "127.0.0.1:4000";
+  n.base_url = "http://127.0.0.1:9000/v1";
+  n.min = 1;
+  n.max = 24;
+  n.final = 20;
+  n.series = {{0.0, 1}, {1.5, 24}, {3.25, 20}};
+  s.concurrency.nodes = {n};
+  auto doc = json::parse(evo::render_json(s));
+  auto& lim = doc["concurrency_limit"];
+  CHECK(lim["final"] == 30);
+  CHECK(lim["series"].size() == 3);
+  REQUIRE(lim["nodes"].size() == 1);
+  auto& node = lim["nodes"][0];
+  CHECK(node["node"] == "127.0.0.1:4000");
+  CHECK(node["base_url"] == "http://127.0.0.1:9000/v1");
+  CHECK(node["min"] == 1);
+  CHECK(node["max"] == 24);
+  CHECK(node["final"] == 20);
+  REQUIRE(node["series"].size() == 3);
+  CHECK(node["series"][2][0] == 3.25);
+  CHECK(node["series"][2][1] == 20);
+}
