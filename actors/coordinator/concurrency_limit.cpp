@@ -37,10 +37,6 @@ concurrency_limit::concurrency_limit(concurrency_limit_config cfg, double now)
   record(now);
 }
 
-size_t concurrency_limit::lowest() const {
-  return clamp_limit(0, cfg_);
-}
-
 void concurrency_limit::on_sent(size_t in_flight) {
   peak_in_flight_ = std::max(peak_in_flight_, in_flight);
 }
@@ -119,7 +115,7 @@ void concurrency_limit::evaluate(double now) {
     // The server asked for a pause (Retry-After): measure after it.
     have_ref_ = false;
     if (phase_ == phase::probe_up || phase_ == phase::slow_start)
-      cruise_from(now, knee_ > 0 ? knee_ : limit_);
+      cruise_from(now, knee_);
     else
       set_limit(now, limit_);
     return;

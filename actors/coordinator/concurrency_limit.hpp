@@ -69,7 +69,6 @@ private:
   void cruise_from(double now, size_t knee); ///< the knee, then cruise
   void probe(double now, phase p);
   void record(double now);
-  size_t lowest() const; ///< the floor as clamped
   size_t cruise_limit() const; ///< knee × (1 + headroom), clamped
 
   concurrency_limit_config cfg_;
