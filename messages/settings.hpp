@@ -37,6 +37,7 @@ struct embedded_sim_config {
   bool batch_model = false;
   double step_base_ms = 10;
   double step_per_seq_ms = 0.25;
+  double prefill_per_token_ms = 0;  ///< per prompt token, on admission
   int kv_capacity = 64;
   int overload_queue = 0;           ///< 0 = the queue is unbounded
   int overload_status = 503;        ///< 503 or 429

@@ -32,12 +32,9 @@ concurrency_limit::concurrency_limit(concurrency_limit_config cfg, double now)
     step_(cfg.step),
     min_seen_(limit_),
     max_seen_(limit_) {
+  knee_ = limit_;
   window_start_ = now;
   record(now);
-}
-
-size_t concurrency_limit::lowest() const {
-  return clamp_limit(0, cfg_);
 }
 
 void concurrency_limit::on_sent(size_t in_flight) {
@@ -70,108 +67,158 @@ void concurrency_limit::on_overload(double now, double retry_after_s) {
   if (now - last_decrease_ < std::max(srtt_, 0.05))
     return;
   last_decrease_ = now;
-  phase_ = phase::probing;
-  have_prev_ = false;
-  lost_before_ = false;
-  downs_ = 0;
-  dir_ = -1;
+  auto cut = clamp_limit(std::floor(static_cast<double>(limit_) * cfg_.backoff),
+                         cfg_);
+  // The cut is the new cruise limit: the knee below it by the headroom.
+  phase_ = phase::cruise;
+  knee_ = clamp_limit(static_cast<double>(cut) / (1 + cfg_.headroom), cfg_);
+  have_ref_ = false;
+  cruised_ = 0;
+  probes_ = 0;
   step_ = cfg_.step;
-  set_limit(now,
-            clamp_limit(std::floor(static_cast<double>(limit_) * cfg_.backoff),
-                        cfg_));
+  set_limit(now, cut);
+}
+
+size_t concurrency_limit::cruise_limit() const {
+  auto k = static_cast<double>(knee_);
+  return clamp_limit(std::max(k, std::ceil(k * (1 + cfg_.headroom))), cfg_);
+}
+
+void concurrency_limit::cruise_from(double now, size_t knee) {
+  phase_ = phase::cruise;
+  knee_ = knee;
+  cruised_ = 0;
+  set_limit(now, cruise_limit());
+}
+
+void concurrency_limit::probe(double now, phase p) {
+  cruised_ = 0;
+  auto l = static_cast<double>(p == phase::probe_up ? limit_ : knee_);
+  auto next = p == phase::probe_up
+                ? clamp_limit(std::max(l + 1, std::ceil(l * (1 + cfg_.up_step))), cfg_)
+                : clamp_limit(std::min(l - 1, std::floor(l * (1 - step_))), cfg_);
+  bool moves = p == phase::probe_up ? next > limit_ : next < knee_;
+  if (!moves) {
+    // At the ceiling or the floor: nothing to learn that way.
+    phase_ = phase::cruise;
+    set_limit(now, limit_);
+    return;
+  }
+  phase_ = p;
+  set_limit(now, next);
 }
 
 void concurrency_limit::evaluate(double now) {
   auto rate = work_ / std::max(now - window_start_, 1e-9);
-  if (now < hold_until_) {
+  bool held = now < hold_until_;
+  if (held && phase_ != phase::probe_down) {
     // The server asked for a pause (Retry-After): measure after it.
-    have_prev_ = false;
-    set_limit(now, limit_);
+    have_ref_ = false;
+    if (phase_ == phase::probe_up || phase_ == phase::slow_start)
+      cruise_from(now, knee_);
+    else
+      set_limit(now, limit_);
     return;
   }
   if (peak_in_flight_ < limit_) {
     // The limit was never reached (too little work, or a smaller pool):
-    // the window says nothing about it; measure again.
-    set_limit(now, limit_);
+    // the window says nothing about it. A raise is not taken up.
+    if (phase_ == phase::probe_up) {
+      cruise_from(now, knee_);
+    } else if (phase_ == phase::slow_start && have_prev_) {
+      have_ref_ = false;
+      cruise_from(now, prev_limit_);
+    } else {
+      set_limit(now, limit_);
+    }
     return;
   }
-  if (phase_ == phase::slow_start) {
-    if (have_prev_ && rate < prev_rate_ * (1 + cfg_.slow_start_gain)) {
-      // Doubling did not pay: back to the last limit, then probe.
-      phase_ = phase::probing;
-      have_prev_ = false;
-      dir_ = -1;
-      set_limit(now, prev_limit_);
+  switch (phase_) {
+    case phase::slow_start: {
+      if (have_prev_ && rate < prev_rate_ * (1 + cfg_.slow_start_gain)) {
+        // Doubling did not pay: the knee is at the last limit or a little
+        // above it.
+        have_ref_ = false;
+        cruise_from(now, prev_limit_);
+        return;
+      }
+      have_prev_ = true;
+      prev_limit_ = limit_;
+      prev_rate_ = rate;
+      auto next = clamp_limit(2.0 * static_cast<double>(limit_), cfg_);
+      if (next == limit_) {
+        knee_ = limit_;
+        phase_ = phase::cruise;
+      }
+      set_limit(now, next);
       return;
     }
-    have_prev_ = true;
-    prev_limit_ = limit_;
-    prev_rate_ = rate;
-    auto next = clamp_limit(2.0 * static_cast<double>(limit_), cfg_);
-    if (next == limit_)
-      phase_ = phase::probing;
-    set_limit(now, next);
-    return;
-  }
-  // The best throughput seen lately: a window far below it means the
-  // server changed (capacity taken by another tenant), not the limit.
-  if (!have_prev_ || rate > best_rate_ || rate < best_rate_ * 0.7) {
-    best_rate_ = rate;
-    best_limit_ = limit_;
-  }
-  bool lost = rate < best_rate_ * (1 - cfg_.tolerance);
-  if (lost && (lost_before_ || limit_ == best_limit_)) {
-    // Below the best at the best's own limit: the server changed, this is
-    // its best now.
-    best_rate_ = rate;
-    best_limit_ = limit_;
-    lost = false;
-  }
-  lost_before_ = lost;
-  if (!lost && limit_ < best_limit_)
-    best_limit_ = limit_; // the fewest in flight that gave the best so far
-  if (lost) {
-    // Throughput lost: the last moves went the wrong way; back to where
-    // the best was, then probe from there.
-    dir_ = best_limit_ > limit_ ? 1 : -1;
-    step_ = cfg_.step;
-    downs_ = 0;
-    have_prev_ = false; // the way back is no probe: it does not "pay"
-    set_limit(now, best_limit_);
-    return;
-  }
-  if (have_prev_) {
-    if (dir_ > 0 && rate > prev_rate_ * (1 + cfg_.tolerance)) {
-      // Going up paid: on, faster.
-      step_ = std::min(cfg_.max_step, step_ * 1.5);
-      downs_ = 0;
-    } else {
-      // The best throughput, no gain from the last move: fewer in flight
-      // give it with less latency (past the knee, more in flight only
-      // queue), so step down, gently: below the knee throughput is lost,
-      // above it only a little latency is added. Steps down grow while
-      // nothing is lost (the capacity dropped). At the floor, the only
-      // way to learn more is up.
-      dir_ = limit_ > lowest() ? -1 : 1;
-      step_ = dir_ < 0 ? std::min(cfg_.max_step,
-                                  cfg_.step / 2 * std::pow(1.5, downs_++))
-                       : cfg_.step;
+    case phase::cruise: {
+      if (!have_ref_) {
+        have_ref_ = true;
+        ref_rate_ = rate;
+        set_limit(now, limit_);
+        return;
+      }
+      // Much less at the same limit: the server changed (another tenant
+      // came); its knee may be lower now: probe below at once.
+      if (rate < ref_rate_ * (1 - 2 * cfg_.tolerance)) {
+        ref_rate_ = rate;
+        step_ = cfg_.step;
+        probe(now, phase::probe_down);
+        return;
+      }
+      ref_rate_ = (ref_rate_ + rate) / 2;
+      if (++cruised_ < cfg_.cruise_windows) {
+        set_limit(now, limit_);
+        return;
+      }
+      // Probe above twice, then below: above to find capacity that came
+      // back (costs a little latency), below to follow a knee that moved
+      // down (costs throughput for a window).
+      probe(now, ++probes_ % 3 != 0 ? phase::probe_up : phase::probe_down);
+      return;
+    }
+    case phase::probe_down: {
+      if (rate >= ref_rate_ * (1 - cfg_.tolerance)) {
+        // As much with fewer in flight: the knee is at most here. On
+        // down, faster.
+        knee_ = limit_;
+        step_ = std::min(cfg_.max_step, step_ * 1.5);
+        probe(now, phase::probe_down);
+        return;
+      }
+      step_ = cfg_.step;
+      cruise_from(now, knee_);
+      return;
+    }
+    case phase::probe_up: {
+      if (rate >= ref_rate_ * (1 + cfg_.slow_start_gain)) {
+        // Much more: capacity came back, or the limit is far below the
+        // knee: double as in slow start.
+        knee_ = limit_;
+        phase_ = phase::slow_start;
+        have_prev_ = true;
+        prev_limit_ = limit_;
+        prev_rate_ = rate;
+        auto next = clamp_limit(2.0 * static_cast<double>(limit_), cfg_);
+        if (next == limit_)
+          cruise_from(now, knee_);
+        else
+          set_limit(now, next);
+        return;
+      }
+      if (rate > ref_rate_ * (1 + cfg_.tolerance)) {
+        // More in flight paid: the knee is at least here. On up.
+        ref_rate_ = rate;
+        knee_ = limit_;
+        probe(now, phase::probe_up);
+        return;
+      }
+      cruise_from(now, knee_);
+      return;
     }
   }
-  have_prev_ = true;
-  prev_limit_ = limit_;
-  prev_rate_ = rate;
-  move(now, dir_);
-}
-
-void concurrency_limit::move(double now, int dir) {
-  auto l = static_cast<double>(limit_);
-  double next = dir > 0 ? std::max(l + 1, std::ceil(l * (1 + step_)))
-                        : std::min(l - 1, std::floor(l * (1 - step_)));
-  auto clamped = clamp_limit(next, cfg_);
-  if (clamped == limit_)
-    dir_ = -dir; // at the floor or the ceiling: probe the other way next
-  set_limit(now, clamped);
 }
 
 void concurrency_limit::set_limit(double now, size_t next) {

@@ -1,7 +1,8 @@
-// The adaptive in-flight limit (api.concurrency.adaptive): a hill climb on
-// the server's completion-token throughput between a floor and a ceiling,
-// with a multiplicative decrease on overload answers (429, 503, timeouts)
-// and no increase before their Retry-After. Plain class, no CAF, no clock of
+// The adaptive in-flight limit (api.concurrency.adaptive): finds the knee of
+// the server's completion-token throughput by probing below and above it,
+// and keeps a headroom above the knee, between a floor and a ceiling, with a
+// multiplicative decrease on overload answers (429, 503, timeouts) and no
+// increase before their Retry-After. Plain class, no CAF, no clock of
 // its own: the caller passes the time (seconds on any monotonic clock), so
 // tests run it on a made-up one. Why this algorithm: docs/DESIGN.md.
 #pragma once
@@ -23,15 +24,22 @@ struct concurrency_limit_config {
   /// and holds at least `window_samples` completions.
   double window_s = 1.0;
   size_t window_samples = 16;
-  /// Throughput within ±tolerance of the best counts as unchanged (above
-  /// the noise of a 1 s window on a loaded machine).
+  /// Throughput within ±tolerance of the reference counts as unchanged
+  /// (above the noise of a 1 s window on a loaded machine).
   double tolerance = 0.05;
   /// Slow start doubles the limit while the throughput grows by at least
   /// this fraction per doubling.
   double slow_start_gain = 0.15;
-  double step = 0.1;     ///< first probe step, a fraction of the limit
-  double max_step = 0.3; ///< steps grow ×1.5 while a direction pays
+  double step = 0.1;     ///< first step of a probe below the knee
+  double max_step = 0.3; ///< down steps grow ×1.5 while nothing is lost
   double backoff = 0.7;  ///< limit × backoff on an overload answer
+  /// The limit is the knee × (1 + headroom): a few requests wait in the
+  /// server to fill the slots that answers leave empty while their
+  /// replacements travel (the tolerance hides up to its own size of
+  /// throughput below the knee).
+  double headroom = 0.2;
+  double up_step = 0.25;    ///< a probe above: the limit × (1 + up_step)
+  size_t cruise_windows = 1; ///< windows at the limit between probes
   size_t series_points = 128; ///< the kept history holds at most 2× this
 };
 
@@ -54,13 +62,14 @@ public:
   concurrency_trace trace() const;
 
 private:
-  enum class phase : uint8_t { slow_start, probing };
+  enum class phase : uint8_t { slow_start, cruise, probe_down, probe_up };
 
   void set_limit(double now, size_t next);
   void evaluate(double now);
-  void move(double now, int dir);
+  void cruise_from(double now, size_t knee); ///< the knee, then cruise
+  void probe(double now, phase p);
   void record(double now);
-  size_t lowest() const; ///< the floor as clamped
+  size_t cruise_limit() const; ///< knee × (1 + headroom), clamped
 
   concurrency_limit_config cfg_;
   double start_;
@@ -74,16 +83,19 @@ private:
   size_t samples_ = 0;
   size_t peak_in_flight_ = 0;
   double srtt_ = 0; ///< smoothed latency (s); 0 = none yet
-  // The last window's measure.
+  // Slow start: the last doubling's measure.
   bool have_prev_ = false;
   size_t prev_limit_ = 0;
   double prev_rate_ = 0;
-  double best_rate_ = 0; ///< best window lately (reset on a big drop)
-  size_t best_limit_ = 0; ///< the limit of that window
-  bool lost_before_ = false; ///< the last window was below the best too
-  int downs_ = 0;            ///< steps down in a row with nothing lost
-  int dir_ = 1;
-  double step_;
+  // Cruise: the knee estimate, the throughput at the cruise limit (the
+  // reference a probe is compared with, measured just before it, so a
+  // slow drift of the machine cancels out) and the probe schedule.
+  size_t knee_ = 0;
+  bool have_ref_ = false;
+  double ref_rate_ = 0;
+  size_t cruised_ = 0; ///< windows at the cruise limit since the last probe
+  unsigned probes_ = 0;  ///< scheduled probes: every third is below
+  double step_;          ///< the next probe below, a fraction of the knee
   double hold_until_ = 0;    ///< no increase before (Retry-After)
   double last_decrease_ = -1e300; ///< one overload decrease per latency
   size_t min_seen_, max_seen_;

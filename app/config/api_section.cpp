@@ -181,7 +181,7 @@ void read_embedded(const src_node* api, embedded_sim_config& out) {
             {"latency_ms", "jitter_ms", "per_token_ms", "max_concurrency",
              "rate_limit", "fault_rate", "faults", "seed", "vocabulary",
              "batch_model", "step_base_ms", "step_per_seq_ms", "kv_capacity",
-             "overload_queue", "overload_status"});
+             "overload_queue", "overload_status", "prefill_per_token_ms"});
   read_number(e, "latency_ms", p + ".latency_ms", "a number >= 0", 0, false,
               inf, false, out.latency_ms);
   read_number(e, "jitter_ms", p + ".jitter_ms", "a number >= 0", 0, false, inf,
@@ -223,6 +223,8 @@ void read_embedded(const src_node* api, embedded_sim_config& out) {
               false, inf, false, out.step_base_ms);
   read_number(e, "step_per_seq_ms", p + ".step_per_seq_ms", "a number >= 0",
               0, false, inf, false, out.step_per_seq_ms);
+  read_number(e, "prefill_per_token_ms", p + ".prefill_per_token_ms",
+              "a number >= 0", 0, false, inf, false, out.prefill_per_token_ms);
   read_int(e, "kv_capacity", p + ".kv_capacity", 1, INT_MAX, out.kv_capacity);
   read_int(e, "overload_queue", p + ".overload_queue", 0, INT_MAX,
            out.overload_queue);
@@ -234,7 +236,8 @@ void read_embedded(const src_node* api, embedded_sim_config& out) {
   }
   if (!out.batch_model)
     for (const char* k : {"step_base_ms", "step_per_seq_ms", "kv_capacity",
-                          "overload_queue", "overload_status"})
+                          "overload_queue", "overload_status",
+                          "prefill_per_token_ms"})
       if (const src_node* n = leaf(e, k))
         fail(*n, p + "." + k, "api.embedded.batch_model: true next to it",
              describe(n->value));

@@ -442,7 +442,7 @@ TEST_CASE("api.embedded batch-model keys: read, and refused without batch_model"
   write(d.path / "ok.yaml",
         "api:\n  embedded:\n    batch_model: true\n    step_base_ms: 2\n"
         "    step_per_seq_ms: 0.5\n    kv_capacity: 8\n    overload_queue: 16\n"
-        "    overload_status: 429\n");
+        "    overload_status: 429\n    prefill_per_token_ms: 0.125\n");
   auto e = load_datagen_config(d.file("ok.yaml"), no_env).api.embedded;
   CHECK(e.batch_model);
   CHECK(e.step_base_ms == 2);
@@ -450,6 +450,11 @@ TEST_CASE("api.embedded batch-model keys: read, and refused without batch_model"
   CHECK(e.kv_capacity == 8);
   CHECK(e.overload_queue == 16);
   CHECK(e.overload_status == 429);
+  CHECK(e.prefill_per_token_ms == 0.125);
+  write(d.path / "bad.yaml", "api:\n  embedded:\n    prefill_per_token_ms: 1\n");
+  auto lone = error_of([&] { load_datagen_config(d.file("bad.yaml"), no_env); });
+  CHECK(lone.find("api.embedded.prefill_per_token_ms") != std::string::npos);
+  CHECK(lone.find("batch_model: true") != std::string::npos);
   write(d.path / "bad.yaml", "api:\n  embedded:\n    kv_capacity: 8\n");
   auto msg = error_of([&] { load_datagen_config(d.file("bad.yaml"), no_env); });
   CHECK(msg.find("bad.yaml:3") != std::string::npos);

@@ -70,3 +70,25 @@ TEST_CASE("api.embedded.batch_model reaches the embedded simulator: its overload
   auto job = json::parse(read_file(dir + "/out/report.json"))["jobs"][0];
   CHECK(job["attempts"].get<int>() > job["done"].get<int>() + job["failed"].get<int>());
 }
+
+TEST_CASE("api.embedded.prefill_per_token_ms reaches the embedded simulator") {
+  auto dir = make_temp_dir();
+  test_config c;
+  c.base_url = "embedded";
+  c.n = 1;
+  c.pool = 1; // one at a time: each request's prefill is its own step
+  c.api_extra = "  embedded:\n    batch_model: true\n    step_base_ms: 0\n"
+                "    step_per_seq_ms: 0\n    prefill_per_token_ms: 5\n";
+  auto cfg = write_config(dir, c);
+  auto r = run_cli({"datagen", "generate-names", "--config", cfg, "--mode", "l2r",
+                    "--num-batches", "6", "-n", "1", "--quiet", "--out", dir + "/out"},
+                   {}, std::chrono::seconds(60));
+  INFO("stderr: " << r.err);
+  REQUIRE(r.exit_code == 0);
+  auto rep = json::parse(read_file(dir + "/out/report.json"));
+  auto prompt_tokens = rep["jobs"][0]["prompt_tokens"].get<double>();
+  REQUIRE(prompt_tokens > 0);
+  // The requests ran one after the other, each waiting 5 ms per prompt
+  // token before its first step: the run lasted at least that long.
+  CHECK(rep["wall_s"].get<double>() >= prompt_tokens * 0.005);
+}
