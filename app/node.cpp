@@ -58,6 +58,7 @@ std::unique_ptr<sim::sim_server> start_embedded_sim(api_config& api,
   o.step_base_ms = e.step_base_ms;
   o.step_per_seq_ms = e.step_per_seq_ms;
   o.prefill_per_token_ms = e.prefill_per_token_ms;
+  o.capacity_schedule = e.capacity_schedule;
   o.kv_capacity = e.kv_capacity;
   o.overload_queue = e.overload_queue;
   o.overload_status = e.overload_status;

@@ -41,6 +41,9 @@ struct embedded_sim_config {
   int kv_capacity = 64;
   int overload_queue = 0;           ///< 0 = the queue is unbounded
   int overload_status = 503;        ///< 503 or 429
+  /// "0:64,30:16,60:64": KV capacity by seconds since start; empty =
+  /// kv_capacity throughout (checked by tools/sim/capacity_schedule.hpp).
+  std::string capacity_schedule;
 };
 
 struct fim_config {

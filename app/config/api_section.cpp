@@ -3,6 +3,8 @@
 // command line shares with api.concurrency.
 #include "app/config/api_section.hpp"
 
+#include "tools/sim/capacity_schedule.hpp"
+
 #include <cctype>
 #include <climits>
 #include <cmath>
@@ -181,7 +183,8 @@ void read_embedded(const src_node* api, embedded_sim_config& out) {
             {"latency_ms", "jitter_ms", "per_token_ms", "max_concurrency",
              "rate_limit", "fault_rate", "faults", "seed", "vocabulary",
              "batch_model", "step_base_ms", "step_per_seq_ms", "kv_capacity",
-             "overload_queue", "overload_status", "prefill_per_token_ms"});
+             "overload_queue", "overload_status", "prefill_per_token_ms",
+             "capacity_schedule"});
   read_number(e, "latency_ms", p + ".latency_ms", "a number >= 0", 0, false,
               inf, false, out.latency_ms);
   read_number(e, "jitter_ms", p + ".jitter_ms", "a number >= 0", 0, false, inf,
@@ -234,10 +237,22 @@ void read_embedded(const src_node* api, embedded_sim_config& out) {
     if (out.overload_status != 429 && out.overload_status != 503)
       fail(*s, p + ".overload_status", "503 or 429", describe(s->value));
   }
+  if (const src_node* s = leaf(e, "capacity_schedule")) {
+    const char* expected =
+      "a capacity schedule SECONDS:CAPACITY,... (e.g. \"0:64,30:16,60:64\")";
+    if (!s->value.IsScalar())
+      fail(*s, p + ".capacity_schedule", expected, describe(s->value));
+    sim::capacity_schedule parsed;
+    std::string why;
+    if (!sim::parse_capacity_schedule(s->value.Scalar(), parsed, &why))
+      fail(*s, p + ".capacity_schedule", std::string(expected) + "; " + why,
+           describe(s->value));
+    out.capacity_schedule = s->value.Scalar();
+  }
   if (!out.batch_model)
     for (const char* k : {"step_base_ms", "step_per_seq_ms", "kv_capacity",
                           "overload_queue", "overload_status",
-                          "prefill_per_token_ms"})
+                          "prefill_per_token_ms", "capacity_schedule"})
       if (const src_node* n = leaf(e, k))
         fail(*n, p + "." + k, "api.embedded.batch_model: true next to it",
              describe(n->value));

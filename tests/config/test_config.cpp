@@ -467,6 +467,32 @@ TEST_CASE("api.embedded batch-model keys: read, and refused without batch_model"
   CHECK(msg.find("503 or 429") != std::string::npos);
 }
 
+TEST_CASE("api.embedded.capacity_schedule: read, checked, and only with batch_model") {
+  temp_dir d;
+  write(d.path / "ok.yaml",
+        "api:\n  embedded:\n    batch_model: true\n"
+        "    capacity_schedule: \"0:64,30:16,60:64\"\n");
+  CHECK(load_datagen_config(d.file("ok.yaml"), no_env).api.embedded.capacity_schedule
+        == "0:64,30:16,60:64");
+  // Each bad schedule names the file, the line, the key and the entry.
+  for (auto [text, why] : std::vector<std::pair<std::string, std::string>>{
+         {"\"0:64,0:16\"", "entry '0:16': times must increase"},
+         {"\"0:0\"", "entry '0:0': '0' is not a capacity of at least 1 sequence"},
+         {"\"soon:4\"", "entry 'soon:4': 'soon' is not a non-negative number of seconds"},
+         {"[1, 2]", "expected a capacity schedule"}}) {
+    CAPTURE(text);
+    write(d.path / "bad.yaml",
+          "api:\n  embedded:\n    batch_model: true\n    capacity_schedule: " + text + "\n");
+    auto msg = error_of([&] { load_datagen_config(d.file("bad.yaml"), no_env); });
+    CHECK(msg.rfind(d.file("bad.yaml") + ":4: key 'api.embedded.capacity_schedule': expected", 0) == 0);
+    CHECK(msg.find(why) != std::string::npos);
+  }
+  write(d.path / "bad.yaml", "api:\n  embedded:\n    capacity_schedule: \"0:8\"\n");
+  auto lone = error_of([&] { load_datagen_config(d.file("bad.yaml"), no_env); });
+  CHECK(lone.find("api.embedded.capacity_schedule") != std::string::npos);
+  CHECK(lone.find("batch_model: true") != std::string::npos);
+}
+
 TEST_CASE("a missing datagen file is reported with strerror") {
   temp_dir d;
   CHECK(error_of([&] { load_datagen_config(d.file("nope.yaml"), no_env); })

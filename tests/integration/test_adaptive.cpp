@@ -92,3 +92,34 @@ TEST_CASE("api.embedded.prefill_per_token_ms reaches the embedded simulator") {
   // token before its first step: the run lasted at least that long.
   CHECK(rep["wall_s"].get<double>() >= prompt_tokens * 0.005);
 }
+
+TEST_CASE("api.embedded.capacity_schedule reaches the embedded simulator") {
+  // Eight requests at once, 20 ms per decode step and one token per step:
+  // with the whole capacity they share their steps; with a schedule of one
+  // sequence from second 0 they run one after the other, so the run lasts
+  // at least the sum of their steps.
+  struct result { double wall_s, steps_s; };
+  auto run = [](const std::string& schedule) {
+    auto dir = make_temp_dir();
+    test_config c;
+    c.base_url = "embedded";
+    c.n = 1;
+    c.pool = 8;
+    c.api_extra = "  embedded:\n    batch_model: true\n    step_base_ms: 20\n"
+                  "    step_per_seq_ms: 0\n    kv_capacity: 8\n" + schedule;
+    auto cfg = write_config(dir, c);
+    auto r = run_cli({"datagen", "generate-names", "--config", cfg, "--mode", "l2r",
+                      "--num-batches", "8", "-n", "1", "--quiet", "--out", dir + "/out"},
+                     {}, std::chrono::seconds(60));
+    INFO("stderr: " << r.err);
+    REQUIRE(r.exit_code == 0);
+    auto rep = json::parse(read_file(dir + "/out/report.json"));
+    auto tokens = rep["jobs"][0]["completion_tokens"].get<double>();
+    REQUIRE(tokens > 0);
+    return result{rep["wall_s"].get<double>(), tokens * 0.020};
+  };
+  const auto shared = run("");
+  CHECK(shared.wall_s < 0.5 * shared.steps_s); // the steps were shared
+  const auto one = run("    capacity_schedule: \"0:1\"\n");
+  CHECK(one.wall_s >= 0.95 * one.steps_s);
+}

@@ -17,17 +17,9 @@
 #include <utility>
 #include <vector>
 
+#include "tools/sim/capacity_schedule.hpp"
+
 namespace evo::sim {
-
-// "0:64,30:16,60:64": from second 0 capacity 64, from second 30 capacity 16, ...
-using capacity_schedule = std::vector<std::pair<double, int>>;
-
-// Parses a schedule; on error returns false and says why in *err.
-bool parse_capacity_schedule(const std::string& text, capacity_schedule& out, std::string* err);
-
-// The capacity in force `t_s` seconds after start (entries sorted by time;
-// before the first entry: `fallback`).
-int capacity_at(const capacity_schedule& s, double t_s, int fallback);
 
 struct batch_params {
   double step_base_ms = 10;
