@@ -235,18 +235,23 @@ void concurrency_limit::set_limit(double now, size_t next) {
 }
 
 void concurrency_limit::record(double now) {
-  series_.emplace_back(now - start_, as_u32(limit_));
-  auto cap = std::max<size_t>(2, cfg_.series_points);
-  if (series_.size() < 2 * cap)
+  append_thinned(series_, now - start_, as_u32(limit_), cfg_.series_points);
+}
+
+void append_thinned(std::vector<std::pair<double, uint32_t>>& series, double t,
+                    uint32_t value, size_t points) {
+  series.emplace_back(t, value);
+  auto cap = std::max<size_t>(2, points);
+  if (series.size() < 2 * cap)
     return;
   // Thin to every other point, keeping the first and the newest, so a
   // long run keeps its whole shape in bounded memory.
   std::vector<std::pair<double, uint32_t>> kept;
   kept.reserve(cap + 1);
-  for (size_t i = 0; i + 1 < series_.size(); i += 2)
-    kept.push_back(series_[i]);
-  kept.push_back(series_.back());
-  series_.swap(kept);
+  for (size_t i = 0; i + 1 < series.size(); i += 2)
+    kept.push_back(series[i]);
+  kept.push_back(series.back());
+  series.swap(kept);
 }
 
 concurrency_trace concurrency_limit::trace() const {

@@ -102,4 +102,10 @@ private:
   std::vector<std::pair<double, uint32_t>> series_;
 };
 
+/// Appends (t, value) to a limit's series; once it holds twice `points`,
+/// every other point goes (the first and the newest stay), so a long run
+/// keeps its shape in bounded memory. Used for each node's and the sum's.
+void append_thinned(std::vector<std::pair<double, uint32_t>>& series, double t,
+                    uint32_t value, size_t points);
+
 } // namespace evo

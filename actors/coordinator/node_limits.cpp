@@ -156,18 +156,8 @@ void node_limits::record_total(double now) {
   total_max_ = total_started_ ? std::max(total_max_, sum) : sum;
   total_started_ = true;
   total_last_ = sum;
-  total_series_.emplace_back(now - started_.value_or(0), as_u32(sum));
-  // Thinned as concurrency_limit thins its own: every other point once
-  // twice `series_points` are held, the first and the newest kept.
-  auto cap = std::max<size_t>(2, base_.series_points);
-  if (total_series_.size() < 2 * cap)
-    return;
-  std::vector<std::pair<double, uint32_t>> kept;
-  kept.reserve(cap + 1);
-  for (size_t i = 0; i + 1 < total_series_.size(); i += 2)
-    kept.push_back(total_series_[i]);
-  kept.push_back(total_series_.back());
-  total_series_.swap(kept);
+  append_thinned(total_series_, now - started_.value_or(0), as_u32(sum),
+                 base_.series_points);
 }
 
 concurrency_trace node_limits::trace() const {
