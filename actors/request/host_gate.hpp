@@ -236,7 +236,8 @@ private:
     if (h.answers < p_.peers_answered || h.wire.empty())
       return;
     auto before = h.passed;
-    over_bar(h, now, duration::zero(), duration::max(), p_.hold_rounds, opened, group, [&](size_t i) {
+    auto never = duration::max(); // no lone candidate is held
+    over_bar(h, now, duration::zero(), never, p_.hold_rounds, opened, group, [&](size_t i) {
       // Under the provisional cap only requests sent before it: one sent
       // since went out in a slot of the cap and keeps it (otherwise each
       // would free a slot for one more new connection).
