@@ -201,10 +201,13 @@ private:
   // Candidates and the answers they need: the stuck test, with `bar` as
   // its time bar (zero for pass_over()).
   template <class Opened, class Each>
-  void over_bar(host_state& h, clock::time_point now, duration bar, duration lone,
-                uint32_t rounds, Opened& opened, unsigned group, Each&& each) {
+  void over_bar(host_state& h, clock::time_point now, duration bar, duration passed_bar,
+                duration lone, uint32_t rounds, Opened& opened, unsigned group,
+                Each&& each) {
+    bool alone = false;
     auto candidate = [&](const entry& e) {
-      if (e.group != group || now - e.at <= bar)
+      auto b = alone ? lone : e.passed ? std::min(bar, passed_bar) : bar;
+      if (e.group != group || now - e.at <= b)
         return false;
       auto o = opened(e.id);
       return o && *o > h.newest_fresh_answered;
@@ -217,7 +220,7 @@ private:
     if (waiting == 0)
       return;
     if (waiting == 1 && !h.found)
-      bar = lone; // the candidate is tested again below
+      alone = true; // the candidate is tested again below
     // The group's requests being served (none when the server serves only
     // other groups' connections: then one round is enough).
     auto served = std::max<size_t>(own - waiting, 1);
@@ -237,7 +240,8 @@ private:
       return;
     auto before = h.passed;
     auto never = duration::max(); // no lone candidate is held
-    over_bar(h, now, duration::zero(), never, p_.hold_rounds, opened, group, [&](size_t i) {
+    auto zero = duration::zero();
+    over_bar(h, now, zero, zero, never, p_.hold_rounds, opened, group, [&](size_t i) {
       // Under the provisional cap only requests sent before it: one sent
       // since went out in a slot of the cap and keeps it (otherwise each
       // would free a slot for one more new connection).
@@ -264,7 +268,12 @@ private:
     auto before = out.size();
     auto bar = limit(h);
     auto lone = std::max(p_.lone_floor, bar * static_cast<int64_t>(p_.lone_factor));
-    over_bar(h, now, bar, lone, p_.rounds, opened, group, [&](size_t i) {
+    // A request already passed over needs no floor: the hold has seen the
+    // server skip its connection, and the sooner it moves, the sooner the
+    // server's queue of connections holds no live request that a thread
+    // freed by a keep-alive close would serve late.
+    auto passed_bar = p95(h) * static_cast<int64_t>(p_.stuck_factor);
+    over_bar(h, now, bar, passed_bar, lone, p_.rounds, opened, group, [&](size_t i) {
       auto& e = h.wire[i];
       out.push_back(e.id);
       h.passed -= e.passed ? 1 : 0;
