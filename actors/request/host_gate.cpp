@@ -96,7 +96,6 @@ void host_gate::capped(host_state& h, clock::time_point now, unsigned group) {
   });
   h.cap = std::max<size_t>(h.wire.size() - static_cast<size_t>(own_passed), 1);
   h.provisional = false;
-  h.found = true;
   h.last_change = now;
 }
 

@@ -45,15 +45,6 @@ public:
     /// answers too few to look like that).
     uint32_t peers_answered = 4;
     uint32_t rounds = 8;
-    /// A lone candidate (the only request of its group that looks stuck)
-    /// on a host never found stuck before waits longer: lone_factor x the
-    /// bar and at least lone_floor. One unserved connection looks exactly
-    /// like a hang or a long generation on the newest connection, and a
-    /// move costs the server a second generation; a thread-limited server
-    /// nearly always leaves several connections unserved (and once found,
-    /// the normal bar applies).
-    uint32_t lone_factor = 4;
-    duration lone_floor = std::chrono::seconds(2);
     /// The same count for pass_over(), which costs no server time when
     /// wrong, so it may be quicker: it has to act within the start burst.
     uint32_t hold_rounds = 2;
@@ -194,7 +185,6 @@ private:
     size_t passed = 0;        ///< entries on the wire marked passed over
     bool provisional = false; ///< cap set by pass_over(), no request moved yet
     clock::time_point held_since{}; ///< when pass_over() set it
-    bool found = false; ///< a stuck verdict has been made: thread-limited
   };
   /// Requests on the wire that count against the cap.
   static size_t counted(const host_state& h) { return h.wire.size() - h.passed; }
@@ -202,11 +192,9 @@ private:
   // its time bar (zero for pass_over()).
   template <class Opened, class Each>
   void over_bar(host_state& h, clock::time_point now, duration bar, duration passed_bar,
-                duration lone, uint32_t rounds, Opened& opened, unsigned group,
-                Each&& each) {
-    bool alone = false;
+                uint32_t rounds, Opened& opened, unsigned group, Each&& each) {
     auto candidate = [&](const entry& e) {
-      auto b = alone ? lone : e.passed ? std::min(bar, passed_bar) : bar;
+      auto b = e.passed ? std::min(bar, passed_bar) : bar;
       if (e.group != group || now - e.at <= b)
         return false;
       auto o = opened(e.id);
@@ -219,8 +207,6 @@ private:
     }
     if (waiting == 0)
       return;
-    if (waiting == 1 && !h.found)
-      alone = true; // the candidate is tested again below
     // The group's requests being served (none when the server serves only
     // other groups' connections: then one round is enough).
     auto served = std::max<size_t>(own - waiting, 1);
@@ -239,9 +225,8 @@ private:
     if (h.answers < p_.peers_answered || h.wire.empty())
       return;
     auto before = h.passed;
-    auto never = duration::max(); // no lone candidate is held
     auto zero = duration::zero();
-    over_bar(h, now, zero, zero, never, p_.hold_rounds, opened, group, [&](size_t i) {
+    over_bar(h, now, zero, zero, p_.hold_rounds, opened, group, [&](size_t i) {
       // Under the provisional cap only requests sent before it: one sent
       // since went out in a slot of the cap and keeps it (otherwise each
       // would free a slot for one more new connection).
@@ -267,13 +252,12 @@ private:
       return;
     auto before = out.size();
     auto bar = limit(h);
-    auto lone = std::max(p_.lone_floor, bar * static_cast<int64_t>(p_.lone_factor));
     // A request already passed over needs no floor: the hold has seen the
     // server skip its connection, and the sooner it moves, the sooner the
     // server's queue of connections holds no live request that a thread
     // freed by a keep-alive close would serve late.
     auto passed_bar = p95(h) * static_cast<int64_t>(p_.stuck_factor);
-    over_bar(h, now, bar, passed_bar, lone, p_.rounds, opened, group, [&](size_t i) {
+    over_bar(h, now, bar, passed_bar, p_.rounds, opened, group, [&](size_t i) {
       auto& e = h.wire[i];
       out.push_back(e.id);
       h.passed -= e.passed ? 1 : 0;

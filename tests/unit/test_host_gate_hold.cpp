@@ -1,6 +1,6 @@
-// host_gate before any request is stuck: the ramp of a host's first sends,
-// the hold on new connections the server passes over, and the lone bar; on
-// a made-up clock.
+// host_gate before any request is stuck: the ramp of a host's first sends
+// and the hold on new connections the server passes over; on a made-up
+// clock.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -150,43 +150,6 @@ TEST_CASE("host_gate: a stuck verdict counts another group's passed-over request
   REQUIRE(g.stuck(t0 + 60ms, fresh, 0).size() == 8);
   CHECK(g.cap(h) == 8);
   CHECK(g.passed_over(h) == 8);
-}
-
-TEST_CASE("host_gate: a lone request that looks stuck on a host never found stuck waits for the lone bar") {
-  // The same as above with 99 alone: it may be a hang or a long generation
-  // on the newest connection. Bar 400 ms; lone bar max(2 s, 4 x 400 ms).
-  auto run = [](host_gate& g, host_gate::clock::time_point t0) {
-    for (uintptr_t id = 1; id <= 8; ++id)
-      g.sent(h, id, t0);
-    g.sent(h, 99, t0 + 1us);
-    for (uintptr_t id = 1; id <= 4; ++id)
-      g.ended(h, id, t0 + 100ms, true, fresh(id));
-    for (uintptr_t id = 5; id <= 8; ++id)
-      g.ended(h, id, t0 + 100ms, true, std::nullopt);
-  };
-  host_gate g;
-  auto t0 = host_gate::clock::time_point{} + 1s;
-  run(g, t0);
-  CHECK(g.stuck(t0 + 400ms + 2us, fresh).empty());
-  CHECK(g.stuck(t0 + 2s + 1us, fresh).empty());
-  CHECK(g.cap(h) == host_gate::unlimited);
-  auto s = g.stuck(t0 + 2s + 2us, fresh);
-  CHECK(s == std::vector<uintptr_t>{99});
-  CHECK(g.cap(h) == 1);
-  // The hold (no time bar) leaves a lone one alone too.
-  host_gate k;
-  run(k, t0);
-  k.pass_over(t0 + 1s, fresh);
-  CHECK(k.passed_over(h) == 0);
-  CHECK(k.cap(h) == host_gate::unlimited);
-  // Once the host has been found stuck, a lone one has the normal bar:
-  // its server is thread-limited.
-  for (uintptr_t id = 200; id <= 208; ++id)
-    g.sent(h, id, t0 + 3s);
-  for (uintptr_t id = 200; id <= 207; ++id) // p95 now 100 ms still
-    g.ended(h, id, t0 + 3s + 100ms, true, std::nullopt);
-  CHECK(g.stuck(t0 + 3s + 400ms, fresh).empty());
-  CHECK(g.stuck(t0 + 3s + 401ms, fresh) == std::vector<uintptr_t>{208});
 }
 
 TEST_CASE("host_gate: a passed-over request is stuck at 4 x p95, without the 50 ms floor") {
