@@ -191,11 +191,10 @@ private:
   // Candidates and the answers they need: the stuck test, with `bar` as
   // its time bar (zero for pass_over()).
   template <class Opened, class Each>
-  void over_bar(host_state& h, clock::time_point now, duration bar, duration passed_bar,
-                uint32_t rounds, Opened& opened, unsigned group, Each&& each) {
+  void over_bar(host_state& h, clock::time_point now, duration bar, uint32_t rounds,
+                Opened& opened, unsigned group, Each&& each) {
     auto candidate = [&](const entry& e) {
-      auto b = e.passed ? std::min(bar, passed_bar) : bar;
-      if (e.group != group || now - e.at <= b)
+      if (e.group != group || now - e.at <= bar)
         return false;
       auto o = opened(e.id);
       return o && *o > h.newest_fresh_answered;
@@ -226,7 +225,7 @@ private:
       return;
     auto before = h.passed;
     auto zero = duration::zero();
-    over_bar(h, now, zero, zero, p_.hold_rounds, opened, group, [&](size_t i) {
+    over_bar(h, now, zero, p_.hold_rounds, opened, group, [&](size_t i) {
       // Under the provisional cap only requests sent before it: one sent
       // since went out in a slot of the cap and keeps it (otherwise each
       // would free a slot for one more new connection).
@@ -251,13 +250,7 @@ private:
     if (h.answers < p_.peers_answered || h.wire.empty())
       return;
     auto before = out.size();
-    auto bar = limit(h);
-    // A request already passed over needs no floor: the hold has seen the
-    // server skip its connection, and the sooner it moves, the sooner the
-    // server's queue of connections holds no live request that a thread
-    // freed by a keep-alive close would serve late.
-    auto passed_bar = p95(h) * static_cast<int64_t>(p_.stuck_factor);
-    over_bar(h, now, bar, passed_bar, p_.rounds, opened, group, [&](size_t i) {
+    over_bar(h, now, limit(h), p_.rounds, opened, group, [&](size_t i) {
       auto& e = h.wire[i];
       out.push_back(e.id);
       h.passed -= e.passed ? 1 : 0;
