@@ -10,7 +10,7 @@ bool host_gate::may_send(const std::string& host, clock::time_point now) const {
   if (it == hosts_.end())
     return true;
   auto& h = it->second;
-  return counted(h) < h.cap && h.wire.size() < ramp(h, now);
+  return h.wire.size() < h.cap && h.wire.size() < ramp(h, now);
 }
 
 bool host_gate::ramping(const std::string& host, clock::time_point now) const {
@@ -48,17 +48,10 @@ void host_gate::ended(const std::string& host, uintptr_t id,
     return; // moved off the wire by stuck() before it ended
   auto took = now - e->at;
   auto group = e->group;
-  bool was_passed = e->passed;
   *e = h.wire.back();
   h.wire.pop_back();
-  h.passed -= was_passed ? 1 : 0;
   if (!answered)
     return;
-  if (was_passed && h.provisional) {
-    // Answered on its own connection after all: the server does serve it.
-    h.cap = unlimited;
-    h.provisional = false;
-  }
   ++h.answers;
   h.last_answer = now;
   h.last_answer_group = static_cast<int>(group);
@@ -86,16 +79,10 @@ host_gate::duration host_gate::limit(const host_state& h) const {
   return std::max(p_.stuck_floor, p95(h) * static_cast<int64_t>(p_.stuck_factor));
 }
 
-void host_gate::capped(host_state& h, clock::time_point now, unsigned group) {
+void host_gate::capped(host_state& h, clock::time_point now) {
   // The requests still in flight are the ones being served: that is how
-  // many connections this server takes. Another group's requests passed
-  // over count until that group moves them (and caps again): left out now,
-  // a served connection between two requests could make the cap too low.
-  auto own_passed = std::count_if(h.wire.begin(), h.wire.end(), [&](const entry& e) {
-    return e.passed && e.group == group;
-  });
-  h.cap = std::max<size_t>(h.wire.size() - static_cast<size_t>(own_passed), 1);
-  h.provisional = false;
+  // many connections this server takes.
+  h.cap = std::max<size_t>(h.wire.size(), 1);
   h.last_change = now;
 }
 
@@ -107,11 +94,6 @@ size_t host_gate::cap(const std::string& host) const {
 int host_gate::answering_group(const std::string& host) const {
   auto it = hosts_.find(host);
   return it == hosts_.end() ? -1 : it->second.last_answer_group;
-}
-
-size_t host_gate::passed_over(const std::string& host) const {
-  auto it = hosts_.find(host);
-  return it == hosts_.end() ? 0 : it->second.passed;
 }
 
 size_t host_gate::on_wire(const std::string& host) const {

@@ -8,12 +8,10 @@
 // being served and names the stuck requests so the engine moves them. A
 // request the server holds on a connection it serves (a hang, a long
 // generation) is not stuck: its connection answered before, or a later one
-// did. Before that, the same evidence without the time bar holds back
-// further sends (nothing is re-sent), and a ramp spreads the first burst of
-// sends to a host over a few milliseconds. Requests are booked by group
-// (the engine's I/O loop): evidence and cap are per host, the stuck ones a
-// group finds are its own. Plain logic, no sockets, no clock, no lock of
-// its own.
+// did. A ramp spreads the first burst of sends to a host over a few
+// milliseconds. Requests are booked by group (the engine's I/O loop):
+// evidence and cap are per host, the stuck ones a group finds are its own.
+// Plain logic, no sockets, no clock, no lock of its own.
 #pragma once
 
 #include <algorithm>
@@ -45,9 +43,6 @@ public:
     /// answers too few to look like that).
     uint32_t peers_answered = 4;
     uint32_t rounds = 8;
-    /// The same count for pass_over(), which costs no server time when
-    /// wrong, so it may be quicker: it has to act within the start burst.
-    uint32_t hold_rounds = 2;
     /// A capped host gets one more slot after this long without a stuck
     /// request (while requests wait), so a server that gained threads is used.
     /// Sooner when the cap starves (see probe()).
@@ -55,11 +50,9 @@ public:
     /// A host's requests on the wire grow by at most ramp_step per
     /// ramp_every, plus one per answer: a burst of hundreds of connections
     /// at the start of a run takes the client's and the server's CPU for
-    /// tens of milliseconds before the first answers are read, and opens
-    /// connections a thread-limited server leaves unread; this way the
-    /// served ones answer (and pass_over() can act) first. It costs a run
-    /// at most P / ramp_step x ramp_every at its start (256 in flight:
-    /// 15 ms), and nothing once answers flow.
+    /// tens of milliseconds before the first answers are read (their
+    /// latency). It costs a run at most P / ramp_step x ramp_every at its
+    /// start (256 in flight: 15 ms), and nothing once answers flow.
     size_t ramp_step = 16;
     duration ramp_every = std::chrono::milliseconds(1);
     /// Answer times kept per host for the p95.
@@ -99,27 +92,6 @@ public:
       find_stuck(h, now, opened, group, out);
     return out;
   }
-  /// Holds back further sends to an uncapped host whose server is seen to
-  /// pass over new connections, before any of them is stuck: a request of
-  /// `group` on a connection opened for it (`opened` as for stuck()), with
-  /// no connection opened after it answered, and the host went round the
-  /// requests it serves hold_rounds times since it was sent (the stuck
-  /// test without its time bar). Each such request is marked passed over
-  /// and no longer counts against the cap, which is set to the requests
-  /// left (a provisional cap). Nothing is re-sent and no server time is spent, so
-  /// no time bar is needed: it only stops the client from opening more
-  /// connections the server leaves unread, so the burst at the start of a
-  /// run is as large as the server serves. Once the cap is set, only
-  /// requests sent before it are marked. When a passed-over request is
-  /// answered after all, the verdict was wrong: the cap goes.
-  template <class Opened>
-  void pass_over(clock::time_point now, Opened&& opened, unsigned group = 0) {
-    for (auto& [name, h] : hosts_)
-      if (h.cap == unlimited || h.provisional)
-        mark_passed(h, now, opened, group);
-  }
-  /// Requests marked passed over and still on the wire.
-  size_t passed_over(const std::string& host) const;
   /// The group that had the host's latest answer (its connections are
   /// served), -1 when none yet.
   int answering_group(const std::string& host) const;
@@ -139,7 +111,7 @@ public:
              const std::unordered_map<std::string, size_t>& waiting,
              Opened&& opened, unsigned group = 0) {
     for (auto& [name, h] : hosts_) {
-      if (h.cap == unlimited || counted(h) < h.cap)
+      if (h.cap == unlimited || h.wire.size() < h.cap)
         continue;
       auto w = waiting.find(name);
       if (w == waiting.end() || w->second == 0)
@@ -166,7 +138,6 @@ private:
     clock::time_point at;
     uint64_t answers_before; ///< the host's answer count when it was sent
     unsigned group;
-    bool passed = false; ///< marked by pass_over(): not counted against the cap
   };
   struct host_state {
     std::vector<entry> wire;
@@ -182,17 +153,17 @@ private:
     clock::time_point newest_fresh_answered{};
     int last_answer_group = -1;
     clock::time_point first_sent{}; ///< the ramp's start
-    size_t passed = 0;        ///< entries on the wire marked passed over
-    bool provisional = false; ///< cap set by pass_over(), no request moved yet
-    clock::time_point held_since{}; ///< when pass_over() set it
   };
-  /// Requests on the wire that count against the cap.
-  static size_t counted(const host_state& h) { return h.wire.size() - h.passed; }
-  // Candidates and the answers they need: the stuck test, with `bar` as
-  // its time bar (zero for pass_over()).
-  template <class Opened, class Each>
-  void over_bar(host_state& h, clock::time_point now, duration bar, uint32_t rounds,
-                Opened& opened, unsigned group, Each&& each) {
+  duration p95(const host_state& h) const;
+  size_t ramp(const host_state& h, clock::time_point now) const;
+  duration limit(const host_state& h) const;
+  template <class Opened>
+  void find_stuck(host_state& h, clock::time_point now, Opened& opened,
+                  unsigned group, std::vector<uintptr_t>& out) {
+    if (h.answers < p_.peers_answered || h.wire.empty())
+      return;
+    auto bar = limit(h);
+    // Candidates by age, order and connection; the others are being served.
     auto candidate = [&](const entry& e) {
       if (e.group != group || now - e.at <= bar)
         return false;
@@ -209,59 +180,22 @@ private:
     // The group's requests being served (none when the server serves only
     // other groups' connections: then one round is enough).
     auto served = std::max<size_t>(own - waiting, 1);
-    auto need = std::max<uint64_t>(p_.peers_answered, uint64_t{rounds} * served);
+    auto need = std::max<uint64_t>(p_.peers_answered, uint64_t{p_.rounds} * served);
+    auto before = out.size();
     for (size_t i = 0; i < h.wire.size();) {
       auto& e = h.wire[i];
-      if (h.answers - e.answers_before >= need && candidate(e))
-        i = each(i);
-      else
+      if (h.answers - e.answers_before >= need && candidate(e)) {
+        out.push_back(e.id);
+        e = h.wire.back();
+        h.wire.pop_back();
+      } else {
         ++i;
-    }
-  }
-  template <class Opened>
-  void mark_passed(host_state& h, clock::time_point now, Opened& opened,
-                   unsigned group) {
-    if (h.answers < p_.peers_answered || h.wire.empty())
-      return;
-    auto before = h.passed;
-    auto zero = duration::zero();
-    over_bar(h, now, zero, p_.hold_rounds, opened, group, [&](size_t i) {
-      // Under the provisional cap only requests sent before it: one sent
-      // since went out in a slot of the cap and keeps it (otherwise each
-      // would free a slot for one more new connection).
-      if (!h.wire[i].passed && !(h.provisional && h.wire[i].at > h.held_since)) {
-        h.wire[i].passed = true;
-        ++h.passed;
       }
-      return i + 1;
-    });
-    if (h.passed > before && !h.provisional) {
-      h.cap = std::max<size_t>(counted(h), 1);
-      h.provisional = true;
-      h.held_since = h.last_change = now;
     }
-  }
-  duration p95(const host_state& h) const;
-  size_t ramp(const host_state& h, clock::time_point now) const;
-  duration limit(const host_state& h) const;
-  template <class Opened>
-  void find_stuck(host_state& h, clock::time_point now, Opened& opened,
-                  unsigned group, std::vector<uintptr_t>& out) {
-    if (h.answers < p_.peers_answered || h.wire.empty())
-      return;
-    auto before = out.size();
-    over_bar(h, now, limit(h), p_.rounds, opened, group, [&](size_t i) {
-      auto& e = h.wire[i];
-      out.push_back(e.id);
-      h.passed -= e.passed ? 1 : 0;
-      e = h.wire.back();
-      h.wire.pop_back();
-      return i;
-    });
     if (out.size() > before)
-      capped(h, now, group);
+      capped(h, now);
   }
-  void capped(host_state& h, clock::time_point now, unsigned group);
+  void capped(host_state& h, clock::time_point now);
   template <class Opened>
   bool starved(const host_state& h, clock::time_point now, Opened& opened,
                unsigned group) const {

@@ -231,15 +231,6 @@ struct http_engine::loop final : transfer_sink {
     return carrier(*raw).fresh_since(*raw);
   }
 
-  // Before this pass sends anything: stop opening connections a server
-  // passes over (host_gate::pass_over).
-  void hold_passed_over(clock::time_point now) {
-    if (on_wire == 0)
-      return;
-    auto lock = gate_lock();
-    gate().pass_over(now, [this](uintptr_t id) { return opened_for(id); }, index);
-  }
-
   // Takes stuck requests off their connections (closed, so the server finds
   // EOF rather than a request when it gets to them) and queues them first
   // for the served connections; raises caps that have been quiet.
@@ -319,7 +310,6 @@ struct http_engine::loop final : transfer_sink {
       }
       if (clock::now() >= curl->next_deadline())
         curl->on_deadline(clock::now());
-      hold_passed_over(clock::now());
       // New transfers last: a pooled connection whose close came in the
       // same batch is gone by then, and costs no re-send.
       if (woken) {
