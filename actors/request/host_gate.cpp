@@ -5,14 +5,33 @@
 
 namespace evo {
 
-bool host_gate::may_send(const std::string& host) const {
+bool host_gate::may_send(const std::string& host, clock::time_point now) const {
   auto it = hosts_.find(host);
-  return it == hosts_.end() || it->second.wire.size() < it->second.cap;
+  if (it == hosts_.end())
+    return true;
+  auto& h = it->second;
+  return h.wire.size() < h.cap && h.wire.size() < ramp(h, now);
+}
+
+bool host_gate::ramping(const std::string& host, clock::time_point now) const {
+  auto it = hosts_.find(host);
+  return it != hosts_.end() && it->second.wire.size() >= ramp(it->second, now);
+}
+
+size_t host_gate::ramp(const host_state& h, clock::time_point now) const {
+  if (p_.ramp_step == 0)
+    return unlimited;
+  auto steps = static_cast<uint64_t>((now - h.first_sent) / p_.ramp_every);
+  auto r = p_.ramp_step * (1 + std::min<uint64_t>(steps, 1u << 20)) + h.answers;
+  return static_cast<size_t>(r);
 }
 
 void host_gate::sent(const std::string& host, uintptr_t id,
                      clock::time_point now, unsigned group) {
-  auto& h = hosts_[host];
+  auto [it, fresh] = hosts_.try_emplace(host);
+  auto& h = it->second;
+  if (fresh)
+    h.first_sent = now;
   h.wire.push_back({id, now, h.answers, group});
 }
 

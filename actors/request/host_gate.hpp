@@ -8,9 +8,10 @@
 // being served and names the stuck requests so the engine moves them. A
 // request the server holds on a connection it serves (a hang, a long
 // generation) is not stuck: its connection answered before, or a later one
-// did. Requests are booked by group (the engine's I/O loop): evidence and
-// cap are per host, the stuck ones a group finds are its own. Plain logic,
-// no sockets, no clock, no lock of its own.
+// did. A ramp spreads the first burst of sends to a host over a few
+// milliseconds. Requests are booked by group (the engine's I/O loop):
+// evidence and cap are per host, the stuck ones a group finds are its own.
+// Plain logic, no sockets, no clock, no lock of its own.
 #pragma once
 
 #include <algorithm>
@@ -46,6 +47,14 @@ public:
     /// request (while requests wait), so a server that gained threads is used.
     /// Sooner when the cap starves (see probe()).
     duration probe_every = std::chrono::seconds(2);
+    /// A host's requests on the wire grow by at most ramp_step per
+    /// ramp_every, plus one per answer: a burst of hundreds of connections
+    /// at the start of a run takes the client's and the server's CPU for
+    /// tens of milliseconds before the first answers are read (their
+    /// latency). It costs a run at most P / ramp_step x ramp_every at its
+    /// start (256 in flight: 15 ms), and nothing once answers flow.
+    size_t ramp_step = 16;
+    duration ramp_every = std::chrono::milliseconds(1);
     /// Answer times kept per host for the p95.
     size_t window = 64;
   };
@@ -55,8 +64,11 @@ public:
 
   static constexpr size_t unlimited = std::numeric_limits<size_t>::max();
 
-  /// Whether one more request to `host` may go on the wire now.
-  bool may_send(const std::string& host) const;
+  /// Whether one more request to `host` may go on the wire at `now`.
+  bool may_send(const std::string& host, clock::time_point now) const;
+  /// Whether may_send() says no for the ramp alone: the answer changes
+  /// with time (next ramp_every), not only with answers.
+  bool ramping(const std::string& host, clock::time_point now) const;
   /// Request `id` of `group` went on the wire to `host` at `now`.
   void sent(const std::string& host, uintptr_t id, clock::time_point now,
             unsigned group = 0);
@@ -140,8 +152,10 @@ private:
     /// does not serve connections in order of arrival.
     clock::time_point newest_fresh_answered{};
     int last_answer_group = -1;
+    clock::time_point first_sent{}; ///< the ramp's start
   };
   duration p95(const host_state& h) const;
+  size_t ramp(const host_state& h, clock::time_point now) const;
   duration limit(const host_state& h) const;
   template <class Opened>
   void find_stuck(host_state& h, clock::time_point now, Opened& opened,

@@ -78,6 +78,14 @@ struct http_engine::loop final : transfer_sink {
   using clock = transport::clock;
   /// How often requests on the wire are checked for being stuck.
   static constexpr std::chrono::milliseconds check_every{10};
+  /// Calls put on the wire per pass of the loop; the rest wait for the next
+  /// pass, which comes at once. Opening a connection costs tens of
+  /// microseconds of this thread (libcurl: in its next socket_action), and
+  /// a burst of hundreds at the start of a run would leave the answers of
+  /// the first ones unread for as long as the burst takes (20–50 ms at 256
+  /// in flight): their latency. Between passes the loop reads what has
+  /// come; the burst as a whole takes as long as before.
+  static constexpr size_t launches_per_pass = 16;
 
   http_engine* owner = nullptr;
   int epfd = -1;
@@ -97,6 +105,9 @@ struct http_engine::loop final : transfer_sink {
   std::unordered_map<std::string, std::deque<std::shared_ptr<http_call>>> waiting;
   std::unordered_map<std::string, size_t> waiting_count; // for gate.probe
   size_t on_wire = 0;
+  size_t launched = 0;     // in this pass
+  bool held_back = false;  // a call waits for the next pass, not for its cap
+  bool ramp_wait = false;  // a call waits for its host's ramp (host_gate)
   clock::time_point next_check = clock::time_point::max();
 
   loop() = default;
@@ -158,7 +169,12 @@ struct http_engine::loop final : transfer_sink {
     bool may;
     {
       auto lock = gate_lock();
-      may = q.empty() && gate().may_send(call->host_key_);
+      may = q.empty() && gate().may_send(call->host_key_, clock::now());
+      ramp_wait = ramp_wait || (!may && gate().ramping(call->host_key_, clock::now()));
+    }
+    if (may && launched >= launches_per_pass) {
+      may = false;
+      held_back = true;
     }
     if (may)
       launch(std::move(call));
@@ -181,6 +197,7 @@ struct http_engine::loop final : transfer_sink {
                   clock::now(), index);
     }
     ++on_wire;
+    ++launched;
     arm_check();
     auto& t = carrier(*call);
     t.start(std::move(call)); // may end (finished) before it returns
@@ -192,13 +209,26 @@ struct http_engine::loop final : transfer_sink {
       while (!q.empty()) {
         {
           auto lock = gate_lock();
-          if (!gate().may_send(host))
+          if (!gate().may_send(host, clock::now())) {
+            ramp_wait = ramp_wait || gate().ramping(host, clock::now());
             break;
+          }
+        }
+        if (launched >= launches_per_pass) {
+          held_back = true;
+          return;
         }
         auto call = std::move(q.front());
         q.pop_front();
         launch(std::move(call));
       }
+  }
+
+  // When the connection of a call on the wire was opened for it (the gate's
+  // ids are the calls' addresses).
+  std::optional<clock::time_point> opened_for(uintptr_t id) {
+    auto* raw = reinterpret_cast<http_call*>(id);
+    return carrier(*raw).fresh_since(*raw);
   }
 
   // Takes stuck requests off their connections (closed, so the server finds
@@ -211,10 +241,7 @@ struct http_engine::loop final : transfer_sink {
         waiting_count[host] = q.size();
     next_check = on_wire > 0 || !waiting_count.empty() ? now + check_every
                                                        : clock::time_point::max();
-    auto opened = [this](uintptr_t id) {
-      auto* raw = reinterpret_cast<http_call*>(id);
-      return carrier(*raw).fresh_since(*raw);
-    };
+    auto opened = [this](uintptr_t id) { return opened_for(id); };
     std::vector<uintptr_t> ids;
     {
       auto lock = gate_lock();
@@ -249,14 +276,21 @@ struct http_engine::loop final : transfer_sink {
       int wait_ms = -1;
       auto until = std::min({curl->next_deadline(), native->next_deadline(),
                              next_check});
-      if (until != clock::time_point::max()) {
+      if (held_back) {
+        wait_ms = 0; // calls wait for this pass only
+      } else if (until != clock::time_point::max()) {
         // Rounded up: waking a hair early would spin until the deadline.
         auto left = std::chrono::ceil<std::chrono::milliseconds>(until - clock::now());
         wait_ms = left.count() > 0
                     ? static_cast<int>(std::min<int64_t>(left.count(), 60000))
                     : 0;
       }
+      if (ramp_wait && !held_back) // the ramp's next step (host_gate::params)
+        wait_ms = wait_ms < 0 ? 1 : std::min(wait_ms, 1);
       int n = epoll_wait(epfd, events, 256, wait_ms);
+      launched = 0;
+      held_back = false;
+      ramp_wait = false;
       if (n < 0) {
         if (errno == EINTR)
           continue;

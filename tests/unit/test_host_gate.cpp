@@ -3,57 +3,17 @@
 
 #include <algorithm>
 
-#include "actors/request/host_gate.hpp"
+#include "tests/unit/host_gate_fixture.hpp"
 
-using evo::host_gate;
-using namespace std::chrono_literals;
-
-namespace {
-
-const std::string h = "http://127.0.0.1:8080";
-const std::string other = "http://127.0.0.1:9090";
-
-// Ids below 1000 go on connections of their own, opened in the order of the
-// ids; the others on pooled ones.
-std::optional<host_gate::clock::time_point> fresh(uintptr_t id) {
-  if (id >= 1000)
-    return std::nullopt;
-  return host_gate::clock::time_point{} + std::chrono::microseconds(id);
-}
-
-// Ids 1..n sent at t0 + id us, each on a new connection; ids 1..served
-// answer at t0 + 1 ms (the server serves them first), and each answer is
-// followed at once by a new request on that connection (ids from 1000),
-// answered 1 ms later. `rounds` rounds of that; returns the time after.
-host_gate::clock::time_point serve_rounds(host_gate& g, host_gate::clock::time_point t0,
-                                          uintptr_t n, uintptr_t served, int rounds) {
-  for (uintptr_t id = 1; id <= n; ++id)
-    g.sent(h, id, t0 + std::chrono::microseconds(id));
-  auto t = t0;
-  std::vector<uintptr_t> live;
-  for (uintptr_t id = 1; id <= served; ++id)
-    live.push_back(id);
-  uintptr_t next = 1000;
-  for (int r = 0; r < rounds; ++r) {
-    t += 1ms;
-    for (auto& id : live) {
-      g.ended(h, id, t, true, fresh(id));
-      id = next++;
-      g.sent(h, id, t);
-    }
-  }
-  return t;
-}
-
-} // namespace
+using namespace host_gate_fixture; // h, other, later, fresh(), serve_rounds()
 
 TEST_CASE("host_gate: a new host is unlimited") {
   host_gate g;
-  CHECK(g.may_send(h));
+  CHECK(g.may_send(h, later));
   CHECK(g.cap(h) == host_gate::unlimited);
   for (uintptr_t id = 1; id <= 300; ++id)
     g.sent(h, id, host_gate::clock::time_point{});
-  CHECK(g.may_send(h));
+  CHECK(g.may_send(h, later));
   CHECK(g.on_wire(h) == 300);
 }
 
@@ -75,16 +35,16 @@ TEST_CASE("host_gate: 32 sent, 8 served: the 24 others are stuck and the host is
     CHECK(s[i] == 9 + i);
   CHECK(g.cap(h) == 8);
   CHECK(g.on_wire(h) == 8);
-  CHECK_FALSE(g.may_send(h));
+  CHECK_FALSE(g.may_send(h, later));
   // Taken off the books: not reported twice.
   CHECK(g.stuck(t0 + 55ms, fresh).empty());
   // An answer frees a slot for one more.
   g.ended(h, 1000, t0 + 56ms, true, std::nullopt); // id 1000 ended in round 2 already: ignored
-  CHECK_FALSE(g.may_send(h));
+  CHECK_FALSE(g.may_send(h, later));
   g.ended(h, 1152, t0 + 56ms, true, std::nullopt); // one of the last round's
-  CHECK(g.may_send(h));
+  CHECK(g.may_send(h, later));
   // The other host is untouched.
-  CHECK(g.may_send(other));
+  CHECK(g.may_send(other, later));
   CHECK(g.cap(other) == host_gate::unlimited);
 }
 
