@@ -47,21 +47,11 @@ sed -i '/semaphore_size:/d' "$T/cfg/model.yaml"
 # the worker's address to ADDRS and "address capacity simlog" to NODES.
 ADDRS="" NODES=""
 start_worker() {
-  local c=$1 out="$T/worker$1.out" j=0 port=""
+  local c=$1
   bench_start_sim "$T/sim$c.out" --batch-model --kv-capacity "$c" --overload-queue "$c" \
     --step-base-ms "$STEP_MS" --log-requests "$T/sim$c.jsonl"
-  "$EVO" worker --listen 127.0.0.1:0 --config "$T/cfg/datagen.yaml" \
-    --base-url "http://127.0.0.1:$SIM_PORT" --pool "$POOL" >"$out" 2>"$out.err" &
-  local wpid=$!
-  bench_track "$wpid"
-  while [ "$j" -lt 200 ]; do
-    port=$(sed -n '1s/^worker listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$out" 2>/dev/null) || true
-    [ -n "$port" ] && break
-    kill -0 "$wpid" 2>/dev/null || bench_die "worker for capacity $c exited: $(cat "$out.err")"
-    sleep 0.05; j=$((j + 1))
-  done
-  [ -n "$port" ] || bench_die "worker for capacity $c did not report its port"
-  bench_wait_port "$port" 10
+  bench_start_worker "$T/worker$c.out" "$T/cfg/datagen.yaml" "http://127.0.0.1:$SIM_PORT" "$POOL"
+  local port=$WORKER_PORT
   ADDRS="$ADDRS${ADDRS:+,}127.0.0.1:$port"
   NODES="${NODES}127.0.0.1:$port $c $T/sim$c.jsonl
 "

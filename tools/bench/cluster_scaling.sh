@@ -36,23 +36,12 @@ sed -i '/semaphore_size:/d' "$T/cfg/model.yaml"
 # start_worker I: a simulator and a worker in front of it; appends the
 # worker's address to ADDRS and its pid to WPIDS, the sim's to SPIDS.
 start_worker() {
-  local i=$1 out="$T/worker$1.out" j=0 port=""
+  local i=$1
   bench_start_sim "$T/sim$i.out" --latency-ms "$LATENCY_MS" --jitter-ms 0 --log-requests "$T/sim$i.jsonl"
   SPIDS+=("$SIM_PID")
-  "$EVO" worker --listen 127.0.0.1:0 --config "$T/cfg/datagen.yaml" \
-    --base-url "http://127.0.0.1:$SIM_PORT" --pool "$POOL" >"$out" 2>"$out.err" &
-  local wpid=$!
-  bench_track "$wpid"
-  WPIDS+=("$wpid")
-  while [ "$j" -lt 200 ]; do
-    port=$(sed -n '1s/^worker listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$out" 2>/dev/null) || true
-    [ -n "$port" ] && break
-    kill -0 "$wpid" 2>/dev/null || bench_die "worker $i exited: $(cat "$out.err")"
-    sleep 0.05; j=$((j + 1))
-  done
-  [ -n "$port" ] || bench_die "worker $i did not report its port: $(head -c 300 "$out")"
-  bench_wait_port "$port" 10
-  ADDRS="$ADDRS${ADDRS:+,}127.0.0.1:$port"
+  bench_start_worker "$T/worker$i.out" "$T/cfg/datagen.yaml" "http://127.0.0.1:$SIM_PORT" "$POOL"
+  WPIDS+=("$WORKER_PID")
+  ADDRS="$ADDRS${ADDRS:+,}127.0.0.1:$WORKER_PORT"
 }
 
 printf '%-8s %9s %9s %9s %11s %9s %10s  %s\n' workers requests "wall s" "N/wall" "report rps" "ideal" efficiency "per node (sim logs)"

@@ -97,6 +97,27 @@ bench_start_sim() {
   bench_wait_port "$SIM_PORT" 10
 }
 
+# bench_start_worker OUT CONFIG BASE_URL POOL: starts `evoselfcode worker`
+# on a free loopback port in front of BASE_URL (stdout OUT, stderr
+# OUT.err), tracked for clean-up; sets WORKER_PID and WORKER_PORT once
+# it listens.
+bench_start_worker() {
+  local out=$1 config=$2 base_url=$3 pool=$4 j=0
+  "$EVO" worker --listen 127.0.0.1:0 --config "$config" \
+    --base-url "$base_url" --pool "$pool" >"$out" 2>"$out.err" &
+  WORKER_PID=$!
+  bench_track "$WORKER_PID"
+  WORKER_PORT=""
+  while [ "$j" -lt 200 ]; do
+    WORKER_PORT=$(sed -n '1s/^worker listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$out" 2>/dev/null) || true
+    [ -n "$WORKER_PORT" ] && break
+    kill -0 "$WORKER_PID" 2>/dev/null || bench_die "worker ($out) exited: $(cat "$out.err")"
+    sleep 0.05; j=$((j + 1))
+  done
+  [ -n "$WORKER_PORT" ] || bench_die "worker ($out) did not report its port: $(head -c 300 "$out")"
+  bench_wait_port "$WORKER_PORT" 10
+}
+
 # bench_write_config DIR BASE_URL POOL [EXTRA_API_YAML_LINES]: writes
 # DIR/model.yaml and DIR/datagen.yaml (shipped datagen keys, model_config
 # pointing at the bench model.yaml). Extra lines are appended under api:.
