@@ -79,6 +79,17 @@ void concurrency_limit::on_overload(double now, double retry_after_s) {
   set_limit(now, cut);
 }
 
+void concurrency_limit::on_refused(double now, double retry_after_s,
+                                   size_t in_flight) {
+  on_overload(now, retry_after_s);
+  auto cap = clamp_limit(static_cast<double>(in_flight), cfg_);
+  if (cap >= limit_)
+    return;
+  knee_ = std::min(
+    knee_, clamp_limit(static_cast<double>(cap) / (1 + cfg_.headroom), cfg_));
+  set_limit(now, cap);
+}
+
 size_t concurrency_limit::cruise_limit() const {
   auto k = static_cast<double>(knee_);
   return clamp_limit(std::max(k, std::ceil(k * (1 + cfg_.headroom))), cfg_);

@@ -58,6 +58,12 @@ public:
   /// The server said it is overloaded (429, 503, a timeout); `retry_after_s`
   /// (< 0 when none): no increase before it has passed.
   void on_overload(double now, double retry_after_s);
+  /// The server refused at once (429, 503) while `in_flight` other attempts
+  /// were out: an overload, and until the next decrease is due the limit
+  /// is at most `in_flight`, so the refused slot is not refilled (the
+  /// refusal is back in a round trip, and a replacement at the same limit
+  /// would be refused again, as fast).
+  void on_refused(double now, double retry_after_s, size_t in_flight);
 
   concurrency_trace trace() const;
 

@@ -19,15 +19,17 @@ void coordinator_state::adapt(size_t node, const attempt_result& r) {
   if (r.ok()) {
     nodes->on_success(node, now, r.completion_tokens,
                       static_cast<double>(r.latency_us) / 1e6);
-  } else if (r.failure == failure_kind::timeout
-             || (r.failure == failure_kind::http_status
-                 && (r.http_status == 429 || r.http_status == 503))) {
+  } else {
     // The server's ways of saying "too much": back off. Other failures
     // (400, 500, resets) say nothing about load.
-    nodes->on_overload(node,
-                       now, r.retry_after_ms >= 0
-                              ? static_cast<double>(r.retry_after_ms) / 1000
-                              : -1.0);
+    auto retry_after = r.retry_after_ms >= 0
+                         ? static_cast<double>(r.retry_after_ms) / 1000
+                         : -1.0;
+    if (r.failure == failure_kind::timeout)
+      nodes->on_overload(node, now, retry_after);
+    else if (r.failure == failure_kind::http_status
+             && (r.http_status == 429 || r.http_status == 503))
+      nodes->on_refused(node, now, retry_after);
   }
   apply_limits();
 }

@@ -115,6 +115,14 @@ void node_limits::on_overload(size_t node, double now, double retry_after_s) {
   record_total(now);
 }
 
+void node_limits::on_refused(size_t node, double now, double retry_after_s) {
+  auto& n = nodes_.at(node);
+  if (!n.live || !n.limit)
+    return;
+  n.limit->on_refused(now, retry_after_s, n.in_flight);
+  record_total(now);
+}
+
 size_t node_limits::limit(size_t node) const {
   auto& n = nodes_.at(node);
   return n.live && n.limit ? n.limit->limit() : 0;

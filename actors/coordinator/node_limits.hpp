@@ -59,6 +59,8 @@ public:
   /// An answer of `node`'s server (see concurrency_limit).
   void on_success(size_t node, double now, uint64_t tokens, double latency_s);
   void on_overload(size_t node, double now, double retry_after_s);
+  /// A 429 or 503 of `node`'s server, after returned() for its attempt.
+  void on_refused(size_t node, double now, double retry_after_s);
 
   bool adaptive() const { return adaptive_; }
   /// The sum of the live nodes' limits (0 when no node is live).

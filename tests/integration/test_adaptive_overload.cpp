@@ -66,3 +66,47 @@ TEST_CASE("adaptive limit comes down on the server's 503s; every item is done") 
   // and the surplus attempts are answered 503 over and over.
   CHECK(overloads <= static_cast<size_t>(items) / 4);
 }
+
+TEST_CASE("adaptive limit: when the server's capacity drops under it, the "
+          "refused slots are not refilled at once") {
+  auto dir = make_temp_dir();
+  auto log = dir + "/sim.jsonl";
+  // 64 sequences at once for 2 s (slow start climbs to the pool's 64),
+  // then 2 for a second, then 64 again; 503 beyond 40 queued. A 503 comes back in a round trip: were
+  // each refused slot refilled at the cut limit until the cut's latency
+  // has passed, the surplus would be refused over and over, hundreds of
+  // times (a cluster CI run saw 124 refusals at a limit of 8 over 4).
+  auto sim = start_sim({"--batch-model", "--kv-capacity", "64", "--overload-queue", "40",
+                        "--step-base-ms", "2", "--step-per-seq-ms", "0",
+                        "--capacity-schedule", "0:64,2:2,3:64",
+                        "--log-requests", log});
+  test_config c;
+  c.base_url = sim.base_url();
+  c.n = 1;
+  c.pool = 64;
+  c.max_retries = 8;
+  c.api_extra = "    adaptive: true\n";
+  auto cfg = write_config(dir, c);
+  const int items = 10000;
+  auto r = run_cli({"datagen", "generate-names", "--config", cfg, "--mode", "l2r",
+                    "--num-batches", std::to_string(items), "-n", "1", "--quiet",
+                    "--out", dir + "/out"},
+                   {}, std::chrono::seconds(40));
+  INFO("stderr: " << r.err);
+  REQUIRE(r.exit_code == 0);
+  sim.proc->signal(SIGTERM);
+  REQUIRE(sim.proc->wait(std::chrono::seconds(10)).has_value());
+  auto rep = json::parse(read_file(dir + "/out/report.json"));
+  CHECK(rep["jobs"][0]["done"] == items);
+  CHECK(rep["jobs"][0]["failed"] == 0);
+  auto lim = rep["concurrency_limit"];
+  size_t overloads = 0;
+  for (auto& row : read_sim_log(log))
+    if (row["fault"] == "overload")
+      ++overloads;
+  MESSAGE("overload answers " << overloads << ", limit " << lim.dump());
+  // The premise: the limit was above what the server held after the drop.
+  REQUIRE(lim["max"].get<int>() > 42);
+  REQUIRE(overloads > 0);
+  CHECK(overloads <= static_cast<size_t>(lim["max"].get<int>()) * 2);
+}

@@ -219,6 +219,41 @@ TEST_CASE("adaptive limit: an overload answer cuts the limit multiplicatively, "
   CHECK(lim.limit() < static_cast<size_t>(std::floor(before * 0.7)));
 }
 
+TEST_CASE("adaptive limit: a refusal within the latency of a cut keeps its "
+          "slot empty; a timeout does not") {
+  concurrency_limit lim(config(1, 512), 0);
+  batch_server server;
+  server.capacity = 1000;
+  server.per_seq_ms = 0;
+  drive(lim, server, 0, 8, 8);
+  auto before = lim.limit();
+  REQUIRE(before >= 50);
+  auto cut = static_cast<size_t>(std::floor(before * 0.7));
+  // The first refusal cuts as any overload does (more are out than that).
+  lim.on_refused(8.0, 1.0, before - 1);
+  CHECK(lim.limit() == cut);
+  // Fast refusals of the same burst: the server held that many when it
+  // refused; a replacement at the cut would be refused as fast.
+  lim.on_refused(8.0001, 1.0, cut - 1);
+  CHECK(lim.limit() == cut - 1);
+  lim.on_refused(8.0002, 1.0, cut - 3);
+  CHECK(lim.limit() == cut - 3);
+  // More out than the limit: the limit stays.
+  lim.on_refused(8.0003, 1.0, cut + 5);
+  CHECK(lim.limit() == cut - 3);
+  // A timeout says the attempt held its slot all along: no such cap.
+  concurrency_limit other(config(1, 512), 0);
+  drive(other, server, 0, 8, 8);
+  REQUIRE(other.limit() == before);
+  other.on_overload(8.0, -1);
+  other.on_overload(8.0001, -1);
+  CHECK(other.limit() == cut);
+  // Never below the floor.
+  concurrency_limit floored(config(4, 512), 0);
+  floored.on_refused(1.0, -1, 0);
+  CHECK(floored.limit() == 4);
+}
+
 TEST_CASE("adaptive limit: never below the floor") {
   concurrency_limit lim(config(5, 100), 0);
   CHECK(lim.limit() == 5);

@@ -94,6 +94,33 @@ TEST_CASE("a node's overload cuts only its own limit") {
   CHECK(t.series[1].second == nl.total_limit());
 }
 
+TEST_CASE("a refusal keeps the refused slot of its own node empty") {
+  node_limits nl{true, config(1, 16, 64)};
+  auto a = nl.join("small:1", "http://small/v1", 64, 64, 0);
+  auto b = nl.join("big:1", "http://big/v1", 64, 64, 0);
+  nl.start(0);
+  for (int i = 0; i < 16; ++i) {
+    nl.sent(a);
+    nl.sent(b);
+  }
+  // One refusal: the ordinary cut (15 still out, more than 16 x 0.7).
+  nl.returned(a);
+  nl.on_refused(a, 1.0, 1.0);
+  auto cut = nl.limit(a);
+  REQUIRE(cut == 11);
+  // Answers drain node a to 6 out; a refusal then (within the cut's
+  // latency) caps its limit at those 6, whatever node b has out.
+  for (int i = 0; i < 8; ++i)
+    nl.returned(a);
+  nl.returned(a);
+  nl.on_refused(a, 1.001, 1.0);
+  CHECK(nl.in_flight(a) == 6);
+  CHECK(nl.limit(a) == 6);
+  CHECK_FALSE(nl.headroom(a));
+  CHECK(nl.limit(b) == 16);
+  CHECK(nl.total_limit() == 22);
+}
+
 TEST_CASE("a node's limit is at most what it lends and the run's ceiling") {
   node_limits nl{true, config(8, 100, 6)};
   auto a = nl.join("a:1", "", 4, 4, 0);
