@@ -145,6 +145,7 @@ private:
     size_t next_time = 0;
     uint64_t answers = 0;
     size_t cap = unlimited;
+    clock::time_point capped_at{}; ///< when the cap was first set
     clock::time_point last_change{};
     clock::time_point last_answer{};
     /// The newest connection opened for a request that was answered: one
@@ -181,10 +182,29 @@ private:
     // other groups' connections: then one round is enough).
     auto served = std::max<size_t>(own - waiting, 1);
     auto need = std::max<uint64_t>(p_.peers_answered, uint64_t{p_.rounds} * served);
-    auto before = out.size();
+    // Quiet: no answer within the bar and every request on the wire has
+    // waited past it on a connection opened for it, so no more answers
+    // come to make up the count (the end of a run: its last requests on
+    // queued connections while the served ones idle). Then a request the
+    // server answered others after is stuck too, whatever the order of
+    // its connection (two loops open connections at once, and the order
+    // of their stamps is not the order the server accepted them in); one
+    // sent after the last answer is not (a server that stopped answering
+    // altogether gets one move per request, not one per bar).
+    auto waited = [&](const entry& e) {
+      return now - e.at > bar && opened(e.id).has_value();
+    };
+    bool quiet = now - h.last_answer > bar
+                 && std::all_of(h.wire.begin(), h.wire.end(), [&](const entry& e) {
+                      return e.group != group ? now - e.at > bar : waited(e);
+                    });
+    bool counted = false;
     for (size_t i = 0; i < h.wire.size();) {
       auto& e = h.wire[i];
-      if (h.answers - e.answers_before >= need && candidate(e)) {
+      auto after = h.answers - e.answers_before;
+      bool by_count = after >= need && candidate(e);
+      if (by_count || (quiet && after > 0 && e.group == group)) {
+        counted = counted || by_count;
         out.push_back(e.id);
         e = h.wire.back();
         h.wire.pop_back();
@@ -192,7 +212,8 @@ private:
         ++i;
       }
     }
-    if (out.size() > before)
+    // The cap counts what is served; a starved host shows nothing served.
+    if (counted)
       capped(h, now);
   }
   void capped(host_state& h, clock::time_point now);

@@ -252,3 +252,76 @@ TEST_CASE("host_gate: a cap whose every slot waits on an unserved new connection
     CHECK(g.cap(h) == 2);
   }
 }
+
+TEST_CASE("host_gate: at the end of a run, requests left on unserved connections are stuck once the host is quiet") {
+  host_gate g; // bar 50 ms (p95 1 ms)
+  auto t0 = host_gate::clock::time_point{} + 1s;
+  // 8 on new connections; 1 and 7 are served (7's stamp is later than
+  // 2..6's: two loops stamp and connect at once) and carry 4 more answers
+  // (6 after the others: fewer than the 8 rounds the count asks for), then
+  // the run has nothing more to send: the served connections idle.
+  for (uintptr_t id = 1; id <= 8; ++id)
+    g.sent(h, id, t0 + std::chrono::microseconds(id));
+  g.ended(h, 1, t0 + 1ms, true, fresh(1));
+  g.ended(h, 7, t0 + 1ms, true, fresh(7));
+  for (uintptr_t id = 1000; id < 1004; ++id) {
+    g.sent(h, id, t0 + 2ms);
+    g.ended(h, id, t0 + 2ms, true, std::nullopt);
+  }
+  // Within the bar of the last answer: nothing.
+  CHECK(g.stuck(t0 + 2ms + 50ms, fresh).empty());
+  // Past it: the six got no answer while others did, and nothing is served.
+  auto s = g.stuck(t0 + 2ms + 51ms, fresh);
+  std::sort(s.begin(), s.end());
+  CHECK(s == std::vector<uintptr_t>{2, 3, 4, 5, 6, 8});
+  // Nothing served is no measure of the server's threads: the cap stays.
+  CHECK(g.cap(h) == host_gate::unlimited);
+  // Moved, they go out again; with no answer after them they are not moved
+  // again, however long they wait (a server that stopped answering).
+  for (uintptr_t id = 2; id <= 8; ++id)
+    if (id != 7)
+      g.sent(h, id, t0 + 60ms);
+  CHECK(g.stuck(t0 + 10s, fresh).empty());
+}
+
+TEST_CASE("host_gate: a stuck request long after the cap was set does not lower it") {
+  host_gate g; // bar 50 ms (p95 1 ms)
+  auto t0 = host_gate::clock::time_point{} + 1s;
+  auto t = serve_rounds(g, t0, 32, 8, 40);
+  REQUIRE(g.stuck(t0 + 51ms, fresh).size() == 24);
+  REQUIRE(g.cap(h) == 8);
+  // Much later a served connection closes (its 100th answer) while 3 of
+  // the 7 others are between requests; the replacement of the closed one
+  // goes on a new connection the server reaches only after its backlog.
+  auto later_t = t + 10s;
+  for (uintptr_t id = 1312; id < 1320; ++id) // serve_rounds' last round
+    g.ended(h, id, t + 1ms, true, std::nullopt);
+  REQUIRE(g.on_wire(h) == 0);
+  for (uintptr_t id = 3000; id < 3004; ++id)
+    g.sent(h, id, later_t); // pooled, served
+  g.sent(h, 500, later_t + 1us); // new connection, queued
+  for (uintptr_t id = 4000; id < 4040; ++id) { // the served ones go round
+    g.sent(h, id, later_t + 1ms);
+    g.ended(h, id, later_t + 1ms, true, std::nullopt);
+  }
+  auto s = g.stuck(later_t + 60ms, fresh);
+  REQUIRE(s == std::vector<uintptr_t>{500});
+  // Moved; the server still has its 8 threads.
+  CHECK(g.cap(h) == 8);
+}
+
+TEST_CASE("host_gate: a quiet host with a request on a served connection: nothing is stuck before the count") {
+  host_gate g;
+  auto t0 = host_gate::clock::time_point{} + 1s;
+  for (uintptr_t id = 1; id <= 8; ++id)
+    g.sent(h, id, t0 + std::chrono::microseconds(id));
+  g.ended(h, 1, t0 + 1ms, true, fresh(1));
+  g.ended(h, 2, t0 + 1ms, true, fresh(2));
+  for (uintptr_t id = 1000; id < 1004; ++id) {
+    g.sent(h, id, t0 + 2ms);
+    g.ended(h, id, t0 + 2ms, true, std::nullopt);
+  }
+  // A long generation on a pooled connection: the server is busy with us.
+  g.sent(h, 2000, t0 + 3ms);
+  CHECK(g.stuck(t0 + 10s, fresh).empty());
+}

@@ -8,7 +8,8 @@
 # requests each carried, and when the requests arrived (seconds after the
 # first), which shows the keep-alive steps.
 #
-# Usage: stall_trace.sh [P=32] [R=400] [CLIENT=native]   Env: BUILD_DIR, KEEPALIVE_S (5).
+# Usage: stall_trace.sh [P=32] [R=400] [CLIENT=native]   Env: BUILD_DIR, KEEPALIVE_S (5),
+# SIM_EXTRA (more simulator flags, e.g. "--latency-ms 8 --max-concurrency 4").
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 bench_init stall_trace
@@ -16,7 +17,7 @@ P=${1:-32} R=${2:-400} CLIENT=${3:-native}
 KEEPALIVE_S=${KEEPALIVE_S:-5}
 T=$BENCH_TMP
 bench_start_sim "$T/sim.out" --http-threads 8 --keepalive-timeout-s "$KEEPALIVE_S" --keepalive-max-requests 100 \
-  --log-requests "$T/log.jsonl"
+  --log-requests "$T/log.jsonl" ${SIM_EXTRA:-}
 bench_write_config "$T/cfg" "http://127.0.0.1:$SIM_PORT" "$P" "  http_client: $CLIENT"
 T0=$(bench_now)
 RC=0
