@@ -5,12 +5,48 @@
 
 namespace evo {
 
-bool host_gate::may_send(const std::string& host, clock::time_point now) const {
+bool host_gate::may_send(const std::string& host, clock::time_point now,
+                         unsigned group) const {
   auto it = hosts_.find(host);
   if (it == hosts_.end())
     return true;
   auto& h = it->second;
-  return h.wire.size() < h.cap && h.wire.size() < ramp(h, now);
+  if (h.cap != unlimited && on_wire(h, group) >= group_cap(h, group))
+    return false;
+  return h.wire.size() < ramp(h, now);
+}
+
+size_t host_gate::on_wire(const host_state& h, unsigned group) {
+  return static_cast<size_t>(std::count_if(
+    h.wire.begin(), h.wire.end(), [group](const entry& e) { return e.group == group; }));
+}
+
+int host_gate::home_group(const std::string& host, unsigned own) const {
+  auto it = hosts_.find(host);
+  if (it == hosts_.end() || it->second.cap == unlimited)
+    return -1;
+  auto& h = it->second;
+  auto room = [&](unsigned g) {
+    auto c = group_cap(h, g), w = on_wire(h, g);
+    return c > w ? c - w : 0;
+  };
+  if (room(own) > 0)
+    return -1;
+  int best = -1;
+  size_t most = 0;
+  for (unsigned g = 0; g < h.group_cap.size(); ++g)
+    if (room(g) > most) {
+      most = room(g);
+      best = static_cast<int>(g);
+    }
+  if (best >= 0 || group_cap(h, own) > 0)
+    return best;
+  for (unsigned g = 0; g < h.group_cap.size(); ++g)
+    if (h.group_cap[g] > most) {
+      most = h.group_cap[g];
+      best = static_cast<int>(g);
+    }
+  return best;
 }
 
 bool host_gate::ramping(const std::string& host, clock::time_point now) const {
@@ -88,13 +124,33 @@ void host_gate::capped(host_state& h, clock::time_point now) {
   // the server has yet to read, while the threads are as many as before
   // (counted then, some being between requests, the cap fell 8, 7, 6, 4,
   // 2 in one run and a third of the throughput went).
-  auto served = std::max<size_t>(h.wire.size(), 1);
+  // Each group's requests on the wire are its served connections.
+  std::vector<size_t> served;
+  for (auto& e : h.wire) {
+    if (served.size() <= e.group)
+      served.resize(e.group + 1, 0);
+    ++served[e.group];
+  }
+  if (h.wire.empty()) {
+    // Nothing served just now: at least one, where the last answer came.
+    auto g = static_cast<size_t>(std::max(h.last_answer_group, 0));
+    served.assign(g + 1, 0);
+    served[g] = 1;
+  }
   if (h.cap == unlimited) {
-    h.cap = served;
+    h.group_cap = served;
     h.capped_at = now;
   } else if (now - h.capped_at <= limit(h)) {
-    h.cap = std::min(h.cap, served);
+    h.group_cap.resize(std::max(h.group_cap.size(), served.size()), 0);
+    for (size_t g = 0; g < h.group_cap.size(); ++g)
+      h.group_cap[g] = std::min(h.group_cap[g], g < served.size() ? served[g] : 0);
+    if (std::all_of(h.group_cap.begin(), h.group_cap.end(),
+                    [](size_t c) { return c == 0; }))
+      h.group_cap = served; // never below one in all
   }
+  h.cap = 0;
+  for (auto c : h.group_cap)
+    h.cap += c;
   h.last_change = now;
 }
 

@@ -64,8 +64,12 @@ public:
 
   static constexpr size_t unlimited = std::numeric_limits<size_t>::max();
 
-  /// Whether one more request to `host` may go on the wire at `now`.
-  bool may_send(const std::string& host, clock::time_point now) const;
+  /// Whether one more request to `host` may go on the wire at `now` from
+  /// `group` (a capped host: each group up to the connections of its own
+  /// the server serves, so none opens a new one the server would leave
+  /// queued while another group's served connections idle).
+  bool may_send(const std::string& host, clock::time_point now,
+                unsigned group = 0) const;
   /// Whether may_send() says no for the ramp alone: the answer changes
   /// with time (next ramp_every), not only with answers.
   bool ramping(const std::string& host, clock::time_point now) const;
@@ -95,6 +99,11 @@ public:
   /// The group that had the host's latest answer (its connections are
   /// served), -1 when none yet.
   int answering_group(const std::string& host) const;
+  /// Where `own`'s next call for a capped host should go: -1 to stay (it
+  /// has room, or served connections of its own to wait for, or the host
+  /// is not capped), else the group with the most room (or, when none has
+  /// room and `own` has no served connection, the one with the most).
+  int home_group(const std::string& host, unsigned own) const;
   /// Raises the cap of each capped host that has requests `waiting` and
   /// whose cap binds (as many on the wire) by one when it has gone
   /// probe_every without a stuck request, or at once when the cap starves:
@@ -111,13 +120,16 @@ public:
              const std::unordered_map<std::string, size_t>& waiting,
              Opened&& opened, unsigned group = 0) {
     for (auto& [name, h] : hosts_) {
-      if (h.cap == unlimited || h.wire.size() < h.cap)
+      if (h.cap == unlimited || on_wire(h, group) < group_cap(h, group))
         continue;
       auto w = waiting.find(name);
       if (w == waiting.end() || w->second == 0)
         continue;
       if (now - h.last_change >= p_.probe_every || starved(h, now, opened, group)) {
         ++h.cap;
+        if (h.group_cap.size() <= group)
+          h.group_cap.resize(group + 1, 0);
+        ++h.group_cap[group];
         h.last_change = now;
       }
     }
@@ -144,7 +156,8 @@ private:
     std::vector<duration> times; ///< ring of recent answer times
     size_t next_time = 0;
     uint64_t answers = 0;
-    size_t cap = unlimited;
+    size_t cap = unlimited; ///< the sum of group_cap
+    std::vector<size_t> group_cap; ///< by group, once capped
     clock::time_point capped_at{}; ///< when the cap was first set
     clock::time_point last_change{};
     clock::time_point last_answer{};
@@ -156,6 +169,10 @@ private:
     clock::time_point first_sent{}; ///< the ramp's start
   };
   duration p95(const host_state& h) const;
+  static size_t on_wire(const host_state& h, unsigned group);
+  static size_t group_cap(const host_state& h, unsigned group) {
+    return group < h.group_cap.size() ? h.group_cap[group] : 0;
+  }
   size_t ramp(const host_state& h, clock::time_point now) const;
   duration limit(const host_state& h) const;
   template <class Opened>

@@ -147,21 +147,26 @@ struct http_engine::loop final : transfer_sink {
       done();
   }
 
-  // The loop whose connections a capped host serves, when not this one:
-  // a call for that host goes there (and stays: calls stick to a loop).
-  int served_elsewhere(const std::string& host) {
-    auto lock = gate_lock();
-    if (gate().cap(host) == host_gate::unlimited)
+  // The loop with room on a capped host's served connections, when not
+  // this one: a call for that host goes there (and stays: calls stick to
+  // a loop). A call handed over once is not handed on again at once, so
+  // two loops never pass it back and forth.
+  int served_elsewhere(http_call& call) {
+    if (call.handed_over_) {
+      call.handed_over_ = false;
       return -1;
-    int g = gate().answering_group(host);
+    }
+    auto lock = gate_lock();
+    int g = gate().home_group(call.host_key_, index);
     return g == static_cast<int>(index) ? -1 : g;
   }
 
   // Puts a call on the wire, or holds it back while its host is at its cap
   // (first when `first`: a moved call), or hands it to the loop served.
   void dispatch(std::shared_ptr<http_call> call, bool first = false) {
-    if (int g = served_elsewhere(call->host_key_); g >= 0) {
+    if (int g = served_elsewhere(*call); g >= 0) {
       call->loop_ = g;
+      call->handed_over_ = true;
       owner->enqueue(std::move(call));
       return;
     }
@@ -169,7 +174,7 @@ struct http_engine::loop final : transfer_sink {
     bool may;
     {
       auto lock = gate_lock();
-      may = q.empty() && gate().may_send(call->host_key_, clock::now());
+      may = q.empty() && gate().may_send(call->host_key_, clock::now(), index);
       ramp_wait = ramp_wait || (!may && gate().ramping(call->host_key_, clock::now()));
     }
     if (may && launched >= launches_per_pass) {
@@ -209,7 +214,7 @@ struct http_engine::loop final : transfer_sink {
       while (!q.empty()) {
         {
           auto lock = gate_lock();
-          if (!gate().may_send(host, clock::now())) {
+          if (!gate().may_send(host, clock::now(), index)) {
             ramp_wait = ramp_wait || gate().ramping(host, clock::now());
             break;
           }
@@ -231,10 +236,35 @@ struct http_engine::loop final : transfer_sink {
     return carrier(*raw).fresh_since(*raw);
   }
 
+  // Calls waiting for a capped host whose served connections are another
+  // loop's (this loop's cap there is 0, or it has no room while another
+  // loop has) go to that loop rather than wait for a probe.
+  void hand_over_waiting() {
+    for (auto& [host, q] : waiting) {
+      if (q.empty())
+        continue;
+      int g;
+      {
+        auto lock = gate_lock();
+        g = gate().home_group(host, index);
+      }
+      if (g < 0 || g == static_cast<int>(index))
+        continue;
+      while (!q.empty()) {
+        auto call = std::move(q.front());
+        q.pop_front();
+        call->loop_ = g;
+        call->handed_over_ = true;
+        owner->enqueue(std::move(call));
+      }
+    }
+  }
+
   // Takes stuck requests off their connections (closed, so the server finds
   // EOF rather than a request when it gets to them) and queues them first
   // for the served connections; raises caps that have been quiet.
   void check(clock::time_point now) {
+    hand_over_waiting();
     waiting_count.clear();
     for (auto& [host, q] : waiting)
       if (!q.empty())

@@ -78,6 +78,7 @@ private:
   friend class native_transport;
   http_options opts_;
   int loop_ = -1; ///< the engine's I/O thread this call sticks to
+  bool handed_over_ = false; ///< just moved to loop_ by another loop
   bool use_native_ = false;
   std::string url_;
   std::string host_key_;

@@ -243,6 +243,7 @@ TEST_CASE("host_gate: a cap whose every slot waits on an unserved new connection
     CHECK(g.cap(h) == 1);
     g.probe(t0 + 112ms, waiting, fresh);
     CHECK(g.cap(h) == (fresh_conn ? 2 : 1));
+    CHECK(g.may_send(h, later) == fresh_conn); // the raised slot is usable
     g.probe(t0 + 113ms, waiting, fresh); // at most one raise per bar
     CHECK(g.cap(h) == (fresh_conn ? 2 : 1));
     CHECK(g.stuck(t0 + 1s, fresh).empty());
@@ -324,4 +325,67 @@ TEST_CASE("host_gate: a quiet host with a request on a served connection: nothin
   // A long generation on a pooled connection: the server is busy with us.
   g.sent(h, 2000, t0 + 3ms);
   CHECK(g.stuck(t0 + 10s, fresh).empty());
+}
+
+TEST_CASE("host_gate: a capped host's slots are each group's served connections; calls go where there is room") {
+  host_gate g; // bar 50 ms (p95 1 ms)
+  auto t0 = host_gate::clock::time_point{} + 1s;
+  // Two loops open 8 connections each; the server serves the first 8 it
+  // accepted, 5 of group 0's (ids 1..5) and 3 of group 1's (6..8), and
+  // leaves the others queued (group 0's 9..11, group 1's 12..16).
+  std::vector<uintptr_t> served0{1, 2, 3, 4, 5}, served1{6, 7, 8};
+  for (uintptr_t id = 1; id <= 16; ++id) {
+    unsigned grp = id <= 5 || (id >= 9 && id <= 11) ? 0 : 1;
+    g.sent(h, id, t0 + std::chrono::microseconds(id), grp);
+  }
+  // The served ones go round 10 times, each answer followed by the next
+  // request on that connection (pooled ids from 1000).
+  uintptr_t next = 1000;
+  for (int r = 0; r < 10; ++r)
+    for (auto* list : {&served0, &served1})
+      for (auto& x : *list) {
+        g.ended(h, x, t0 + std::chrono::milliseconds(1 + r), true, fresh(x));
+        x = next++;
+        g.sent(h, x, t0 + std::chrono::milliseconds(1 + r), list == &served0 ? 0u : 1u);
+      }
+  auto now = t0 + 60ms;
+  auto s0 = g.stuck(now, fresh, 0);
+  auto s1 = g.stuck(now, fresh, 1);
+  CHECK(s0.size() == 3);
+  CHECK(s1.size() == 5);
+  CHECK(g.cap(h) == 8);
+  // Each group may send as many as its own served connections carry.
+  CHECK_FALSE(g.may_send(h, later, 0));
+  CHECK_FALSE(g.may_send(h, later, 1));
+  CHECK(g.home_group(h, 0) == -1); // both full: wait at home
+  CHECK(g.home_group(h, 1) == -1);
+  // Group 1's connection answers and is idle: group 1 may send, and a call
+  // of group 0 (full) goes to group 1.
+  g.ended(h, served1[0], now + 1ms, true, std::nullopt);
+  CHECK(g.may_send(h, later, 1));
+  CHECK_FALSE(g.may_send(h, later, 0));
+  CHECK(g.home_group(h, 0) == 1);
+  CHECK(g.home_group(h, 1) == -1);
+}
+
+TEST_CASE("host_gate: a group none of whose connections the server serves sends nothing and hands its calls on") {
+  host_gate g;
+  auto t0 = host_gate::clock::time_point{} + 1s;
+  for (uintptr_t id = 1; id <= 4; ++id)
+    g.sent(h, id, t0 + std::chrono::microseconds(id), 0);
+  for (uintptr_t id = 5; id <= 8; ++id)
+    g.sent(h, id, t0 + std::chrono::microseconds(id), 1);
+  for (uintptr_t id = 1; id <= 4; ++id)
+    g.ended(h, id, t0 + 1ms, true, fresh(id));
+  for (uintptr_t id = 1000; id < 1040; ++id) {
+    g.sent(h, id, t0 + 2ms, 0);
+    g.ended(h, id, t0 + 2ms, true, std::nullopt);
+  }
+  for (uintptr_t id = 2000; id < 2004; ++id)
+    g.sent(h, id, t0 + 3ms, 0);
+  REQUIRE(g.stuck(t0 + 10s, fresh, 1).size() == 4);
+  REQUIRE(g.cap(h) == 4);
+  CHECK_FALSE(g.may_send(h, later, 1)); // no served connection of its own
+  CHECK(g.home_group(h, 1) == 0);       // its calls go to group 0's
+  CHECK(g.home_group(h, 0) == -1);
 }
