@@ -193,28 +193,31 @@ private:
       own += e.group == group ? 1 : 0;
       waiting += candidate(e) ? 1 : 0;
     }
-    if (waiting == 0)
-      return;
     // The group's requests being served (none when the server serves only
     // other groups' connections: then one round is enough).
     auto served = std::max<size_t>(own - waiting, 1);
     auto need = std::max<uint64_t>(p_.peers_answered, uint64_t{p_.rounds} * served);
-    // Quiet: no answer within the bar and every request on the wire has
-    // waited past it on a connection opened for it, so no more answers
-    // come to make up the count (the end of a run: its last requests on
-    // queued connections while the served ones idle). Then a request the
-    // server answered others after is stuck too, whatever the order of
-    // its connection (two loops open connections at once, and the order
-    // of their stamps is not the order the server accepted them in); one
-    // sent after the last answer is not (a server that stopped answering
-    // altogether gets one move per request, not one per bar).
+    // Quiet: a host already capped (it has shown that it leaves
+    // connections unread) has had no answer within the bar and every
+    // request on the wire has waited past it on a connection opened for
+    // it, so no more answers come to make up the count (the end of a run:
+    // its last requests on queued connections while the served ones
+    // idle). Then a request the server answered others after is stuck
+    // too, whatever the order of its connection (two loops open
+    // connections at once, and the order of their stamps is not the order
+    // the server accepted them in); one sent after the last answer is not
+    // (a server that stopped answering gets one move per request, not one
+    // per bar). A host never capped gets no such move: there, requests
+    // all unanswered past the bar are hangs, held for api.timeout_s.
     auto waited = [&](const entry& e) {
       return now - e.at > bar && opened(e.id).has_value();
     };
-    bool quiet = now - h.last_answer > bar
+    bool quiet = h.cap != unlimited && now - h.last_answer > bar
                  && std::all_of(h.wire.begin(), h.wire.end(), [&](const entry& e) {
                       return e.group != group ? now - e.at > bar : waited(e);
                     });
+    if (waiting == 0 && !quiet)
+      return;
     bool counted = false;
     for (size_t i = 0; i < h.wire.size();) {
       auto& e = h.wire[i];

@@ -254,35 +254,96 @@ TEST_CASE("host_gate: a cap whose every slot waits on an unserved new connection
   }
 }
 
-TEST_CASE("host_gate: at the end of a run, requests left on unserved connections are stuck once the host is quiet") {
+namespace {
+
+// A host capped at 8 (16 sent, 8 served 40 rounds, the other 8 moved), whose
+// served connections then fall idle; the 8 moved ones are re-sent on new
+// connections (ids 500..507) and, after them, the server answers one request
+// on a connection opened later (id 600: stamps are not accept order) and 2
+// on served ones: fewer than the stuck count asks for. Returns the time of
+// the last answer.
+host_gate::clock::time_point capped_then_idle(host_gate& g, host_gate::clock::time_point t0) {
+  serve_rounds(g, t0, 16, 8, 40);
+  REQUIRE(g.stuck(t0 + 51ms, fresh).size() == 8);
+  REQUIRE(g.cap(h) == 8);
+  for (uintptr_t id = 1312; id < 1320; ++id) // serve_rounds' last round
+    g.ended(h, id, t0 + 52ms, true, std::nullopt);
+  for (uintptr_t id = 500; id < 508; ++id)
+    g.sent(h, id, t0 + 53ms);
+  auto last = t0 + 54ms;
+  g.sent(h, 600, last);
+  g.ended(h, 600, last, true, fresh(600));
+  for (uintptr_t id = 3000; id < 3002; ++id) {
+    g.sent(h, id, last);
+    g.ended(h, id, last, true, std::nullopt);
+  }
+  return last;
+}
+
+} // namespace
+
+TEST_CASE("host_gate: at the end of a run, a capped host's requests left on unserved connections are stuck once it is quiet") {
   host_gate g; // bar 50 ms (p95 1 ms)
   auto t0 = host_gate::clock::time_point{} + 1s;
-  // 8 on new connections; 1 and 7 are served (7's stamp is later than
-  // 2..6's: two loops stamp and connect at once) and carry 4 more answers
-  // (6 after the others: fewer than the 8 rounds the count asks for), then
-  // the run has nothing more to send: the served connections idle.
+  auto last = capped_then_idle(g, t0);
+  // Within the bar of the last answer: nothing.
+  CHECK(g.stuck(last + 50ms, fresh).empty());
+  // Past it: the eight got no answer while others did, nothing is served,
+  // and 600's later stamp does not hide them.
+  auto s = g.stuck(last + 51ms, fresh);
+  std::sort(s.begin(), s.end());
+  CHECK(s == std::vector<uintptr_t>{500, 501, 502, 503, 504, 505, 506, 507});
+  // Nothing served is no measure of the server's threads: the cap stays.
+  CHECK(g.cap(h) == 8);
+  // Moved, they go out again; with no answer after them they are not moved
+  // again, however long they wait (a server that stopped answering).
+  for (uintptr_t id = 500; id < 508; ++id)
+    g.sent(h, id, last + 60ms);
+  CHECK(g.stuck(last + 10s, fresh).empty());
+}
+
+TEST_CASE("host_gate: a quiet capped host with a request on a served connection: nothing is stuck before the count") {
+  host_gate g;
+  auto t0 = host_gate::clock::time_point{} + 1s;
+  auto last = capped_then_idle(g, t0);
+  // A long generation on a pooled connection: the server is busy with us.
+  g.sent(h, 2000, last + 1ms);
+  CHECK(g.stuck(last + 10s, fresh).empty());
+}
+
+TEST_CASE("host_gate: a quiet move right after the cap was set does not count as a finding") {
+  host_gate g; // bar 50 ms
+  auto t0 = host_gate::clock::time_point{} + 1s;
+  serve_rounds(g, t0, 16, 8, 40);
+  g.ended(h, 1319, t0 + 44ms, true, std::nullopt);
+  for (uintptr_t id = 500; id < 508; ++id) // 7 answers after them: < 8
+    g.sent(h, id, t0 + 45ms);
+  for (uintptr_t id = 1312; id < 1319; ++id) // serve_rounds' last round
+    g.ended(h, id, t0 + 50ms, true, std::nullopt);
+  REQUIRE(g.stuck(t0 + 51ms, fresh).size() == 8); // 9..16, by the count
+  REQUIRE(g.cap(h) == 8);
+  // Within a bar of the cap, the host goes quiet: 500..507 are moved, and
+  // nothing on the wire says the server serves fewer than 8.
+  auto s = g.stuck(t0 + 100ms + 500us, fresh);
+  CHECK(s.size() == 8);
+  CHECK(g.cap(h) == 8);
+}
+
+TEST_CASE("host_gate: a host never capped: requests all unanswered past the bar are hangs, not moved") {
+  host_gate g;
+  auto t0 = host_gate::clock::time_point{} + 1s;
+  // 8 on new connections; 1 and 2 answer and carry 4 more (6 answers after
+  // the others: fewer than the count); then nothing answers.
   for (uintptr_t id = 1; id <= 8; ++id)
     g.sent(h, id, t0 + std::chrono::microseconds(id));
   g.ended(h, 1, t0 + 1ms, true, fresh(1));
-  g.ended(h, 7, t0 + 1ms, true, fresh(7));
+  g.ended(h, 2, t0 + 1ms, true, fresh(2));
   for (uintptr_t id = 1000; id < 1004; ++id) {
     g.sent(h, id, t0 + 2ms);
     g.ended(h, id, t0 + 2ms, true, std::nullopt);
   }
-  // Within the bar of the last answer: nothing.
-  CHECK(g.stuck(t0 + 2ms + 50ms, fresh).empty());
-  // Past it: the six got no answer while others did, and nothing is served.
-  auto s = g.stuck(t0 + 2ms + 51ms, fresh);
-  std::sort(s.begin(), s.end());
-  CHECK(s == std::vector<uintptr_t>{2, 3, 4, 5, 6, 8});
-  // Nothing served is no measure of the server's threads: the cap stays.
-  CHECK(g.cap(h) == host_gate::unlimited);
-  // Moved, they go out again; with no answer after them they are not moved
-  // again, however long they wait (a server that stopped answering).
-  for (uintptr_t id = 2; id <= 8; ++id)
-    if (id != 7)
-      g.sent(h, id, t0 + 60ms);
   CHECK(g.stuck(t0 + 10s, fresh).empty());
+  CHECK(g.cap(h) == host_gate::unlimited);
 }
 
 TEST_CASE("host_gate: a stuck request long after the cap was set does not lower it") {
@@ -309,22 +370,6 @@ TEST_CASE("host_gate: a stuck request long after the cap was set does not lower 
   REQUIRE(s == std::vector<uintptr_t>{500});
   // Moved; the server still has its 8 threads.
   CHECK(g.cap(h) == 8);
-}
-
-TEST_CASE("host_gate: a quiet host with a request on a served connection: nothing is stuck before the count") {
-  host_gate g;
-  auto t0 = host_gate::clock::time_point{} + 1s;
-  for (uintptr_t id = 1; id <= 8; ++id)
-    g.sent(h, id, t0 + std::chrono::microseconds(id));
-  g.ended(h, 1, t0 + 1ms, true, fresh(1));
-  g.ended(h, 2, t0 + 1ms, true, fresh(2));
-  for (uintptr_t id = 1000; id < 1004; ++id) {
-    g.sent(h, id, t0 + 2ms);
-    g.ended(h, id, t0 + 2ms, true, std::nullopt);
-  }
-  // A long generation on a pooled connection: the server is busy with us.
-  g.sent(h, 2000, t0 + 3ms);
-  CHECK(g.stuck(t0 + 10s, fresh).empty());
 }
 
 TEST_CASE("host_gate: a capped host's slots are each group's served connections; calls go where there is room") {
