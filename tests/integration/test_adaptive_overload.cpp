@@ -13,6 +13,32 @@
 using namespace evo::test;
 using nlohmann::json;
 
+namespace {
+
+// generate-names with api.concurrency.adaptive (pool 64, 8 retries) against
+// `sim`, `items` requests of n=1; stops the simulator after; the report.
+json run_adaptive(const std::string& dir, running_sim& sim, int items,
+                  std::chrono::seconds timeout) {
+  test_config c;
+  c.base_url = sim.base_url();
+  c.n = 1;
+  c.pool = 64;
+  c.max_retries = 8;
+  c.api_extra = "    adaptive: true\n"; // inside concurrency:
+  auto cfg = write_config(dir, c);
+  auto r = run_cli({"datagen", "generate-names", "--config", cfg, "--mode", "l2r",
+                    "--num-batches", std::to_string(items), "-n", "1", "--quiet",
+                    "--out", dir + "/out"},
+                   {}, timeout);
+  INFO("stderr: " << r.err);
+  REQUIRE(r.exit_code == 0);
+  sim.proc->signal(SIGTERM);
+  REQUIRE(sim.proc->wait(std::chrono::seconds(10)).has_value());
+  return json::parse(read_file(dir + "/out/report.json"));
+}
+
+} // namespace
+
 TEST_CASE("adaptive limit comes down on the server's 503s; every item is done") {
   auto dir = make_temp_dir();
   auto log = dir + "/sim.jsonl";
@@ -23,24 +49,8 @@ TEST_CASE("adaptive limit comes down on the server's 503s; every item is done") 
   auto sim = start_sim({"--batch-model", "--kv-capacity", "8", "--overload-queue", "2",
                         "--step-base-ms", "2", "--step-per-seq-ms", "0",
                         "--log-requests", log});
-  test_config c;
-  c.base_url = sim.base_url();
-  c.n = 1;
-  c.pool = 64;
-  c.max_retries = 8;
-  c.api_extra = "    adaptive: true\n"; // inside concurrency:
-  auto cfg = write_config(dir, c);
   const int items = 2000;
-  auto r = run_cli({"datagen", "generate-names", "--config", cfg, "--mode", "l2r",
-                    "--num-batches", std::to_string(items), "-n", "1", "--quiet",
-                    "--out", dir + "/out"},
-                   {}, std::chrono::seconds(25));
-  INFO("stderr: " << r.err);
-  REQUIRE(r.exit_code == 0);
-  sim.proc->signal(SIGTERM);
-  REQUIRE(sim.proc->wait(std::chrono::seconds(10)).has_value());
-
-  auto rep = json::parse(read_file(dir + "/out/report.json"));
+  auto rep = run_adaptive(dir, sim, items, std::chrono::seconds(25));
   auto job = rep["jobs"][0];
   // Every item done, none failed for good: the 503s were retried.
   CHECK(job["done"] == items);
@@ -72,31 +82,17 @@ TEST_CASE("adaptive limit: when the server's capacity drops under it, the "
   auto dir = make_temp_dir();
   auto log = dir + "/sim.jsonl";
   // 64 sequences at once for 2 s (slow start climbs to the pool's 64),
-  // then 2 for a second, then 64 again; 503 beyond 40 queued. A 503 comes back in a round trip: were
-  // each refused slot refilled at the cut limit until the cut's latency
-  // has passed, the surplus would be refused over and over, hundreds of
-  // times (a cluster CI run saw 124 refusals at a limit of 8 over 4).
+  // then 2 for a second, then 64 again; 503 beyond 40 queued. A 503 comes
+  // back in a round trip: were each refused slot refilled at the cut limit
+  // until the cut's latency has passed, the surplus would be refused over
+  // and over, hundreds of times (a cluster CI run saw 124 refusals at a
+  // limit of 8 over 4).
   auto sim = start_sim({"--batch-model", "--kv-capacity", "64", "--overload-queue", "40",
                         "--step-base-ms", "2", "--step-per-seq-ms", "0",
                         "--capacity-schedule", "0:64,2:2,3:64",
                         "--log-requests", log});
-  test_config c;
-  c.base_url = sim.base_url();
-  c.n = 1;
-  c.pool = 64;
-  c.max_retries = 8;
-  c.api_extra = "    adaptive: true\n";
-  auto cfg = write_config(dir, c);
   const int items = 10000;
-  auto r = run_cli({"datagen", "generate-names", "--config", cfg, "--mode", "l2r",
-                    "--num-batches", std::to_string(items), "-n", "1", "--quiet",
-                    "--out", dir + "/out"},
-                   {}, std::chrono::seconds(40));
-  INFO("stderr: " << r.err);
-  REQUIRE(r.exit_code == 0);
-  sim.proc->signal(SIGTERM);
-  REQUIRE(sim.proc->wait(std::chrono::seconds(10)).has_value());
-  auto rep = json::parse(read_file(dir + "/out/report.json"));
+  auto rep = run_adaptive(dir, sim, items, std::chrono::seconds(40));
   CHECK(rep["jobs"][0]["done"] == items);
   CHECK(rep["jobs"][0]["failed"] == 0);
   auto lim = rep["concurrency_limit"];
