@@ -29,6 +29,15 @@ inline std::optional<host_gate::clock::time_point> fresh(uintptr_t id) {
   return host_gate::clock::time_point{} + std::chrono::microseconds(id);
 }
 
+// Ids [first, last) sent and answered at `t` on pooled connections.
+inline void answer_pooled(host_gate& g, uintptr_t first, uintptr_t last,
+                          host_gate::clock::time_point t, unsigned group = 0) {
+  for (uintptr_t id = first; id < last; ++id) {
+    g.sent(h, id, t, group);
+    g.ended(h, id, t, true, std::nullopt);
+  }
+}
+
 // Ids 1..n sent at t0 + id us, each on a new connection; ids 1..served
 // answer at t0 + 1 ms (the server serves them first), and each answer is
 // followed at once by a new request on that connection (ids from 1000),

@@ -273,10 +273,7 @@ host_gate::clock::time_point capped_then_idle(host_gate& g, host_gate::clock::ti
   auto last = t0 + 54ms;
   g.sent(h, 600, last);
   g.ended(h, 600, last, true, fresh(600));
-  for (uintptr_t id = 3000; id < 3002; ++id) {
-    g.sent(h, id, last);
-    g.ended(h, id, last, true, std::nullopt);
-  }
+  answer_pooled(g, 3000, 3002, last);
   return last;
 }
 
@@ -338,10 +335,7 @@ TEST_CASE("host_gate: a host never capped: requests all unanswered past the bar 
     g.sent(h, id, t0 + std::chrono::microseconds(id));
   g.ended(h, 1, t0 + 1ms, true, fresh(1));
   g.ended(h, 2, t0 + 1ms, true, fresh(2));
-  for (uintptr_t id = 1000; id < 1004; ++id) {
-    g.sent(h, id, t0 + 2ms);
-    g.ended(h, id, t0 + 2ms, true, std::nullopt);
-  }
+  answer_pooled(g, 1000, 1004, t0 + 2ms);
   CHECK(g.stuck(t0 + 10s, fresh).empty());
   CHECK(g.cap(h) == host_gate::unlimited);
 }
