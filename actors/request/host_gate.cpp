@@ -21,7 +21,8 @@ size_t host_gate::on_wire(const host_state& h, unsigned group) {
     h.wire.begin(), h.wire.end(), [group](const entry& e) { return e.group == group; }));
 }
 
-int host_gate::home_group(const std::string& host, unsigned own) const {
+int host_gate::home_group(const std::string& host, unsigned own,
+                          size_t* room_there) const {
   auto it = hosts_.find(host);
   if (it == hosts_.end() || it->second.cap == unlimited)
     return -1;
@@ -39,6 +40,8 @@ int host_gate::home_group(const std::string& host, unsigned own) const {
       most = room(g);
       best = static_cast<int>(g);
     }
+  if (room_there != nullptr)
+    *room_there = most;
   if (best >= 0 || group_cap(h, own) > 0)
     return best;
   for (unsigned g = 0; g < h.group_cap.size(); ++g)
@@ -46,6 +49,8 @@ int host_gate::home_group(const std::string& host, unsigned own) const {
       most = h.group_cap[g];
       best = static_cast<int>(g);
     }
+  if (room_there != nullptr)
+    *room_there = unlimited; // nothing can be sent from `own`
   return best;
 }
 

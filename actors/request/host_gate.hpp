@@ -103,7 +103,10 @@ public:
   /// has room, or served connections of its own to wait for, or the host
   /// is not capped), else the group with the most room (or, when none has
   /// room and `own` has no served connection, the one with the most).
-  int home_group(const std::string& host, unsigned own) const;
+  /// `room_there`: how many may go there now (unlimited when `own` can
+  /// send none at all).
+  int home_group(const std::string& host, unsigned own,
+                 size_t* room_there = nullptr) const;
   /// Raises the cap of each capped host that has requests `waiting` and
   /// whose cap binds (as many on the wire) by one when it has gone
   /// probe_every without a stuck request, or at once when the cap starves:

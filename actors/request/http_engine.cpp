@@ -238,19 +238,21 @@ struct http_engine::loop final : transfer_sink {
 
   // Calls waiting for a capped host whose served connections are another
   // loop's (this loop's cap there is 0, or it has no room while another
-  // loop has) go to that loop rather than wait for a probe.
+  // loop has) go to that loop rather than wait for a probe: as many as it
+  // has room for, so the two loops do not pass a queue back and forth.
   void hand_over_waiting() {
     for (auto& [host, q] : waiting) {
       if (q.empty())
         continue;
       int g;
+      size_t room = 0;
       {
         auto lock = gate_lock();
-        g = gate().home_group(host, index);
+        g = gate().home_group(host, index, &room);
       }
       if (g < 0 || g == static_cast<int>(index))
         continue;
-      while (!q.empty()) {
+      for (; room > 0 && !q.empty(); --room) {
         auto call = std::move(q.front());
         q.pop_front();
         call->loop_ = g;

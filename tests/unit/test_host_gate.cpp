@@ -403,7 +403,9 @@ TEST_CASE("host_gate: a capped host's slots are each group's served connections;
   g.ended(h, served1[0], now + 1ms, true, std::nullopt);
   CHECK(g.may_send(h, later, 1));
   CHECK_FALSE(g.may_send(h, later, 0));
-  CHECK(g.home_group(h, 0) == 1);
+  size_t room = 0;
+  CHECK(g.home_group(h, 0, &room) == 1);
+  CHECK(room == 1); // one of group 0's waiting calls, not its whole queue
   CHECK(g.home_group(h, 1) == -1);
 }
 
@@ -425,6 +427,8 @@ TEST_CASE("host_gate: a group none of whose connections the server serves sends 
   REQUIRE(g.stuck(t0 + 10s, fresh, 1).size() == 4);
   REQUIRE(g.cap(h) == 4);
   CHECK_FALSE(g.may_send(h, later, 1)); // no served connection of its own
-  CHECK(g.home_group(h, 1) == 0);       // its calls go to group 0's
+  size_t room = 0;
+  CHECK(g.home_group(h, 1, &room) == 0); // its calls go to group 0's,
+  CHECK(room == host_gate::unlimited);    // all of them: none can go here
   CHECK(g.home_group(h, 0) == -1);
 }
