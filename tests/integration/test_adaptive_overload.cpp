@@ -81,17 +81,23 @@ TEST_CASE("adaptive limit: when the server's capacity drops under it, the "
           "refused slots are not refilled at once") {
   auto dir = make_temp_dir();
   auto log = dir + "/sim.jsonl";
-  // 64 sequences at once for 2 s (slow start climbs to the pool's 64),
-  // then 2 for a second, then 64 again; 503 beyond 40 queued. A 503 comes
-  // back in a round trip: were each refused slot refilled at the cut limit
-  // until the cut's latency has passed, the surplus would be refused over
-  // and over, hundreds of times (a cluster CI run saw 124 refusals at a
-  // limit of 8 over 4).
+  // 64 sequences at once until the server first holds 48 (slow start
+  // climbs to the pool's 64), then 2 for a second, then 64 again; 503
+  // beyond 40 queued. The drop is anchored to the load, not to a clock: a
+  // slow client (sanitizers) cut by its throughput before a timed drop
+  // never met it (CI: limit 39 at the drop, no refusal). A 503 comes back
+  // in a round trip: were each refused slot refilled at the cut limit until
+  // the cut's latency has passed, the surplus would be refused over and
+  // over, hundreds of times (a cluster CI run saw 124 refusals at a limit
+  // of 8 over 4).
+  // Steps of 40 ms make the server, not the client, the bottleneck (64 at
+  // once ~270 req/s): a client that could not send faster than the server
+  // answered never put 48 on it.
   auto sim = start_sim({"--batch-model", "--kv-capacity", "64", "--overload-queue", "40",
-                        "--step-base-ms", "2", "--step-per-seq-ms", "0",
-                        "--capacity-schedule", "0:64,2:2,3:64",
+                        "--step-base-ms", "40", "--step-per-seq-ms", "0",
+                        "--capacity-schedule", "0:2,1:64", "--schedule-from-load", "48",
                         "--log-requests", log});
-  const int items = 10000;
+  const int items = 1500;
   auto rep = run_adaptive(dir, sim, items, std::chrono::seconds(40));
   CHECK(rep["jobs"][0]["done"] == items);
   CHECK(rep["jobs"][0]["failed"] == 0);

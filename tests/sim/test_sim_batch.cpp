@@ -248,10 +248,29 @@ TEST_CASE("batch model: the capacity schedule changes the capacity during the ru
   }
 }
 
+TEST_CASE("batch model: with schedule_from_load the schedule starts at that load, not at the start") {
+  auto o = batch_opts();
+  o.capacity_schedule = "0:1";
+  o.schedule_from_load = 3;
+  sim s(o);
+  // Two at once never reach the load of 3: capacity 64, side by side (0.3 s;
+  // were the schedule running from the start, one after the other, 0.6 s).
+  auto two = burst(s, {req(3, 1), req(3, 2)});
+  for (const auto& t : two) CHECK(t.status == 200);
+  CHECK(longest(two) < 500);
+  // The third of three at once starts the schedule: capacity 1 from the
+  // next step, so the third waits for those admitted before it (one or two,
+  // as the engine woke) and runs after them: 0.6 or 0.9 s, not 0.3.
+  auto three = burst(s, {req(3, 3), req(3, 4), req(3, 5)});
+  for (const auto& t : three) CHECK(t.status == 200);
+  CHECK(longest(three) >= 550);
+}
+
 TEST_CASE("batch model: flags of the executable") {
   const std::string bin = std::string(EVO_BINARY_DIR) + "/evoselfcode-sim";
   for (std::vector<std::string> args : {std::vector<std::string>{"--kv-capacity", "4"},
                                         {"--batch-model", "--capacity-schedule", "0:4,x:5"},
+                                        {"--batch-model", "--schedule-from-load", "3"},
                                         {"--batch-model", "--overload-status", "500"},
                                         {"--batch-model", "--kv-capacity", "0"}}) {
     args.insert(args.begin(), bin);

@@ -6,7 +6,10 @@
 namespace evo::sim {
 
 batch_engine::batch_engine(batch_params p)
-    : p_(std::move(p)), t0_(std::chrono::steady_clock::now()), thread_([this] { loop(); }) {}
+    : p_(std::move(p)),
+      t0_(std::chrono::steady_clock::now()),
+      schedule_started_(p_.schedule_from_load <= 0),
+      thread_([this] { loop(); }) {}
 
 batch_engine::~batch_engine() { stop(); }
 
@@ -41,10 +44,16 @@ batch_engine::outcome batch_engine::run(int sequences, int64_t tokens, int64_t p
   if (stopping_) return outcome::stopping;
   if (p_.overload_queue > 0 && int(queue_.size()) >= p_.overload_queue) return outcome::overloaded;
   queue_.push_back(&j);
+  queued_seqs_ += j.sequences;
+  if (!schedule_started_ && active_seqs_ + queued_seqs_ >= p_.schedule_from_load) {
+    schedule_started_ = true;
+    t0_ = std::chrono::steady_clock::now();
+  }
   work_cv_.notify_one();
   done_cv_.wait(lk, [&] { return j.done || stopping_; });
   if (j.done) return outcome::done;
   // Stopping: take the job out of whichever list holds it.
+  if (std::find(queue_.begin(), queue_.end(), &j) != queue_.end()) queued_seqs_ -= j.sequences;
   queue_.erase(std::remove(queue_.begin(), queue_.end(), &j), queue_.end());
   active_.erase(std::remove(active_.begin(), active_.end(), &j), active_.end());
   return outcome::stopping;
@@ -58,11 +67,12 @@ void batch_engine::loop() {
     // Admit at the step boundary, FIFO, while the capacity allows (a
     // request wider than the capacity runs alone rather than never).
     const double t_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
-    const int cap = capacity_at(p_.schedule, t_s, p_.kv_capacity);
+    const int cap = schedule_started_ ? capacity_at(p_.schedule, t_s, p_.kv_capacity) : p_.kv_capacity;
     double prefill_ms = 0;
     while (!queue_.empty() && (active_seqs_ + queue_.front()->sequences <= cap || active_seqs_ == 0)) {
       job* j = queue_.front();
       queue_.pop_front();
+      queued_seqs_ -= j->sequences;
       active_.push_back(j);
       active_seqs_ += j->sequences;
       prefill_ms += p_.prefill_per_token_ms * double(j->prompt_tokens);

@@ -28,6 +28,11 @@ struct batch_params {
   int kv_capacity = 64;             // sequences at once (when no schedule entry applies)
   int overload_queue = 0;           // queued requests beyond which a request is refused; 0 = never
   capacity_schedule schedule;
+  // > 0: the schedule's second 0 is the first moment the engine holds this
+  // many sequences (active + queued), not the start; kv_capacity before.
+  // Tests anchor a capacity drop to the load it must meet, not to a clock
+  // that a slow client (sanitizers, a loaded machine) would miss.
+  int schedule_from_load = 0;
 };
 
 class batch_engine {
@@ -62,13 +67,15 @@ class batch_engine {
   double step_ms(int active) const;
 
   batch_params p_;
-  const std::chrono::steady_clock::time_point t0_;
+  std::chrono::steady_clock::time_point t0_;
+  bool schedule_started_;
   mutable std::mutex mu_;
   std::condition_variable work_cv_;  // the engine waits for work
   std::condition_variable done_cv_;  // requests wait for their job
   std::deque<job*> queue_;
   std::vector<job*> active_;
   int active_seqs_ = 0;
+  int queued_seqs_ = 0;
   bool stopping_ = false;
   std::thread thread_;
 };

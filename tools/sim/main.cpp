@@ -63,6 +63,9 @@ int main(int argc, char** argv) {
       ->capture_default_str()->check(CLI::IsMember({503, 429}));
   app.add_option("--capacity-schedule", o.capacity_schedule,
                  "batch model: SECONDS:CAPACITY,... e.g. 0:64,30:16,60:64 (replaces --kv-capacity)");
+  app.add_option("--schedule-from-load", o.schedule_from_load,
+                 "batch model: the schedule's second 0 is when the engine first holds this many sequences")
+      ->check(CLI::PositiveNumber);
   bool verbose = false;
   app.add_flag("-v,--verbose", verbose, "log to stderr");
   try {
@@ -97,9 +100,14 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+  if (app.count("--schedule-from-load") > 0 && o.capacity_schedule.empty()) {
+    std::cerr << "--schedule-from-load needs --capacity-schedule\n";
+    return 2;
+  }
   if (!o.batch_model) {
     for (const char* flag : {"--step-base-ms", "--step-per-seq-ms", "--prefill-per-token-ms", "--kv-capacity",
-                             "--overload-queue", "--overload-status", "--capacity-schedule"})
+                             "--overload-queue", "--overload-status", "--capacity-schedule",
+                             "--schedule-from-load"})
       if (app.count(flag) > 0) {
         std::cerr << flag << " needs --batch-model\n";
         return 2;

@@ -201,7 +201,8 @@ struct sim_server::impl {
         throw std::invalid_argument("overload status must be 503 or 429, got " + std::to_string(opts.overload_status));
       if (opts.kv_capacity < 1) throw std::invalid_argument("kv capacity must be at least 1");
       batch = batch_params{opts.step_base_ms, opts.step_per_seq_ms, opts.prefill_per_token_ms,
-                           opts.kv_capacity,  opts.overload_queue, {}};
+                           opts.kv_capacity,  opts.overload_queue, {},
+                           opts.schedule_from_load};
       std::string err;
       if (!opts.capacity_schedule.empty() && !parse_capacity_schedule(opts.capacity_schedule, batch.schedule, &err))
         throw std::invalid_argument("capacity schedule '" + opts.capacity_schedule + "': " + err);

@@ -59,6 +59,7 @@ struct sim_options {
   int overload_queue = 0;           // 0 = the queue is unbounded
   int overload_status = 503;
   std::string capacity_schedule;    // "0:64,30:16,60:64" (seconds since start: capacity); empty = kv_capacity
+  int schedule_from_load = 0;       // > 0: the schedule starts when the engine first holds this many sequences
 };
 
 class sim_server {
