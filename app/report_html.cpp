@@ -151,7 +151,30 @@ std::vector<double> bin_cover(const json& series, size_t bins) {
   return out;
 }
 
-std::string throughput_chart(const json& job) {
+// The run's adaptive limit (summed over nodes) as steps over the job's
+// time axis, clipped to the job's end: [[t, limit], ...] from report.json.
+svg_line limit_steps(const json& report, double end_s) {
+  svg_line line{"limit", "adaptive concurrency limit (run, all nodes)", true, {}};
+  auto& series = sub(sub(report, "concurrency_limit"), "series");
+  if (!series.is_array())
+    return line;
+  for (auto& point : series) {
+    if (!point.is_array() || point.size() != 2 || !point[0].is_number()
+        || !point[1].is_number())
+      continue;
+    auto t = point[0].get<double>(), limit = point[1].get<double>();
+    if (t > end_s)
+      break;
+    if (!line.points.empty())
+      line.points.push_back({t, line.points.back().second});
+    line.points.push_back({t, limit});
+  }
+  if (!line.points.empty() && line.points.back().first < end_s)
+    line.points.push_back({end_s, line.points.back().second});
+  return line;
+}
+
+std::string throughput_chart(const json& report, const json& job) {
   auto& series = sub(job, "series");
   auto responses = numbers(sub(series, "responses"));
   auto in_flight = numbers(sub(series, "in_flight"));
@@ -172,6 +195,11 @@ std::string throughput_chart(const json& job) {
       inflight.points.push_back({t, in_flight[i]});
   }
   p.lines = {std::move(rps), std::move(inflight)};
+  auto limit = limit_steps(report, num(series, "end_s"));
+  if (!limit.points.empty()) {
+    p.title = "requests/s, in flight and the adaptive limit over time";
+    p.lines.push_back(std::move(limit));
+  }
   return render_svg_plot(p);
 }
 
@@ -279,7 +307,7 @@ std::string job_section(const json& report, const json& job) {
                     + "</small></h3>\n";
   out += discovery_chart(report, job);
   out += latency_chart(job);
-  out += throughput_chart(job);
+  out += throughput_chart(report, job);
   out += retries_chart(job);
   out += outcome_chart(job);
   out += counts_section(job);
@@ -323,7 +351,7 @@ td:first-child,th:first-child{text-align:left}tr.total-row{font-weight:bold}
 svg.chart{display:block;margin:.6em 0;max-width:100%}
 svg .frame{fill:none;stroke:#999}svg text{font-size:11px;fill:#444}svg .title{font-size:12px;fill:#222}
 polyline,line.key{fill:none;stroke-width:1.5}.curve{stroke:#1f77b4}.rate{stroke:#ff7f0e}
-.rps{stroke:#2ca02c}.inflight{stroke:#9467bd}.retry{stroke:#d62728}
+.rps{stroke:#2ca02c}.inflight{stroke:#9467bd}.limit{stroke:#17becf;stroke-dasharray:5 2}.retry{stroke:#d62728}
 .retry.l1{stroke:#8c564b}.retry.l2{stroke:#e377c2}.retry.l3{stroke:#7f7f7f}.retry.l4{stroke:#bcbd22}
 rect.bar{fill:#1f77b4}.mark{stroke:#d62728;stroke-dasharray:4 3}.stop{stroke:#000;stroke-dasharray:2 2}
 .placeholder,.none{color:#777;font-style:italic}.status{font-weight:bold}

@@ -253,17 +253,19 @@ TEST_CASE("batch model: with schedule_from_load the schedule starts at that load
   o.capacity_schedule = "0:1";
   o.schedule_from_load = 3;
   sim s(o);
-  // Two at once never reach the load of 3: capacity 64, side by side (0.3 s;
-  // were the schedule running from the start, one after the other, 0.6 s).
-  auto two = burst(s, {req(3, 1), req(3, 2)});
+  // Six steps of 100 ms each. Two at once never reach the load of 3:
+  // capacity 64, side by side (0.6-0.7 s, as the second catches the first
+  // step or the next; were the schedule running from the start, one after
+  // the other, 1.2 s).
+  auto two = burst(s, {req(6, 1), req(6, 2)});
   for (const auto& t : two) CHECK(t.status == 200);
-  CHECK(longest(two) < 500);
+  CHECK(longest(two) < 1100);
   // The third of three at once starts the schedule: capacity 1 from the
   // next step, so the third waits for those admitted before it (one or two,
-  // as the engine woke) and runs after them: 0.6 or 0.9 s, not 0.3.
-  auto three = burst(s, {req(3, 3), req(3, 4), req(3, 5)});
+  // as the engine woke) and runs after them: 1.2 or 1.8 s, not 0.6-0.7.
+  auto three = burst(s, {req(6, 3), req(6, 4), req(6, 5)});
   for (const auto& t : three) CHECK(t.status == 200);
-  CHECK(longest(three) >= 550);
+  CHECK(longest(three) >= 1150);
 }
 
 TEST_CASE("batch model: flags of the executable") {

@@ -292,3 +292,44 @@ TEST_CASE("report.json: the adaptive limit's sum and each node's own") {
   CHECK(node["series"][2][0] == 3.25);
   CHECK(node["series"][2][1] == 20);
 }
+
+TEST_CASE("report.html: the adaptive limit is drawn as steps over the job's time, up to its end") {
+  json job = {{"name", "a"},
+              {"mode", "l2r"},
+              {"series", {{"bin_s", 0.5}, {"end_s", 2.0},
+                          {"responses", {4, 6, 8, 8}}, {"in_flight", {1, 2, 4, 4}}}}};
+  json doc = {{"jobs", {job}}};
+  // Without an adaptive limit no such line.
+  CHECK(polyline_points(evo::render_report_html(doc), "limit").empty());
+
+  // The point at 3 s is after the job's end (another mode's time).
+  doc["concurrency_limit"] = {{"series", {{0.0, 1}, {0.5, 2}, {1.0, 4}, {3.0, 8}}}};
+  auto html = evo::render_report_html(doc);
+  // (0,1) (0.5,1) (0.5,2) (1,2) (1,4) (2,4): a step at each change, held
+  // to the job's end.
+  REQUIRE(polyline_points(html, "limit") == std::vector<size_t>{6});
+  std::smatch m;
+  auto pos = html.find("<polyline class=\"limit");
+  REQUIRE(pos != std::string::npos);
+  auto line = html.substr(pos, html.find("</polyline>", pos) - pos);
+  REQUIRE(std::regex_search(line, m, std::regex("points=\"([^\"]*)\"")));
+  std::vector<std::pair<double, double>> pts;
+  std::istringstream in(m[1].str());
+  std::string pair;
+  while (in >> pair)
+    pts.push_back({std::stod(pair.substr(0, pair.find(','))),
+                   std::stod(pair.substr(pair.find(',') + 1))});
+  REQUIRE(pts.size() == 6);
+  CHECK(pts[0].second == pts[1].second); // held until the change
+  CHECK(pts[1].first == pts[2].first);   // then a vertical step
+  CHECK(pts[2].second < pts[1].second);  // up (SVG y grows downwards)
+  CHECK(pts[4].second == pts[5].second); // the last limit held to the end
+  CHECK(pts[5].first > pts[4].first);
+  // On the in-flight axis: the limit 4 sits where in flight 4 does.
+  auto inflight_at = html.find("<polyline class=\"inflight");
+  REQUIRE(inflight_at != std::string::npos);
+  auto inflight = html.substr(inflight_at, html.find("</polyline>", inflight_at) - inflight_at);
+  REQUIRE(std::regex_search(inflight, m, std::regex("points=\"([^\"]*)\"")));
+  auto last = m[1].str().substr(m[1].str().rfind(',') + 1);
+  CHECK(std::stod(last) == pts[5].second);
+}
