@@ -3,6 +3,8 @@
 // big one is driven harder, and every item is done once.
 #include <doctest/doctest.h>
 
+#include <csignal>
+
 #include "tests/distributed/cluster_harness.hpp"
 
 using namespace evo::test;
@@ -132,4 +134,68 @@ TEST_CASE("adaptive with --local-pool: the head's own pool is one more node, "
         != std::string::npos);
   CHECK(own["max"].get<int>() <= 8);
   CHECK(own["max"].get<int>() < worker["max"].get<int>());
+}
+
+TEST_CASE("adaptive with two workers, one killed with SIGKILL mid-run: its "
+          "node leaves, the other carries the run, every item once") {
+  auto dir = make_temp_dir();
+  test_config c;
+  c.base_url = "http://127.0.0.1:9/v1"; // never used: no local pool
+  c.n = 1;
+  c.pool = 64;
+  c.semaphore = false;
+  c.max_retries = 8;
+  c.api_extra = "    adaptive: true\n";
+  c.top_extra = "cluster:\n  grace_s: 5\n";
+  write_config(dir, c);
+  // Steps of 10 ms: ~50 ms a request, so the killed worker has attempts in
+  // flight (slow start has put its limit above 1) when it dies.
+  std::vector<worker_node> nodes;
+  for (const char* host : {"127.0.0.14", "127.0.0.15"})
+    nodes.push_back(start_worker(dir,
+                                 {"--batch-model", "--kv-capacity", "16",
+                                  "--overload-queue", "32", "--step-base-ms", "10"},
+                                 {}, 16, "", host));
+  write_file(dir + "/manifest.yaml",
+             "base_config: datagen.yaml\njobs:\n"
+             "  - {name: a, mode: l2r, prompt: \"def \", num_batches: 300}\n"
+             "  - {name: b, mode: fim, prefix: \"def \", suffix: \"():\", "
+             "num_batches: 300}\n");
+  child_process head{head_run(dir, join_addresses(nodes))};
+  auto journal = dir + "/out/journal.jsonl";
+  REQUIRE(wait_journal(head, journal, 100));
+  nodes[0].proc->signal(SIGKILL);
+  nodes[0].proc->wait(std::chrono::seconds(10));
+  std::string err;
+  REQUIRE(wait_for_stderr(head, err, "declared dead", std::chrono::seconds(20)));
+  REQUIRE(read_lines(journal).size() < 600); // killed mid-run
+  auto code = head.wait(std::chrono::seconds(60));
+  err += head.drain_stderr();
+  INFO(err);
+  REQUIRE(code.value_or(-1) == 0);
+  // Its attempts in flight went back to the queue (none lost, below).
+  CHECK(err.find("re-queueing") != std::string::npos);
+
+  size_t lines = 0;
+  auto items = journal_items(journal, &lines);
+  CHECK(lines == 600); // none twice
+  for (auto job : {"a", "b"})
+    CHECK(items[job].size() == 300); // none lost
+
+  // The dead node left: it holds nothing at the end, its series ends at 0,
+  // and the run's limit is the survivor's alone.
+  auto lim = json::parse(read_file(dir + "/out/report.json"))["concurrency_limit"];
+  MESSAGE("limits: " << lim.dump());
+  REQUIRE(lim["nodes"].size() == 2);
+  json dead, alive;
+  for (auto& n : lim["nodes"])
+    (n["node"] == nodes[0].address() ? dead : alive) = n;
+  REQUIRE(dead["node"] == nodes[0].address());
+  REQUIRE(alive["node"] == nodes[1].address());
+  CHECK(dead["max"].get<int>() >= 2); // it was driven before it died
+  CHECK(dead["final"] == 0);
+  REQUIRE(!dead["series"].empty());
+  CHECK(dead["series"].back()[1] == 0);
+  CHECK(alive["final"].get<int>() >= 1);
+  CHECK(lim["final"] == alive["final"]);
 }
