@@ -212,13 +212,8 @@ private:
     // (a server that stopped answering gets one move per request, not one
     // per bar). A host never capped gets no such move: there, requests
     // all unanswered past the bar are hangs, held for api.timeout_s.
-    auto waited = [&](const entry& e) {
-      return now - e.at > bar && opened(e.id).has_value();
-    };
-    bool quiet = h.cap != unlimited && now - h.last_answer > bar
-                 && std::all_of(h.wire.begin(), h.wire.end(), [&](const entry& e) {
-                      return e.group != group ? now - e.at > bar : waited(e);
-                    });
+    bool quiet = h.cap != unlimited
+                 && all_waited(h, now, opened, group, bar, /*fresh_only=*/false);
     if (waiting == 0 && !quiet)
       return;
     bool counted = false;
@@ -244,7 +239,17 @@ private:
   bool starved(const host_state& h, clock::time_point now, Opened& opened,
                unsigned group) const {
     auto bar = limit(h);
-    if (now - h.last_answer <= bar || now - h.last_change <= bar)
+    return now - h.last_change > bar
+           && all_waited(h, now, opened, group, bar, /*fresh_only=*/true);
+  }
+  /// No answer within `bar`, and every request on the wire has waited past
+  /// it: another group's by age alone, `group`'s own on a connection opened
+  /// for it (`fresh_only`: opened after the newest fresh connection that was
+  /// answered, i.e. behind the ones the server serves).
+  template <class Opened>
+  bool all_waited(const host_state& h, clock::time_point now, Opened& opened,
+                  unsigned group, duration bar, bool fresh_only) const {
+    if (now - h.last_answer <= bar)
       return false;
     return std::all_of(h.wire.begin(), h.wire.end(), [&](const entry& e) {
       if (now - e.at <= bar)
@@ -252,7 +257,7 @@ private:
       if (e.group != group)
         return true;
       auto o = opened(e.id);
-      return o && *o > h.newest_fresh_answered;
+      return o && (!fresh_only || *o > h.newest_fresh_answered);
     });
   }
 

@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <string>
 
 #include "tests/unit/host_gate_fixture.hpp"
 
@@ -218,8 +219,12 @@ TEST_CASE("host_gate: groups share the host's evidence and cap; each finds its o
 }
 
 TEST_CASE("host_gate: a cap whose every slot waits on an unserved new connection rises at once, not after the probe period") {
-  for (bool fresh_conn : {true, false}) {
-    CAPTURE(fresh_conn);
+  // The slot goes on a new connection (opened after the newest one the
+  // server answered), on a served pooled one, or on one opened before a
+  // connection the server answered (the server has got to it).
+  for (std::string conn : {"new", "pooled", "older"}) {
+    CAPTURE(conn);
+    const bool fresh_conn = conn == "new";
     host_gate g; // bar 50 ms (p95 1 ms), probe every 2 s
     auto t0 = host_gate::clock::time_point{} + 1s;
     for (uintptr_t id = 1; id <= 8; ++id)
@@ -234,9 +239,10 @@ TEST_CASE("host_gate: a cap whose every slot waits on an unserved new connection
     REQUIRE(g.stuck(t0 + 60ms, fresh).size() == 6);
     REQUIRE(g.cap(h) == 1);
     // The one slot goes on a new connection the server does not serve (or,
-    // in the control, on a served pooled one: a slow answer). No answer can
-    // come, so it is never found stuck.
-    uintptr_t slot = fresh_conn ? 9 : 2000;
+    // in the controls, on a served pooled one or one opened before id 2's,
+    // which the server answered: a slow answer). No answer can come, so it
+    // is never found stuck.
+    uintptr_t slot = conn == "new" ? 9 : conn == "pooled" ? 2000 : 1;
     g.sent(h, slot, t0 + 61ms);
     std::unordered_map<std::string, size_t> waiting{{h, 5}};
     g.probe(t0 + 111ms, waiting, fresh); // it has waited exactly the bar
