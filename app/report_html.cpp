@@ -151,11 +151,11 @@ std::vector<double> bin_cover(const json& series, size_t bins) {
   return out;
 }
 
-// The run's adaptive limit (summed over nodes) as steps over the job's
-// time axis, clipped to the job's end: [[t, limit], ...] from report.json.
-svg_line limit_steps(const json& report, double end_s) {
-  svg_line line{"limit", "adaptive concurrency limit (run, all nodes)", true, {}};
-  auto& series = sub(sub(report, "concurrency_limit"), "series");
+// An adaptive limit's [[t, limit], ...] as steps over the job's time axis,
+// clipped to the job's end (the run's limit is shared by its jobs).
+svg_line limit_steps(const json& series, double end_s, std::string css,
+                     std::string label) {
+  svg_line line{std::move(css), std::move(label), true, {}};
   if (!series.is_array())
     return line;
   for (auto& point : series) {
@@ -195,10 +195,25 @@ std::string throughput_chart(const json& report, const json& job) {
       inflight.points.push_back({t, in_flight[i]});
   }
   p.lines = {std::move(rps), std::move(inflight)};
-  auto limit = limit_steps(report, num(series, "end_s"));
+  // The run's adaptive limit (the sum over nodes) and, with more than one
+  // node, each node's own.
+  auto& limits = sub(report, "concurrency_limit");
+  auto end_s = num(series, "end_s");
+  auto limit = limit_steps(sub(limits, "series"), end_s, "limit",
+                           "adaptive concurrency limit (run, all nodes)");
   if (!limit.points.empty()) {
     p.title = "requests/s, in flight and the adaptive limit over time";
     p.lines.push_back(std::move(limit));
+    auto& nodes = sub(limits, "nodes");
+    if (nodes.is_array() && nodes.size() > 1)
+      for (auto& node : nodes) {
+        if (!node.is_object())
+          continue;
+        auto own = limit_steps(sub(node, "series"), end_s, "limit node",
+                               "limit of node " + str(node, "node"));
+        if (!own.points.empty())
+          p.lines.push_back(std::move(own));
+      }
   }
   return render_svg_plot(p);
 }
@@ -351,7 +366,7 @@ td:first-child,th:first-child{text-align:left}tr.total-row{font-weight:bold}
 svg.chart{display:block;margin:.6em 0;max-width:100%}
 svg .frame{fill:none;stroke:#999}svg text{font-size:11px;fill:#444}svg .title{font-size:12px;fill:#222}
 polyline,line.key{fill:none;stroke-width:1.5}.curve{stroke:#1f77b4}.rate{stroke:#ff7f0e}
-.rps{stroke:#2ca02c}.inflight{stroke:#9467bd}.limit{stroke:#17becf;stroke-dasharray:5 2}.retry{stroke:#d62728}
+.rps{stroke:#2ca02c}.inflight{stroke:#9467bd}.limit{stroke:#17becf;stroke-dasharray:5 2}.limit.node{stroke-width:1;stroke-dasharray:1 2}.retry{stroke:#d62728}
 .retry.l1{stroke:#8c564b}.retry.l2{stroke:#e377c2}.retry.l3{stroke:#7f7f7f}.retry.l4{stroke:#bcbd22}
 rect.bar{fill:#1f77b4}.mark{stroke:#d62728;stroke-dasharray:4 3}.stop{stroke:#000;stroke-dasharray:2 2}
 .placeholder,.none{color:#777;font-style:italic}.status{font-weight:bold}

@@ -332,4 +332,18 @@ TEST_CASE("report.html: the adaptive limit is drawn as steps over the job's time
   REQUIRE(std::regex_search(inflight, m, std::regex("points=\"([^\"]*)\"")));
   auto last = m[1].str().substr(m[1].str().rfind(',') + 1);
   CHECK(std::stod(last) == pts[5].second);
+
+  // One node: its limit is the run's, drawn once.
+  doc["concurrency_limit"]["nodes"] = {{{"node", "local"}, {"series", {{0.0, 1}, {0.5, 2}}}}};
+  CHECK(polyline_points(evo::render_report_html(doc), "limit node").empty());
+  // Two nodes: each one's own steps too, named (and inert) in its title.
+  doc["concurrency_limit"]["nodes"] = {
+    {{"node", "127.0.0.1:4000"}, {"series", {{0.0, 1}, {1.5, 3}}}},
+    {{"node", "<b>w2</b>"}, {"series", {{0.5, 1}}}}};
+  html = evo::render_report_html(doc);
+  // (0,1) (1.5,1) (1.5,3) (2,3); (0.5,1) (2,1).
+  CHECK(polyline_points(html, "limit node") == std::vector<size_t>{4, 2});
+  CHECK(html.find("limit of node 127.0.0.1:4000") != std::string::npos);
+  CHECK(html.find("limit of node &lt;b&gt;w2&lt;/b&gt;") != std::string::npos);
+  CHECK(html.find("<b>w2") == std::string::npos);
 }
