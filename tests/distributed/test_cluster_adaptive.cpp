@@ -10,18 +10,48 @@
 using namespace evo::test;
 using nlohmann::json;
 
-TEST_CASE("adaptive with two workers: each node gets its own limit, the "
-          "small server sees few overload answers") {
-  auto dir = make_temp_dir();
+namespace {
+
+// A head with api.concurrency.adaptive and no run-wide ceiling (each
+// node's is what it lends); no model server of its own unless the caller
+// sets base_url and runs with --local-pool.
+test_config adaptive_head(int pool) {
   test_config c;
   c.base_url = "http://127.0.0.1:9/v1"; // never used: no local pool
   c.n = 1;
-  c.pool = 128;
-  c.semaphore = false; // no run-wide ceiling: each node's is what it lends
+  c.pool = pool;
+  c.semaphore = false;
   c.max_retries = 8;
   c.api_extra = "    adaptive: true\n"; // inside concurrency:
   c.top_extra = "cluster:\n  grace_s: 5\n";
-  write_config(dir, c);
+  return c;
+}
+
+// report.json's concurrency_limit and its two nodes' entries, `first`'s
+// and the other's.
+struct two_node_limits {
+  json run, first, other;
+};
+
+two_node_limits limits_of(const std::string& dir, const worker_node& first,
+                          const worker_node& other) {
+  two_node_limits out;
+  out.run = json::parse(read_file(dir + "/out/report.json"))["concurrency_limit"];
+  MESSAGE("limits: " << out.run.dump());
+  REQUIRE(out.run["nodes"].size() == 2);
+  for (auto& n : out.run["nodes"])
+    (n["node"] == first.address() ? out.first : out.other) = n;
+  REQUIRE(out.first["node"] == first.address());
+  REQUIRE(out.other["node"] == other.address());
+  return out;
+}
+
+} // namespace
+
+TEST_CASE("adaptive with two workers: each node gets its own limit, the "
+          "small server sees few overload answers") {
+  auto dir = make_temp_dir();
+  write_config(dir, adaptive_head(128));
   // The small server runs 2 sequences at once and answers 503 beyond 2
   // queued; the big one 32 (its knee), 503 only beyond 64 queued. Both
   // lend 48 request actors: far more than the small one can take.
@@ -60,14 +90,7 @@ TEST_CASE("adaptive with two workers: each node gets its own limit, the "
 
   // Each node its own limit: the small one stays near its 2, the big one
   // climbs well past it.
-  auto lim = json::parse(read_file(dir + "/out/report.json"))["concurrency_limit"];
-  MESSAGE("limits: " << lim.dump());
-  REQUIRE(lim["nodes"].size() == 2);
-  json small, big;
-  for (auto& n : lim["nodes"])
-    (n["node"] == nodes[0].address() ? small : big) = n;
-  REQUIRE(small["node"] == nodes[0].address());
-  REQUIRE(big["node"] == nodes[1].address());
+  auto [lim, small, big] = limits_of(dir, nodes[0], nodes[1]);
   CHECK(small["base_url"] == nodes[0].sim.base_url());
   CHECK(small["max"].get<int>() <= 8);
   CHECK(small["max"].get<int>() >= 2); // its own answers raised it
@@ -95,15 +118,9 @@ TEST_CASE("adaptive with --local-pool: the head's own pool is one more node, "
   auto dir = make_temp_dir();
   auto local = start_sim({"--batch-model", "--kv-capacity", "2",
                           "--overload-queue", "2", "--step-base-ms", "2"});
-  test_config c;
+  auto c = adaptive_head(128);
   auto url = local.base_url();
   c.base_url = url.replace(0, 7, "http://user:secret@"); // after "http://"
-  c.n = 1;
-  c.pool = 128;
-  c.semaphore = false;
-  c.max_retries = 8;
-  c.api_extra = "    adaptive: true\n";
-  c.top_extra = "cluster:\n  grace_s: 5\n";
   write_config(dir, c);
   auto big = start_worker(dir,
                           {"--batch-model", "--kv-capacity", "32",
@@ -139,15 +156,7 @@ TEST_CASE("adaptive with --local-pool: the head's own pool is one more node, "
 TEST_CASE("adaptive with two workers, one killed with SIGKILL mid-run: its "
           "node leaves, the other carries the run, every item once") {
   auto dir = make_temp_dir();
-  test_config c;
-  c.base_url = "http://127.0.0.1:9/v1"; // never used: no local pool
-  c.n = 1;
-  c.pool = 64;
-  c.semaphore = false;
-  c.max_retries = 8;
-  c.api_extra = "    adaptive: true\n";
-  c.top_extra = "cluster:\n  grace_s: 5\n";
-  write_config(dir, c);
+  write_config(dir, adaptive_head(64));
   // Steps of 10 ms: ~50 ms a request, so the killed worker has attempts in
   // flight (slow start has put its limit above 1) when it dies.
   std::vector<worker_node> nodes;
@@ -184,14 +193,7 @@ TEST_CASE("adaptive with two workers, one killed with SIGKILL mid-run: its "
 
   // The dead node left: it holds nothing at the end, its series ends at 0,
   // and the run's limit is the survivor's alone.
-  auto lim = json::parse(read_file(dir + "/out/report.json"))["concurrency_limit"];
-  MESSAGE("limits: " << lim.dump());
-  REQUIRE(lim["nodes"].size() == 2);
-  json dead, alive;
-  for (auto& n : lim["nodes"])
-    (n["node"] == nodes[0].address() ? dead : alive) = n;
-  REQUIRE(dead["node"] == nodes[0].address());
-  REQUIRE(alive["node"] == nodes[1].address());
+  auto [lim, dead, alive] = limits_of(dir, nodes[0], nodes[1]);
   CHECK(dead["max"].get<int>() >= 2); // it was driven before it died
   CHECK(dead["final"] == 0);
   REQUIRE(!dead["series"].empty());
