@@ -29,6 +29,21 @@ inline std::optional<host_gate::clock::time_point> fresh(uintptr_t id) {
   return host_gate::clock::time_point{} + std::chrono::microseconds(id);
 }
 
+// Ids [first, last] sent by `group` at t0 + id us, each on a connection of
+// its own (fresh(id): opened in the order of the ids).
+inline void send_fresh(host_gate& g, host_gate::clock::time_point t0, uintptr_t first,
+                       uintptr_t last, unsigned group = 0) {
+  for (uintptr_t id = first; id <= last; ++id)
+    g.sent(h, id, t0 + std::chrono::microseconds(id), group);
+}
+
+// Ids 1..n sent on new connections; 1 and 2 answered at t0 + 1 ms.
+inline void two_of_n_answer(host_gate& g, host_gate::clock::time_point t0, uintptr_t n) {
+  send_fresh(g, t0, 1, n);
+  g.ended(h, 1, t0 + 1ms, true, fresh(1));
+  g.ended(h, 2, t0 + 1ms, true, fresh(2));
+}
+
 // Ids [first, last) sent and answered at `t` on pooled connections.
 inline void answer_pooled(host_gate& g, uintptr_t first, uintptr_t last,
                           host_gate::clock::time_point t, unsigned group = 0) {
@@ -44,8 +59,7 @@ inline void answer_pooled(host_gate& g, uintptr_t first, uintptr_t last,
 // answered 1 ms later. `rounds` rounds of that; returns the time after.
 inline host_gate::clock::time_point serve_rounds(host_gate& g, host_gate::clock::time_point t0,
                                           uintptr_t n, uintptr_t served, int rounds) {
-  for (uintptr_t id = 1; id <= n; ++id)
-    g.sent(h, id, t0 + std::chrono::microseconds(id));
+  send_fresh(g, t0, 1, n);
   auto t = t0;
   std::vector<uintptr_t> live;
   for (uintptr_t id = 1; id <= served; ++id)

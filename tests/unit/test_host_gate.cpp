@@ -6,7 +6,7 @@
 
 #include "tests/unit/host_gate_fixture.hpp"
 
-using namespace host_gate_fixture; // h, other, later, fresh(), serve_rounds()
+using namespace host_gate_fixture; // h, other, later, fresh(), send_fresh(), serve_rounds() ...
 
 TEST_CASE("host_gate: a new host is unlimited") {
   host_gate g;
@@ -71,8 +71,7 @@ TEST_CASE("host_gate: slow answers raise the bar to factor x p95") {
 TEST_CASE("host_gate: no stuck verdict without answers after the request was sent") {
   host_gate g;
   auto t0 = host_gate::clock::time_point{} + 1s;
-  for (uintptr_t id = 1; id <= 8; ++id)
-    g.sent(h, id, t0 + std::chrono::microseconds(id));
+  send_fresh(g, t0, 1, 8);
   // 1..4 answer, then 16 more on pooled connections (16 = 4 x the 4 on
   // the wire after 5..8's).
   for (uintptr_t id = 1; id <= 4; ++id)
@@ -143,10 +142,7 @@ TEST_CASE("host_gate: a request held on a connection that answered before is nev
 TEST_CASE("host_gate: a connection opened later and answered first: not a queue, not stuck") {
   host_gate g;
   auto t0 = host_gate::clock::time_point{} + 1s;
-  for (uintptr_t id = 1; id <= 3; ++id)
-    g.sent(h, id, t0 + std::chrono::microseconds(id));
-  g.ended(h, 1, t0 + 1ms, true, fresh(1));
-  g.ended(h, 2, t0 + 1ms, true, fresh(2));
+  two_of_n_answer(g, t0, 3);
   // 3 waits (say the server hangs on it); 4..6 open connections later and
   // 6 is answered: the server does not serve connections in order.
   for (uintptr_t id = 4; id <= 6; ++id)
@@ -167,10 +163,7 @@ TEST_CASE("host_gate: a connection opened later and answered first: not a queue,
 TEST_CASE("host_gate: a request is stuck only once the server went round its served connections 8 times") {
   host_gate g;
   auto t0 = host_gate::clock::time_point{} + 1s;
-  for (uintptr_t id = 1; id <= 8; ++id)
-    g.sent(h, id, t0 + std::chrono::microseconds(id));
-  g.ended(h, 1, t0 + 1ms, true, fresh(1));
-  g.ended(h, 2, t0 + 1ms, true, fresh(2));
+  two_of_n_answer(g, t0, 8);
   // Two requests held on pooled connections: being served.
   g.sent(h, 2000, t0 + 1ms);
   g.sent(h, 2001, t0 + 1ms);
@@ -195,10 +188,8 @@ TEST_CASE("host_gate: a request is stuck only once the server went round its ser
 TEST_CASE("host_gate: groups share the host's evidence and cap; each finds its own stuck requests") {
   host_gate g;
   auto t0 = host_gate::clock::time_point{} + 1s;
-  for (uintptr_t id = 1; id <= 4; ++id) // group 0's connections, served
-    g.sent(h, id, t0 + std::chrono::microseconds(id), 0);
-  for (uintptr_t id = 5; id <= 8; ++id) // group 1's, opened later, never served
-    g.sent(h, id, t0 + std::chrono::microseconds(id), 1);
+  send_fresh(g, t0, 1, 4); // group 0's connections, served
+  send_fresh(g, t0, 5, 8, 1); // group 1's, opened later, never served
   CHECK(g.answering_group(h) == -1);
   for (uintptr_t id = 1; id <= 4; ++id)
     g.ended(h, id, t0 + 1ms, true, fresh(id));
@@ -227,10 +218,7 @@ TEST_CASE("host_gate: a cap whose every slot waits on an unserved new connection
     const bool fresh_conn = conn == "new";
     host_gate g; // bar 50 ms (p95 1 ms), probe every 2 s
     auto t0 = host_gate::clock::time_point{} + 1s;
-    for (uintptr_t id = 1; id <= 8; ++id)
-      g.sent(h, id, t0 + std::chrono::microseconds(id));
-    g.ended(h, 1, t0 + 1ms, true, fresh(1));
-    g.ended(h, 2, t0 + 1ms, true, fresh(2));
+    two_of_n_answer(g, t0, 8);
     for (uintptr_t id = 1000; id < 1040; ++id) {
       g.sent(h, id, t0 + 2ms);
       g.ended(h, id, t0 + 2ms, true, std::nullopt);
@@ -337,10 +325,7 @@ TEST_CASE("host_gate: a host never capped: requests all unanswered past the bar 
   auto t0 = host_gate::clock::time_point{} + 1s;
   // 8 on new connections; 1 and 2 answer and carry 4 more (6 answers after
   // the others: fewer than the count); then nothing answers.
-  for (uintptr_t id = 1; id <= 8; ++id)
-    g.sent(h, id, t0 + std::chrono::microseconds(id));
-  g.ended(h, 1, t0 + 1ms, true, fresh(1));
-  g.ended(h, 2, t0 + 1ms, true, fresh(2));
+  two_of_n_answer(g, t0, 8);
   answer_pooled(g, 1000, 1004, t0 + 2ms);
   CHECK(g.stuck(t0 + 10s, fresh).empty());
   CHECK(g.cap(h) == host_gate::unlimited);
@@ -418,10 +403,8 @@ TEST_CASE("host_gate: a capped host's slots are each group's served connections;
 TEST_CASE("host_gate: a group none of whose connections the server serves sends nothing and hands its calls on") {
   host_gate g;
   auto t0 = host_gate::clock::time_point{} + 1s;
-  for (uintptr_t id = 1; id <= 4; ++id)
-    g.sent(h, id, t0 + std::chrono::microseconds(id), 0);
-  for (uintptr_t id = 5; id <= 8; ++id)
-    g.sent(h, id, t0 + std::chrono::microseconds(id), 1);
+  send_fresh(g, t0, 1, 4);
+  send_fresh(g, t0, 5, 8, 1);
   for (uintptr_t id = 1; id <= 4; ++id)
     g.ended(h, id, t0 + 1ms, true, fresh(id));
   for (uintptr_t id = 1000; id < 1040; ++id) {
