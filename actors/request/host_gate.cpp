@@ -2,6 +2,7 @@
 #include "actors/request/host_gate.hpp"
 
 #include <algorithm>
+#include <numeric>
 
 namespace evo {
 
@@ -11,7 +12,7 @@ bool host_gate::may_send(const std::string& host, clock::time_point now,
   if (it == hosts_.end())
     return true;
   auto& h = it->second;
-  if (h.cap != unlimited && on_wire(h, group) >= group_cap(h, group))
+  if (is_capped(h) && on_wire(h, group) >= group_cap(h, group))
     return false;
   return h.wire.size() < ramp(h, now);
 }
@@ -24,7 +25,7 @@ size_t host_gate::on_wire(const host_state& h, unsigned group) {
 int host_gate::home_group(const std::string& host, unsigned own,
                           size_t* room_there) const {
   auto it = hosts_.find(host);
-  if (it == hosts_.end() || it->second.cap == unlimited)
+  if (it == hosts_.end() || !is_capped(it->second))
     return -1;
   auto& h = it->second;
   auto room = [&](unsigned g) {
@@ -142,7 +143,7 @@ void host_gate::capped(host_state& h, clock::time_point now) {
     served.assign(g + 1, 0);
     served[g] = 1;
   }
-  if (h.cap == unlimited) {
+  if (!is_capped(h)) {
     h.group_cap = served;
     h.capped_at = now;
   } else if (now - h.capped_at <= limit(h)) {
@@ -153,15 +154,14 @@ void host_gate::capped(host_state& h, clock::time_point now) {
                     [](size_t c) { return c == 0; }))
       h.group_cap = served; // never below one in all
   }
-  h.cap = 0;
-  for (auto c : h.group_cap)
-    h.cap += c;
   h.last_change = now;
 }
 
 size_t host_gate::cap(const std::string& host) const {
   auto it = hosts_.find(host);
-  return it == hosts_.end() ? unlimited : it->second.cap;
+  if (it == hosts_.end() || !is_capped(it->second))
+    return unlimited;
+  return std::accumulate(it->second.group_cap.begin(), it->second.group_cap.end(), size_t{0});
 }
 
 int host_gate::answering_group(const std::string& host) const {

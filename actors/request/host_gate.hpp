@@ -123,13 +123,12 @@ public:
              const std::unordered_map<std::string, size_t>& waiting,
              Opened&& opened, unsigned group = 0) {
     for (auto& [name, h] : hosts_) {
-      if (h.cap == unlimited || on_wire(h, group) < group_cap(h, group))
+      if (!is_capped(h) || on_wire(h, group) < group_cap(h, group))
         continue;
       auto w = waiting.find(name);
       if (w == waiting.end() || w->second == 0)
         continue;
       if (now - h.last_change >= p_.probe_every || starved(h, now, opened, group)) {
-        ++h.cap;
         if (h.group_cap.size() <= group)
           h.group_cap.resize(group + 1, 0);
         ++h.group_cap[group];
@@ -159,8 +158,7 @@ private:
     std::vector<duration> times; ///< ring of recent answer times
     size_t next_time = 0;
     uint64_t answers = 0;
-    size_t cap = unlimited; ///< the sum of group_cap
-    std::vector<size_t> group_cap; ///< by group, once capped
+    std::vector<size_t> group_cap; ///< by group; empty: not capped (cap() is the sum)
     clock::time_point capped_at{}; ///< when the cap was first set
     clock::time_point last_change{};
     clock::time_point last_answer{};
@@ -173,6 +171,7 @@ private:
   };
   duration p95(const host_state& h) const;
   static size_t on_wire(const host_state& h, unsigned group);
+  static bool is_capped(const host_state& h) { return !h.group_cap.empty(); }
   static size_t group_cap(const host_state& h, unsigned group) {
     return group < h.group_cap.size() ? h.group_cap[group] : 0;
   }
@@ -212,7 +211,7 @@ private:
     // (a server that stopped answering gets one move per request, not one
     // per bar). A host never capped gets no such move: there, requests
     // all unanswered past the bar are hangs, held for api.timeout_s.
-    bool quiet = h.cap != unlimited
+    bool quiet = is_capped(h)
                  && all_waited(h, now, opened, group, bar, /*fresh_only=*/false);
     if (waiting == 0 && !quiet)
       return;
